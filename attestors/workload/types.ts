@@ -1,0 +1,37 @@
+import type { Selector } from '../../spiffe/selector.ts';
+
+/**
+ * Workload attestation contract. The agent learns the caller's pid/uid/gid from the
+ * kernel (SO_PEERCRED), never from the caller; attestors turn that into selectors.
+ * All enabled attestors run for every caller; the caller's selectors are the union.
+ */
+export interface WorkloadProcess {
+  pid: number;
+  uid: number;
+  gid: number;
+  /** Process start time in clock ticks since boot (/proc/<pid>/stat field 22): with pid, identifies one process instance. */
+  startTime: bigint;
+}
+
+/**
+ * What identifies one running instance of a workload, as strongly as an attestor
+ * can tell. The strongest claim wins: pod UID + container name (30) > container ID
+ * (20) > node + pid + start time (10).
+ */
+export interface InstanceClaim {
+  strength: number;
+  key: string;
+}
+
+export const INSTANCE_STRENGTH = { process: 10, container: 20, pod: 30 } as const;
+
+export interface WorkloadAttestation {
+  selectors: Selector[];
+  instance?: InstanceClaim;
+}
+
+export interface WorkloadAttestor {
+  /** Selector type this attestor produces, e.g. "unix", "docker", "k8s". */
+  readonly name: string;
+  attest(proc: WorkloadProcess, signal?: AbortSignal): Promise<WorkloadAttestation>;
+}

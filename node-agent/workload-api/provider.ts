@@ -1,0 +1,53 @@
+import type { Selector } from '../../spiffe/selector.ts';
+import type { AgentClaims } from '../../spiffe/agent-claims.ts';
+
+/**
+ * The seam between the Workload API endpoint (transport) and the agent's SVID cache
+ * (synced entries + minted SVIDs). The endpoint attests the caller, then asks the
+ * provider for what that caller may have; it never decides identity itself.
+ */
+export interface AttestedWorkload {
+  selectors: Selector[];
+  /** Stable opaque id of this workload instance (agent_instance_id). */
+  instanceId: string;
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+export interface WorkloadX509Svid {
+  spiffeId: string;
+  /** DER certificates, leaf first. */
+  certChain: Uint8Array[];
+  /** PKCS#8 DER, unencrypted. */
+  privateKey: Uint8Array;
+  /** DER CA certificates of the SVID's own trust domain. */
+  bundle: Uint8Array[];
+  hint: string;
+  expiresAt: number;
+  claims: AgentClaims;
+}
+
+export interface WorkloadJwtSvid {
+  spiffeId: string;
+  token: string;
+  hint: string;
+  expiresAt: number;
+}
+
+export interface IdentityProvider {
+  /** The caller's X.509-SVIDs, default identity first; [] = no identity. */
+  x509Svids(w: AttestedWorkload): Promise<WorkloadX509Svid[]>;
+  /** JWT-SVIDs for the audience: one per matching entry, or just `spiffeId` when given. */
+  jwtSvids(w: AttestedWorkload, audience: string[], spiffeId?: string): Promise<WorkloadJwtSvid[]>;
+  /** Whether any entry matches the caller (without minting anything). */
+  hasIdentity(w: AttestedWorkload): boolean;
+  /** Trust domain ID ("spiffe://td") -> DER CA certs, own and federated. */
+  x509Bundles(): Map<string, Uint8Array[]>;
+  /** Trust domain ID -> SPIFFE JWKS JSON bytes (jwt-svid keys only). */
+  jwtBundles(): Map<string, Uint8Array>;
+  /** Validates a JWT-SVID against the JWT bundles; throws a typed SpiffeError. */
+  validateJwtSvid(token: string, audience: string): Promise<{ spiffeId: string; claims: Record<string, unknown> }>;
+  /** Fires after anything a stream shows may have changed: entries, SVIDs, bundles. */
+  onChange(listener: () => void): () => void;
+}

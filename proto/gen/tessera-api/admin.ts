@@ -1,0 +1,71 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { Agent as _tessera_v1_Agent, Agent__Output as _tessera_v1_Agent__Output } from './tessera/v1/Agent';
+import type { AgentAdminClient as _tessera_v1_AgentAdminClient, AgentAdminDefinition as _tessera_v1_AgentAdminDefinition } from './tessera/v1/AgentAdmin';
+import type { AgentIdRequest as _tessera_v1_AgentIdRequest, AgentIdRequest__Output as _tessera_v1_AgentIdRequest__Output } from './tessera/v1/AgentIdRequest';
+import type { AgentMetadata as _tessera_v1_AgentMetadata, AgentMetadata__Output as _tessera_v1_AgentMetadata__Output } from './tessera/v1/AgentMetadata';
+import type { BatchCreateEntryRequest as _tessera_v1_BatchCreateEntryRequest, BatchCreateEntryRequest__Output as _tessera_v1_BatchCreateEntryRequest__Output } from './tessera/v1/BatchCreateEntryRequest';
+import type { BatchDeleteEntryRequest as _tessera_v1_BatchDeleteEntryRequest, BatchDeleteEntryRequest__Output as _tessera_v1_BatchDeleteEntryRequest__Output } from './tessera/v1/BatchDeleteEntryRequest';
+import type { BatchDeleteEntryResponse as _tessera_v1_BatchDeleteEntryResponse, BatchDeleteEntryResponse__Output as _tessera_v1_BatchDeleteEntryResponse__Output } from './tessera/v1/BatchDeleteEntryResponse';
+import type { BatchEntryResponse as _tessera_v1_BatchEntryResponse, BatchEntryResponse__Output as _tessera_v1_BatchEntryResponse__Output } from './tessera/v1/BatchEntryResponse';
+import type { BatchUpdateEntryRequest as _tessera_v1_BatchUpdateEntryRequest, BatchUpdateEntryRequest__Output as _tessera_v1_BatchUpdateEntryRequest__Output } from './tessera/v1/BatchUpdateEntryRequest';
+import type { Bundle as _tessera_v1_Bundle, Bundle__Output as _tessera_v1_Bundle__Output } from './tessera/v1/Bundle';
+import type { BundleAdminClient as _tessera_v1_BundleAdminClient, BundleAdminDefinition as _tessera_v1_BundleAdminDefinition } from './tessera/v1/BundleAdmin';
+import type { CreateJoinTokenRequest as _tessera_v1_CreateJoinTokenRequest, CreateJoinTokenRequest__Output as _tessera_v1_CreateJoinTokenRequest__Output } from './tessera/v1/CreateJoinTokenRequest';
+import type { DeleteResult as _tessera_v1_DeleteResult, DeleteResult__Output as _tessera_v1_DeleteResult__Output } from './tessera/v1/DeleteResult';
+import type { Entry as _tessera_v1_Entry, Entry__Output as _tessera_v1_Entry__Output } from './tessera/v1/Entry';
+import type { EntryAdminClient as _tessera_v1_EntryAdminClient, EntryAdminDefinition as _tessera_v1_EntryAdminDefinition } from './tessera/v1/EntryAdmin';
+import type { EntryResult as _tessera_v1_EntryResult, EntryResult__Output as _tessera_v1_EntryResult__Output } from './tessera/v1/EntryResult';
+import type { EvictAgentResponse as _tessera_v1_EvictAgentResponse, EvictAgentResponse__Output as _tessera_v1_EvictAgentResponse__Output } from './tessera/v1/EvictAgentResponse';
+import type { GetAgentRequest as _tessera_v1_GetAgentRequest, GetAgentRequest__Output as _tessera_v1_GetAgentRequest__Output } from './tessera/v1/GetAgentRequest';
+import type { GetBundleAdminRequest as _tessera_v1_GetBundleAdminRequest, GetBundleAdminRequest__Output as _tessera_v1_GetBundleAdminRequest__Output } from './tessera/v1/GetBundleAdminRequest';
+import type { GetEntryRequest as _tessera_v1_GetEntryRequest, GetEntryRequest__Output as _tessera_v1_GetEntryRequest__Output } from './tessera/v1/GetEntryRequest';
+import type { JWTKey as _tessera_v1_JWTKey, JWTKey__Output as _tessera_v1_JWTKey__Output } from './tessera/v1/JWTKey';
+import type { JoinToken as _tessera_v1_JoinToken, JoinToken__Output as _tessera_v1_JoinToken__Output } from './tessera/v1/JoinToken';
+import type { ListAgentsRequest as _tessera_v1_ListAgentsRequest, ListAgentsRequest__Output as _tessera_v1_ListAgentsRequest__Output } from './tessera/v1/ListAgentsRequest';
+import type { ListAgentsResponse as _tessera_v1_ListAgentsResponse, ListAgentsResponse__Output as _tessera_v1_ListAgentsResponse__Output } from './tessera/v1/ListAgentsResponse';
+import type { ListEntriesRequest as _tessera_v1_ListEntriesRequest, ListEntriesRequest__Output as _tessera_v1_ListEntriesRequest__Output } from './tessera/v1/ListEntriesRequest';
+import type { ListEntriesResponse as _tessera_v1_ListEntriesResponse, ListEntriesResponse__Output as _tessera_v1_ListEntriesResponse__Output } from './tessera/v1/ListEntriesResponse';
+import type { Selector as _tessera_v1_Selector, Selector__Output as _tessera_v1_Selector__Output } from './tessera/v1/Selector';
+import type { Status as _tessera_v1_Status, Status__Output as _tessera_v1_Status__Output } from './tessera/v1/Status';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  tessera: {
+    v1: {
+      Agent: MessageTypeDefinition<_tessera_v1_Agent, _tessera_v1_Agent__Output>
+      AgentAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_AgentAdminClient> & { service: _tessera_v1_AgentAdminDefinition }
+      AgentIdRequest: MessageTypeDefinition<_tessera_v1_AgentIdRequest, _tessera_v1_AgentIdRequest__Output>
+      AgentMetadata: MessageTypeDefinition<_tessera_v1_AgentMetadata, _tessera_v1_AgentMetadata__Output>
+      BatchCreateEntryRequest: MessageTypeDefinition<_tessera_v1_BatchCreateEntryRequest, _tessera_v1_BatchCreateEntryRequest__Output>
+      BatchDeleteEntryRequest: MessageTypeDefinition<_tessera_v1_BatchDeleteEntryRequest, _tessera_v1_BatchDeleteEntryRequest__Output>
+      BatchDeleteEntryResponse: MessageTypeDefinition<_tessera_v1_BatchDeleteEntryResponse, _tessera_v1_BatchDeleteEntryResponse__Output>
+      BatchEntryResponse: MessageTypeDefinition<_tessera_v1_BatchEntryResponse, _tessera_v1_BatchEntryResponse__Output>
+      BatchUpdateEntryRequest: MessageTypeDefinition<_tessera_v1_BatchUpdateEntryRequest, _tessera_v1_BatchUpdateEntryRequest__Output>
+      Bundle: MessageTypeDefinition<_tessera_v1_Bundle, _tessera_v1_Bundle__Output>
+      BundleAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_BundleAdminClient> & { service: _tessera_v1_BundleAdminDefinition }
+      CreateJoinTokenRequest: MessageTypeDefinition<_tessera_v1_CreateJoinTokenRequest, _tessera_v1_CreateJoinTokenRequest__Output>
+      DeleteResult: MessageTypeDefinition<_tessera_v1_DeleteResult, _tessera_v1_DeleteResult__Output>
+      Entry: MessageTypeDefinition<_tessera_v1_Entry, _tessera_v1_Entry__Output>
+      EntryAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_EntryAdminClient> & { service: _tessera_v1_EntryAdminDefinition }
+      EntryResult: MessageTypeDefinition<_tessera_v1_EntryResult, _tessera_v1_EntryResult__Output>
+      EvictAgentResponse: MessageTypeDefinition<_tessera_v1_EvictAgentResponse, _tessera_v1_EvictAgentResponse__Output>
+      GetAgentRequest: MessageTypeDefinition<_tessera_v1_GetAgentRequest, _tessera_v1_GetAgentRequest__Output>
+      GetBundleAdminRequest: MessageTypeDefinition<_tessera_v1_GetBundleAdminRequest, _tessera_v1_GetBundleAdminRequest__Output>
+      GetEntryRequest: MessageTypeDefinition<_tessera_v1_GetEntryRequest, _tessera_v1_GetEntryRequest__Output>
+      JWTKey: MessageTypeDefinition<_tessera_v1_JWTKey, _tessera_v1_JWTKey__Output>
+      JoinToken: MessageTypeDefinition<_tessera_v1_JoinToken, _tessera_v1_JoinToken__Output>
+      ListAgentsRequest: MessageTypeDefinition<_tessera_v1_ListAgentsRequest, _tessera_v1_ListAgentsRequest__Output>
+      ListAgentsResponse: MessageTypeDefinition<_tessera_v1_ListAgentsResponse, _tessera_v1_ListAgentsResponse__Output>
+      ListEntriesRequest: MessageTypeDefinition<_tessera_v1_ListEntriesRequest, _tessera_v1_ListEntriesRequest__Output>
+      ListEntriesResponse: MessageTypeDefinition<_tessera_v1_ListEntriesResponse, _tessera_v1_ListEntriesResponse__Output>
+      Selector: MessageTypeDefinition<_tessera_v1_Selector, _tessera_v1_Selector__Output>
+      Status: MessageTypeDefinition<_tessera_v1_Status, _tessera_v1_Status__Output>
+    }
+  }
+}
+

@@ -1,0 +1,20 @@
+// Original file: proto/tessera/types.proto
+
+import type { JWTKey as _tessera_v1_JWTKey, JWTKey__Output as _tessera_v1_JWTKey__Output } from '../../tessera/v1/JWTKey';
+import type { Long } from '@grpc/proto-loader';
+
+export interface Bundle {
+  'trust_domain'?: (string);
+  'x509_authorities'?: (Buffer | Uint8Array | string)[];
+  'jwt_authorities'?: (_tessera_v1_JWTKey)[];
+  'sequence'?: (number | string | Long);
+  'refresh_hint'?: (number);
+}
+
+export interface Bundle__Output {
+  'trust_domain': (string);
+  'x509_authorities': (Buffer)[];
+  'jwt_authorities': (_tessera_v1_JWTKey__Output)[];
+  'sequence': (number);
+  'refresh_hint': (number);
+}

@@ -1,0 +1,138 @@
+import type { SpiffeId, TrustDomain } from '../../spiffe/id.ts';
+import type { Selector } from '../../spiffe/selector.ts';
+
+/**
+ * The datastore is the server's source of truth; the in-memory entry index answers
+ * agent requests. Callers only see this interface: SQLite (default, embedded) and
+ * PostgreSQL (several servers sharing one store) implement it. Times are unix
+ * seconds. Every write bumps a monotonically increasing change sequence.
+ */
+
+export interface EntryAgentMetadata {
+  model?: string;
+  provider?: string;
+  version?: string;
+}
+
+export interface RegistrationEntry {
+  id: string;
+  spiffeId: SpiffeId;
+  parentId: SpiffeId;
+  selectors: Selector[];
+  /** Seconds; 0 = server default. */
+  x509SvidTtl: number;
+  jwtSvidTtl: number;
+  dnsNames: string[];
+  hint: string;
+  admin: boolean;
+  downstream: boolean;
+  federatesWith: TrustDomain[];
+  /** 0 = never. */
+  expiresAt: number;
+  revision: number;
+  createdAt: number;
+  agent: EntryAgentMetadata;
+}
+
+/** What a caller provides to create an entry: the store assigns id (unless given), revision, createdAt. */
+export type NewEntry = Omit<RegistrationEntry, 'id' | 'revision' | 'createdAt'> & { id?: string };
+
+export interface AttestedAgent {
+  spiffeId: SpiffeId;
+  attestationType: string;
+  selectors: Selector[];
+  /** Serial (hex) of the agent's current SVID; a renewal must present this one or the previous. */
+  serial: string;
+  expiresAt: number;
+  banned: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface JoinTokenRecord {
+  token: string;
+  expiresAt: number;
+}
+
+export interface JwtAuthority {
+  kid: string;
+  /** SubjectPublicKeyInfo DER. */
+  publicKey: Uint8Array;
+  expiresAt: number;
+}
+
+export interface BundleRecord {
+  trustDomain: TrustDomain;
+  /** DER CA certificates. */
+  x509Authorities: Uint8Array[];
+  jwtAuthorities: JwtAuthority[];
+  sequence: number;
+  refreshHint: number;
+}
+
+export type ChangeKind = 'entry_upsert' | 'entry_delete' | 'agent_upsert' | 'agent_delete' | 'bundle';
+
+export interface ChangeEvent {
+  seq: number;
+  kind: ChangeKind;
+  /** Entry id, agent SPIFFE ID, or trust domain name. */
+  id: string;
+}
+
+export interface AuditRecord {
+  seq?: number;
+  time: number;
+  /** e.g. "agent.attested", "agent.banned", "entry.created", "svid.signed". */
+  event: string;
+  subject: string;
+  data: Record<string, unknown>;
+}
+
+export interface EntryFilter {
+  spiffeId?: string;
+  parentId?: string;
+  selectors?: { selectors: Selector[]; match: 'exact' | 'subset' | 'superset' | 'any' };
+  hint?: string;
+}
+
+export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+export interface Datastore {
+  // Registration entries. Batch calls return one result per input, in order; one bad
+  // item (duplicate, unknown id, revision conflict) fails alone with a typed error.
+  createEntries(entries: NewEntry[]): Promise<ItemResult<RegistrationEntry>[]>;
+  /** Matched by id; bumps revision. `expectRevision`, when set, must equal the stored one. */
+  updateEntries(entries: (RegistrationEntry & { expectRevision?: number })[]): Promise<ItemResult<RegistrationEntry>[]>;
+  deleteEntries(ids: string[]): Promise<ItemResult<string>[]>;
+  getEntry(id: string): Promise<RegistrationEntry | undefined>;
+  listEntries(filter?: EntryFilter): Promise<RegistrationEntry[]>;
+
+  // Attested agents.
+  upsertAgent(agent: AttestedAgent): Promise<void>;
+  getAgent(spiffeId: string): Promise<AttestedAgent | undefined>;
+  listAgents(filter?: { attestationType?: string; banned?: boolean }): Promise<AttestedAgent[]>;
+  setAgentBanned(spiffeId: string, banned: boolean): Promise<AttestedAgent | undefined>;
+  deleteAgent(spiffeId: string): Promise<boolean>;
+
+  // Join tokens: consume is atomic; of two racing consumers exactly one gets true.
+  createJoinToken(token: JoinTokenRecord): Promise<void>;
+  consumeJoinToken(token: string, now: number): Promise<'ok' | 'unknown' | 'expired'>;
+  pruneJoinTokens(now: number): Promise<number>;
+
+  // Bundles (own trust domain and, later, federated ones).
+  getBundle(trustDomain: string): Promise<BundleRecord | undefined>;
+  /** Replaces the bundle; the store assigns the next sequence number and returns it. */
+  putBundle(bundle: Omit<BundleRecord, 'sequence'>): Promise<BundleRecord>;
+
+  // Change feed: every write above appends one event.
+  currentSequence(): Promise<number>;
+  changesSince(seq: number, limit?: number): Promise<ChangeEvent[]>;
+  /** In-process notification after commit (other servers sharing a store poll changesSince). */
+  subscribe(listener: (ev: ChangeEvent) => void): () => void;
+
+  // Audit trail (append-only).
+  appendAudit(rec: AuditRecord): Promise<void>;
+  listAudit(filter?: { subject?: string; event?: string; sinceSeq?: number; limit?: number }): Promise<AuditRecord[]>;
+
+  close(): Promise<void>;
+}
