@@ -1,4 +1,7 @@
 import type { SpiffeId, TrustDomain } from '../../spiffe/id.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { Clock } from '../../common/clock.ts';
+import type { Field } from '../../common/config.ts';
 import type { Selector } from '../../spiffe/selector.ts';
 
 /**
@@ -44,4 +47,29 @@ export interface NodeAttestationResult {
 export interface NodeAttestorServer {
   readonly method: string;
   attest(payload: Uint8Array, ctx: NodeAttestationContext): Promise<NodeAttestationResult>;
+}
+
+/**
+ * How a method plugs into server and agent config: `node_attestors.<method>` in each
+ * YAML file is validated by `config` and handed to `create`. Each method exports
+ * `serverFactory` from server.ts and `agentFactory` from agent.ts; the registries
+ * (server/attestation/methods.ts, node-agent/bootstrap/methods.ts) list them.
+ */
+export interface NodeAttestorDeps {
+  logger: Logger;
+  clock: Clock;
+  /** Directory for the method's own files (e.g. cached keys); agent data dir or server data dir. */
+  dataDir: string;
+}
+
+export interface ServerAttestorFactory<C = unknown> {
+  readonly method: string;
+  readonly config: Field<C>;
+  create(config: C, deps: NodeAttestorDeps): NodeAttestorServer;
+}
+
+export interface AgentAttestorFactory<C = unknown> {
+  readonly method: string;
+  readonly config: Field<C>;
+  create(config: C, deps: NodeAttestorDeps): NodeAttestorAgent;
 }

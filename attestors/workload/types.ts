@@ -1,4 +1,7 @@
 import type { Selector } from '../../spiffe/selector.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { Clock } from '../../common/clock.ts';
+import type { Field } from '../../common/config.ts';
 
 /**
  * Workload attestation contract. The agent learns the caller's pid/uid/gid from the
@@ -34,4 +37,11 @@ export interface WorkloadAttestor {
   /** Selector type this attestor produces, e.g. "unix", "docker", "k8s". */
   readonly name: string;
   attest(proc: WorkloadProcess, signal?: AbortSignal): Promise<WorkloadAttestation>;
+}
+
+/** `workload_attestors.<name>` in the agent config, validated by `config`. */
+export interface WorkloadAttestorFactory<C = unknown> {
+  readonly name: string;
+  readonly config: Field<C>;
+  create(config: C, deps: { logger: Logger; clock: Clock }): WorkloadAttestor;
 }
