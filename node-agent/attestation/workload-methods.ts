@@ -1,0 +1,9 @@
+import type { WorkloadAttestorFactory } from '../../attestors/workload/types.ts';
+
+/**
+ * Workload attestors this build knows; each is enabled by its section under
+ * `workload_attestors` in the agent config (unix is always on).
+ * (Each attestor's owner adds one import + one list item here.)
+ */
+export const WORKLOAD_ATTESTOR_FACTORIES: readonly WorkloadAttestorFactory<any>[] = [
+];

@@ -1,0 +1,9 @@
+import type { ServerAttestorFactory } from '../../attestors/node/types.ts';
+
+/**
+ * Server halves of the node attestation methods this build knows. A method is
+ * enabled by its section under `node_attestors` in the server config.
+ * (Each method's owner adds one import + one list item here.)
+ */
+export const SERVER_ATTESTOR_FACTORIES: readonly ServerAttestorFactory<any>[] = [
+];
