@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's first command: install what is missing, then run the demo (server +
+# agent + a workload fetching its SVIDs, all in a temporary directory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec npm run --silent demo
