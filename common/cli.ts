@@ -78,7 +78,10 @@ export async function runCli(program: string, commands: Command[], argv: string[
   try {
     parsed = parseArgs({
       args: rest, allowPositionals: true, strict: true,
-      options: Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, { type: s.type, multiple: s.multiple, short: s.short }])),
+      // Node 20's parseArgs rejects keys present with an undefined value: only set what is given.
+      options: Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, {
+        type: s.type, ...(s.multiple !== undefined ? { multiple: s.multiple } : {}), ...(s.short !== undefined ? { short: s.short } : {}),
+      }])),
     }) as { values: OptionValues; positionals: string[] };
   } catch (e) {
     io.err(`${program} ${cmd.name}: ${(e as Error).message}. Run "${program} ${cmd.name} --help".`);

@@ -8,9 +8,8 @@ import { SpiffeIdError } from './errors.ts';
 
 const MAX_ID_BYTES = 2048;
 const MAX_TD_BYTES = 255;
-const TD_CHARS = /^[a-z0-9._-]+$/;
+const TD_CHARS_ANY_CASE = /^[a-zA-Z0-9._-]+$/;
 const SEGMENT_CHARS = /^[a-zA-Z0-9._-]+$/;
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 const SCHEME = 'spiffe://';
 
 export class TrustDomain {
@@ -43,12 +42,14 @@ function validateTrustDomain(raw: string, input: string): string {
   if (raw.includes('%')) throw new SpiffeIdError('ERR_TRUST_DOMAIN_INVALID', `trust domain "${raw}" must not be percent-encoded`);
   if (raw.includes('@')) throw new SpiffeIdError('ERR_TRUST_DOMAIN_INVALID', `trust domain "${raw}" must not contain userinfo`);
   if (raw.includes(':')) throw new SpiffeIdError('ERR_TRUST_DOMAIN_INVALID', `trust domain "${raw}" must not contain a port`);
-  const name = raw.toLowerCase();
-  if (!TD_CHARS.test(name)) {
+  // SPIFFE-ID 2.4: the trust domain is case-insensitive, so it is stored lowercase (2.1).
+  // 2.1 also says dotted quads are valid names, processed like any other: no IP special case.
+  // Checked before lowercasing: some non-ASCII letters (U+212A KELVIN SIGN) lowercase to ASCII.
+  if (!TD_CHARS_ANY_CASE.test(raw)) {
     throw new SpiffeIdError('ERR_TRUST_DOMAIN_INVALID',
       `trust domain "${raw}" has characters outside [a-z0-9._-]`);
   }
-  if (IPV4.test(name)) throw new SpiffeIdError('ERR_TRUST_DOMAIN_INVALID', `trust domain "${raw}" must not be an IP address`);
+  const name = raw.toLowerCase();
   if (Buffer.byteLength(name) > MAX_TD_BYTES) {
     throw new SpiffeIdError('ERR_TRUST_DOMAIN_INVALID', `trust domain exceeds ${MAX_TD_BYTES} bytes`);
   }

@@ -44,6 +44,11 @@ export interface IdentityProvider {
   hasIdentity(w: AttestedWorkload): boolean;
   /** Trust domain ID ("spiffe://td") -> DER CA certs, own and federated. */
   x509Bundles(): Map<string, Uint8Array[]>;
+  /**
+   * Optional: bundles of the foreign trust domains the caller's entries federate
+   * with (X509SVIDResponse.federated_bundles). Absent = none are sent, never all.
+   */
+  x509FederatedBundles?(w: AttestedWorkload): Map<string, Uint8Array[]>;
   /** Trust domain ID -> SPIFFE JWKS JSON bytes (jwt-svid keys only). */
   jwtBundles(): Map<string, Uint8Array>;
   /** Validates a JWT-SVID against the JWT bundles; throws a typed SpiffeError. */

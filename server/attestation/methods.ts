@@ -1,4 +1,6 @@
 import type { ServerAttestorFactory } from '../../attestors/node/types.ts';
+import { serverFactory as joinToken } from '../../attestors/node/join_token/server.ts';
+import { serverFactory as tpm } from '../../attestors/node/tpm/server.ts';
 
 /**
  * Server halves of the node attestation methods this build knows. A method is
@@ -6,4 +8,6 @@ import type { ServerAttestorFactory } from '../../attestors/node/types.ts';
  * (Each method's owner adds one import + one list item here.)
  */
 export const SERVER_ATTESTOR_FACTORIES: readonly ServerAttestorFactory<any>[] = [
+  joinToken,
+  tpm,
 ];

@@ -37,6 +37,13 @@ export interface RegistrationEntry {
 /** What a caller provides to create an entry: the store assigns id (unless given), revision, createdAt. */
 export type NewEntry = Omit<RegistrationEntry, 'id' | 'revision' | 'createdAt'> & { id?: string };
 
+/**
+ * An update replaces every field of the entry with this id. `expectRevision`, when
+ * set, must equal the stored revision (optimistic concurrency); a full
+ * RegistrationEntry is also a valid EntryUpdate.
+ */
+export type EntryUpdate = NewEntry & { id: string; expectRevision?: number };
+
 export interface AttestedAgent {
   spiffeId: SpiffeId;
   attestationType: string;
@@ -93,6 +100,10 @@ export interface EntryFilter {
   parentId?: string;
   selectors?: { selectors: Selector[]; match: 'exact' | 'subset' | 'superset' | 'any' };
   hint?: string;
+  /** Keyset pagination: entries are ordered by id; return those with id > afterId. */
+  afterId?: string;
+  /** At most this many entries (0/undefined = all). */
+  limit?: number;
 }
 
 export type ItemResult<T> = { ok: true; value: T } | { ok: false; error: Error };
@@ -102,7 +113,7 @@ export interface Datastore {
   // item (duplicate, unknown id, revision conflict) fails alone with a typed error.
   createEntries(entries: NewEntry[]): Promise<ItemResult<RegistrationEntry>[]>;
   /** Matched by id; bumps revision. `expectRevision`, when set, must equal the stored one. */
-  updateEntries(entries: (RegistrationEntry & { expectRevision?: number })[]): Promise<ItemResult<RegistrationEntry>[]>;
+  updateEntries(entries: EntryUpdate[]): Promise<ItemResult<RegistrationEntry>[]>;
   deleteEntries(ids: string[]): Promise<ItemResult<string>[]>;
   getEntry(id: string): Promise<RegistrationEntry | undefined>;
   listEntries(filter?: EntryFilter): Promise<RegistrationEntry[]>;
@@ -127,7 +138,13 @@ export interface Datastore {
   // Change feed: every write above appends one event.
   currentSequence(): Promise<number>;
   changesSince(seq: number, limit?: number): Promise<ChangeEvent[]>;
-  /** In-process notification after commit (other servers sharing a store poll changesSince). */
+  /** Drops change-log rows older than `before` (unix seconds), keeping the newest; returns how many went. */
+  pruneChanges(before: number): Promise<number>;
+  /**
+   * Notification after commit, in sequence order, each event once. SQLite: writes made
+   * through this store object. PostgreSQL: writes by any server sharing the database
+   * (LISTEN/NOTIFY, with changesSince catch-up after a lost connection).
+   */
   subscribe(listener: (ev: ChangeEvent) => void): () => void;
 
   // Audit trail (append-only).

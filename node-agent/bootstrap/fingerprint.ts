@@ -1,0 +1,16 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * SHA-256 fingerprints of CA certificates, as pinned on the command line. Accepts the
+ * forms operators copy around: "sha256:<hex>", plain hex, or colon-separated hex
+ * (openssl's output); normalised to 64 lowercase hex characters.
+ */
+export function parseFingerprint(input: string): string {
+  const hex = input.trim().replace(/^sha-?256[:=]/i, '').replace(/:/g, '').toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`"${input}" is not a SHA-256 fingerprint (want 64 hex characters, optionally "sha256:" prefixed or colon-separated)`);
+  return hex;
+}
+
+export function fingerprintOf(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('hex');
+}

@@ -1,0 +1,71 @@
+import { createCsr } from '../../spiffe/x509svid/csr.ts';
+import type { Clock } from '../../common/clock.ts';
+import type { Logger } from '../../common/logger.ts';
+import { TesseraError } from '../../common/errors.ts';
+import { Backoff } from '../sync/backoff.ts';
+import { isAgentRevoked } from './grpc-errors.ts';
+import { checkAgentSvid, newKeyPair } from './attest.ts';
+import type { AgentIdentity } from './identity.ts';
+import type { ServerApi } from './server-api.ts';
+
+/**
+ * Renews the agent SVID (RenewAgent over mTLS, new key each time) at half its
+ * lifetime; retries with backoff and jitter while the server is unreachable. A
+ * PermissionDenied answer means the agent was banned or evicted: the identity is
+ * revoked (logged, SVID forgotten) and the loop ends.
+ */
+export class AgentRenewal {
+  private wake: AbortController | undefined;
+
+  constructor(private readonly p: { identity: AgentIdentity; api: ServerApi; clock: Clock; logger: Logger; signal: AbortSignal; backoff?: Backoff }) {}
+
+  /** Renew now (e.g. the server refused the current SVID elsewhere). */
+  kick(): void { this.wake?.abort(); }
+
+  async run(): Promise<void> {
+    const { identity, api, clock, logger, signal } = this.p;
+    const backoff = this.p.backoff ?? new Backoff({ initialMs: 1_000, maxMs: 60_000 });
+    let due: number | undefined;
+    while (!signal.aborted) {
+      const { notBefore, notAfter } = identity.lifetime;
+      const at = due ?? notBefore + (notAfter - notBefore) / 2;
+      if (!(await this.sleepUntil(at))) continue;
+      if (signal.aborted) return;
+      try {
+        const { privateKey, publicKey } = await newKeyPair();
+        const chain = await api.renewAgent(await createCsr(privateKey, publicKey));
+        checkAgentSvid(chain, privateKey, identity.bundle, identity.trustDomain, identity.spiffeId);
+        identity.setSvid({ key: privateKey, chain });
+        backoff.reset();
+        due = undefined;
+        logger.info('agent SVID renewed', { spiffe_id: identity.spiffeId, expires_at: new Date(identity.lifetime.notAfter).toISOString() });
+      } catch (e) {
+        if (signal.aborted) return;
+        const err = e instanceof TesseraError ? e : undefined;
+        if (err && isAgentRevoked(err)) {
+          logger.error('server refused to renew the agent SVID: this agent was banned or evicted; it stops issuing SVIDs (re-attest to rejoin)',
+            { spiffe_id: identity.spiffeId, err: err });
+          identity.revoke(err.message);
+          return;
+        }
+        const wait = backoff.next();
+        due = clock.now() + wait;
+        const expired = clock.now() >= notAfter;
+        if (expired) logger.error('agent SVID expired and cannot be renewed; retrying', { err: e as Error, retry_in_ms: wait });
+        else logger.warn('agent SVID renewal failed; retrying', { err: e as Error, retry_in_ms: wait });
+      }
+    }
+  }
+
+  /** False when woken early by kick() (the caller re-plans). */
+  private async sleepUntil(at: number): Promise<boolean> {
+    const ms = at - this.p.clock.now();
+    if (ms <= 0) return true;
+    this.wake = new AbortController();
+    const both = AbortSignal.any([this.wake.signal, this.p.signal]);
+    try { await this.p.clock.sleep(ms, both); return true; } catch {
+      if (this.p.signal.aborted) return false;
+      return true; // kicked: renew now
+    } finally { this.wake = undefined; }
+  }
+}

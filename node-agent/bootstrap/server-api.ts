@@ -1,0 +1,127 @@
+import * as grpc from '@grpc/grpc-js';
+import type { KeyObject } from 'node:crypto';
+import type { TrustDomain } from '../../spiffe/id.ts';
+import type { Logger } from '../../common/logger.ts';
+import { loadAgentProto } from '../../common/proto.ts';
+import type { AgentServiceClient } from '../../proto/gen/tessera-api/tessera/v1/AgentService.ts';
+import type { AttestRequest } from '../../proto/gen/tessera-api/tessera/v1/AttestRequest.ts';
+import type { AttestResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/AttestResponse.ts';
+import type { SyncEntriesResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/SyncEntriesResponse.ts';
+import type { X509SVIDResult__Output } from '../../proto/gen/tessera-api/tessera/v1/X509SVIDResult.ts';
+import type { RenewAgentResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/RenewAgentResponse.ts';
+import type { BatchSignX509SVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchSignX509SVIDResponse.ts';
+import type { MintJWTSVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/MintJWTSVIDResponse.ts';
+import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
+import { certificatesToPem } from './pem.ts';
+import { serverIdentityCheck } from './server-identity.ts';
+import { fromGrpcError } from './grpc-errors.ts';
+import type { TrustBundle } from './bundle.ts';
+
+/**
+ * The agent's side of tessera.v1.AgentService: one channel to the server, TLS
+ * validated against the current bundle and the server's SPIFFE ID, authenticated by
+ * the current agent SVID (mTLS) once the agent has one. A renewed SVID or a changed
+ * bundle swaps in a new channel; listeners (the sync loop) reconnect on it.
+ */
+export interface AgentSvid {
+  key: KeyObject;
+  /** DER, leaf first. */
+  chain: Uint8Array[];
+}
+
+export interface SignParams { entryId: string; csr: Uint8Array; instanceId: string }
+
+const UNARY_DEADLINE_MS = 15_000;
+
+export class ServerApi {
+  private client: AgentServiceClient;
+  private bundle: TrustBundle;
+  private svid: AgentSvid | undefined;
+  private readonly listeners = new Set<() => void>();
+  private closed = false;
+
+  constructor(private readonly opts: { address: string; trustDomain: TrustDomain; bundle: TrustBundle; svid?: AgentSvid; logger: Logger }) {
+    this.bundle = opts.bundle;
+    this.svid = opts.svid;
+    this.client = this.makeClient();
+  }
+
+  get hasSvid(): boolean { return this.svid !== undefined; }
+
+  /** New trust material: new channel for every later call; the old one is closed once its calls end. */
+  update(p: { bundle?: TrustBundle; svid?: AgentSvid }): void {
+    if (this.closed) return;
+    if (p.bundle) this.bundle = p.bundle;
+    if (p.svid) this.svid = p.svid;
+    const old = this.client;
+    this.client = this.makeClient();
+    old.close();
+    for (const l of this.listeners) l();
+  }
+
+  /** Fires after the channel was replaced (new SVID or bundle). */
+  onCredentialsChange(l: () => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  attest(): grpc.ClientDuplexStream<AttestRequest, AttestResponse__Output> {
+    return this.client.Attest();
+  }
+
+  renewAgent(csr: Uint8Array): Promise<Uint8Array[]> {
+    return this.unary<RenewAgentResponse__Output>('RenewAgent', (cb) => this.client.RenewAgent({ csr }, deadline(), cb))
+      .then((r) => r.svid_chain.map((d) => new Uint8Array(d)));
+  }
+
+  syncEntries(): grpc.ClientReadableStream<SyncEntriesResponse__Output> {
+    return this.client.SyncEntries({});
+  }
+
+  batchSignX509Svids(params: SignParams[]): Promise<X509SVIDResult__Output[]> {
+    return this.unary<BatchSignX509SVIDResponse__Output>('BatchSignX509SVID', (cb) => this.client.BatchSignX509SVID({
+      params: params.map((p) => ({ entry_id: p.entryId, csr: p.csr, instance_id: p.instanceId })),
+    }, deadline(), cb)).then((r) => r.results);
+  }
+
+  mintJwtSvid(p: { entryId: string; audience: string[]; instanceId: string }): Promise<{ token: string; expiresAt: number }> {
+    return this.unary<MintJWTSVIDResponse__Output>('MintJWTSVID', (cb) => this.client.MintJWTSVID({ entry_id: p.entryId, audience: p.audience, instance_id: p.instanceId }, deadline(), cb))
+      .then((r) => ({ token: r.token, expiresAt: r.expires_at }));
+  }
+
+  getBundle(): Promise<Bundle__Output> {
+    return this.unary<Bundle__Output>('GetBundle', (cb) => this.client.GetBundle({}, deadline(), cb));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.client.close();
+    this.listeners.clear();
+  }
+
+  private unary<R>(what: string, call: (cb: grpc.requestCallback<R>) => unknown): Promise<R> {
+    return new Promise((resolve, reject) => {
+      call((err, res) => (err || res === undefined ? reject(fromGrpcError(err ?? new Error('empty response'), what)) : resolve(res)));
+    });
+  }
+
+  private makeClient(): AgentServiceClient {
+    const roots = Buffer.from(certificatesToPem(this.bundle.x509Authorities));
+    const verify = { checkServerIdentity: serverIdentityCheck(this.opts.trustDomain) };
+    const creds = this.svid
+      ? grpc.credentials.createSsl(roots,
+        Buffer.from(this.svid.key.export({ type: 'pkcs8', format: 'pem' }) as string),
+        Buffer.from(certificatesToPem(this.svid.chain)), verify)
+      : grpc.credentials.createSsl(roots, null, null, verify);
+    const Ctor = loadAgentProto().tessera.v1.AgentService;
+    return new Ctor(this.opts.address, creds, {
+      // Full entry snapshots for large agents exceed grpc-js's 4 MiB default.
+      'grpc.max_receive_message_length': -1,
+      // Reconnect quickly after a server restart (default backoff grows to 120 s).
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 5_000,
+    });
+  }
+}
+
+function deadline(): grpc.CallOptions { return { deadline: Date.now() + UNARY_DEADLINE_MS }; }

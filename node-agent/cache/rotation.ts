@@ -1,0 +1,15 @@
+/**
+ * When to replace an SVID: at half its lifetime, ±10% of that half at random (as
+ * SPIRE does), so SVIDs minted together do not all come due in the same instant.
+ */
+export const ROTATION_JITTER = 0.1;
+
+export function rotationTime(notBefore: number, notAfter: number, random: () => number = Math.random): number {
+  const half = (notAfter - notBefore) / 2;
+  return Math.round(notBefore + half * (1 + ROTATION_JITTER * (2 * random() - 1)));
+}
+
+/** JWT-SVIDs are reused until half their lifetime (no jitter: they are minted on demand). */
+export function jwtRefreshTime(issuedAt: number, expiresAt: number): number {
+  return issuedAt + (expiresAt - issuedAt) / 2;
+}

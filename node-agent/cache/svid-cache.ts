@@ -1,0 +1,325 @@
+import { TrustDomain } from '../../spiffe/id.ts';
+import type { AgentClaims } from '../../spiffe/agent-claims.ts';
+import { JwtBundle, type JwtBundleSource } from '../../spiffe/bundle/jwtbundle.ts';
+import { verifyJwtSvid } from '../../spiffe/jwtsvid/verify.ts';
+import type { Clock } from '../../common/clock.ts';
+import type { Logger } from '../../common/logger.ts';
+import { permissionDenied } from '../../common/errors.ts';
+import type {
+  AttestedWorkload, IdentityProvider, WorkloadJwtSvid, WorkloadX509Svid,
+} from '../workload-api/provider.ts';
+import type { TrustBundle } from '../bootstrap/bundle.ts';
+import type { EntryCache, EntryChange, SyncedEntry } from '../sync/entry-cache.ts';
+import { Backoff } from '../sync/backoff.ts';
+import { X509Minter, type SvidSigner } from './x509-minter.ts';
+import { JwtCache, jwtCacheKey, type JwtRecord } from './jwt-cache.ts';
+import { jwtBundleJwks, jwtKeys } from './jwks.ts';
+import { jwtRefreshTime, rotationTime } from './rotation.ts';
+
+/**
+ * The agent's SVID cache and the Workload API's IdentityProvider. Callers match
+ * synced entries by selectors (entry selectors ⊆ caller selectors). X.509-SVIDs are
+ * minted on first need through batched CSRs: one shared SVID per entry, or, for
+ * entries with agent metadata, one per workload instance (dropped when the process
+ * is gone or idle). They are rotated at half-life ±10% in batches, and while the
+ * server is unreachable the cache keeps serving SVIDs that are still valid and
+ * catches up with backoff. JWT-SVIDs are minted on demand and reused until half-life.
+ */
+export interface SvidCacheOptions {
+  entries: EntryCache;
+  signer: SvidSigner;
+  bundle: TrustBundle;
+  clock: Clock;
+  logger: Logger;
+  random?: () => number;
+  /** Per-instance SVIDs not fetched for this long are dropped at their next rotation. Default 10 min. */
+  instanceIdleMs?: number;
+  /** How often to look for exited workload processes. Default 30 s. */
+  sweepMs?: number;
+  /** Whether a workload process still exists (default: kill(pid, 0)). */
+  processAlive?: (pid: number) => boolean;
+  retryBackoff?: Backoff;
+}
+
+interface X509Record {
+  key: string;
+  entryId: string;
+  instanceId: string;
+  revision: number;
+  spiffeId: string;
+  hint: string;
+  claims: AgentClaims;
+  certChain: Uint8Array[];
+  privateKey: Uint8Array;
+  notBefore: number;
+  notAfter: number;
+  rotateAt: number;
+  lastUsed: number;
+  pid: number | undefined;
+}
+
+export class SvidCache implements IdentityProvider {
+  private readonly o: Required<Omit<SvidCacheOptions, 'retryBackoff'>> & { retryBackoff: Backoff };
+  private readonly minter: X509Minter;
+  private readonly records = new Map<string, X509Record>();
+  private readonly pending = new Map<string, Promise<X509Record>>();
+  private readonly jwts = new JwtCache();
+  private readonly pendingJwts = new Map<string, Promise<JwtRecord>>();
+  private readonly listeners = new Set<() => void>();
+  private bundle: TrustBundle;
+  private jwks: Uint8Array | undefined;
+  private jwtSource: JwtBundleSource | undefined;
+  private stopReason: string | undefined;
+  private emitQueued = false;
+  private wake: AbortController | undefined;
+  private plannedWake = Infinity;
+
+  constructor(opts: SvidCacheOptions) {
+    this.o = {
+      random: Math.random, instanceIdleMs: 600_000, sweepMs: 30_000, processAlive, ...opts,
+      retryBackoff: opts.retryBackoff ?? new Backoff({ initialMs: 1_000, maxMs: 30_000 }),
+    };
+    this.bundle = opts.bundle;
+    this.minter = new X509Minter(opts.signer, opts.logger);
+    opts.entries.onChange((c) => this.onEntries(c));
+  }
+
+  /** Cached X.509-SVIDs (shared + per-instance) and JWT-SVIDs. */
+  get stats(): { x509: number; jwt: number; entries: number } {
+    return { x509: this.records.size, jwt: this.jwts.size, entries: this.o.entries.size };
+  }
+
+  // ---- IdentityProvider ----
+
+  hasIdentity(w: AttestedWorkload): boolean {
+    return this.o.entries.match(w.selectors, this.o.clock.now()).length > 0;
+  }
+
+  async x509Svids(w: AttestedWorkload): Promise<WorkloadX509Svid[]> {
+    const now = this.o.clock.now();
+    const matched = this.o.entries.match(w.selectors, now);
+    if (matched.length === 0) return [];
+    const got = await Promise.all(matched.map((e) => this.x509For(e, w, now)));
+    const out: WorkloadX509Svid[] = [];
+    const hints = new Set<string>();
+    let failure: Error | undefined;
+    for (const r of got) {
+      if (r instanceof Error) { failure = r; continue; }
+      // Hints must be unique within a response: the first (oldest entry) wins.
+      if (r.hint) { if (hints.has(r.hint)) continue; hints.add(r.hint); }
+      out.push(this.view(r));
+    }
+    if (out.length === 0 && failure) throw failure;
+    return out;
+  }
+
+  async jwtSvids(w: AttestedWorkload, audience: string[], spiffeId?: string): Promise<WorkloadJwtSvid[]> {
+    const now = this.o.clock.now();
+    let matched = this.o.entries.match(w.selectors, now);
+    if (spiffeId) matched = matched.filter((e) => e.spiffeId === spiffeId);
+    const got = await Promise.all(matched.map((e) => this.jwtFor(e, w, audience).catch((err: Error) => err)));
+    const out: WorkloadJwtSvid[] = [];
+    let failure: Error | undefined;
+    got.forEach((r, i) => {
+      if (r instanceof Error) { failure = r; return; }
+      out.push({ spiffeId: matched[i]!.spiffeId, token: r.token, hint: matched[i]!.hint, expiresAt: r.expiresAt });
+    });
+    if (out.length === 0 && failure) throw failure;
+    return out;
+  }
+
+  x509Bundles(): Map<string, Uint8Array[]> {
+    return new Map([[this.bundle.trustDomain.idString, this.bundle.x509Authorities]]);
+  }
+
+  jwtBundles(): Map<string, Uint8Array> {
+    this.jwks ??= jwtBundleJwks(this.bundle);
+    return new Map([[this.bundle.trustDomain.idString, this.jwks]]);
+  }
+
+  async validateJwtSvid(token: string, audience: string): Promise<{ spiffeId: string; claims: Record<string, unknown> }> {
+    if (!this.jwtSource) {
+      const b = new JwtBundle(this.bundle.trustDomain, jwtKeys(this.bundle));
+      this.jwtSource = { getJwtBundleForTrustDomain: (td: TrustDomain) => (td.equals(b.trustDomain) ? b : undefined) };
+    }
+    const svid = await verifyJwtSvid(token, this.jwtSource, audience, { now: new Date(this.o.clock.now()) });
+    return { spiffeId: svid.id.toString(), claims: svid.claims };
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- agent wiring ----
+
+  setBundle(b: TrustBundle): void {
+    this.bundle = b;
+    this.jwks = undefined;
+    this.jwtSource = undefined;
+    this.emit();
+  }
+
+  /** The agent was banned or evicted: no more minting; what is cached serves until it expires. */
+  stopIssuing(reason: string): void {
+    this.stopReason = reason;
+    this.emit();
+  }
+
+  /** Rotation, expiry and idle-instance sweeps, until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const now = this.o.clock.now();
+      let at = now + this.o.sweepMs;
+      for (const r of this.records.values()) at = Math.min(at, r.rotateAt, r.notAfter);
+      await this.sleepUntil(at, signal);
+      if (signal.aborted) return;
+      try { await this.maintain(); } catch (e) { this.o.logger.error('SVID maintenance failed', { err: e as Error }); }
+    }
+  }
+
+  // ---- internals ----
+
+  private async x509For(e: SyncedEntry, w: AttestedWorkload, now: number): Promise<X509Record | Error> {
+    const instanceId = e.perInstance ? w.instanceId : '';
+    const key = e.perInstance ? `${e.id}|${instanceId}` : e.id;
+    const rec = this.records.get(key);
+    if (rec && rec.revision === e.revision && rec.notAfter > now) { rec.lastUsed = now; return rec; }
+    try {
+      const fresh = await this.mint(key, e, instanceId, w.pid);
+      fresh.lastUsed = this.o.clock.now();
+      return fresh;
+    } catch (err) {
+      // Server unreachable: a still-valid SVID for the same ID beats none.
+      if (rec && rec.spiffeId === e.spiffeId && rec.notAfter > this.o.clock.now()) { rec.lastUsed = now; return rec; }
+      this.o.logger.warn('cannot mint X.509-SVID', { entry_id: e.id, spiffe_id: e.spiffeId, err: err as Error });
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  private mint(key: string, e: SyncedEntry, instanceId: string, pid: number | undefined): Promise<X509Record> {
+    const inflight = this.pending.get(key);
+    if (inflight) return inflight;
+    if (this.stopReason) return Promise.reject(permissionDenied('ERR_AGENT_REVOKED', `agent no longer issues SVIDs: ${this.stopReason}`));
+    const p = this.minter.mint({ entry: e, instanceId }).then((m) => {
+      const claims: AgentClaims = instanceId ? { ...e.claims, agent_instance_id: instanceId } : { ...e.claims };
+      const rec: X509Record = {
+        key, entryId: e.id, instanceId, revision: e.revision, spiffeId: e.spiffeId, hint: e.hint, claims,
+        certChain: m.certChain, privateKey: m.privateKey, notBefore: m.notBefore, notAfter: m.notAfter,
+        rotateAt: rotationTime(m.notBefore, m.notAfter, this.o.random), lastUsed: this.o.clock.now(), pid,
+      };
+      // The entry may have gone while we were signing: then the SVID is not kept.
+      if (this.o.entries.get(e.id)) {
+        this.records.set(key, rec);
+        if (rec.rotateAt < this.plannedWake) this.wake?.abort();
+      }
+      return rec;
+    }).finally(() => this.pending.delete(key));
+    this.pending.set(key, p);
+    return p;
+  }
+
+  private async jwtFor(e: SyncedEntry, w: AttestedWorkload, audience: string[]): Promise<JwtRecord> {
+    const key = jwtCacheKey(e.id, e.revision, w.instanceId, audience);
+    const now = this.o.clock.now();
+    const hit = this.jwts.get(key);
+    if (hit && now < hit.refreshAt) return hit;
+    let p = this.pendingJwts.get(key);
+    if (!p) {
+      if (this.stopReason) throw permissionDenied('ERR_AGENT_REVOKED', `agent no longer issues SVIDs: ${this.stopReason}`);
+      p = this.o.signer.mintJwtSvid({ entryId: e.id, audience, instanceId: w.instanceId }).then((r) => {
+        const issuedAt = this.o.clock.now();
+        const expiresAt = r.expiresAt * 1000;
+        const rec: JwtRecord = { entryId: e.id, token: r.token, issuedAt, expiresAt, refreshAt: jwtRefreshTime(issuedAt, expiresAt) };
+        if (this.o.entries.get(e.id)) this.jwts.set(key, rec, issuedAt);
+        return rec;
+      }).finally(() => this.pendingJwts.delete(key));
+      this.pendingJwts.set(key, p);
+    }
+    try { return await p; } catch (err) {
+      if (hit && this.o.clock.now() < hit.expiresAt) return hit;
+      throw err;
+    }
+  }
+
+  private view(r: X509Record): WorkloadX509Svid {
+    return {
+      spiffeId: r.spiffeId, certChain: r.certChain, privateKey: r.privateKey, bundle: this.bundle.x509Authorities,
+      hint: r.hint, expiresAt: r.notAfter, claims: r.claims,
+    };
+  }
+
+  private onEntries(c: EntryChange): void {
+    for (const e of c.removed) {
+      for (const [k, r] of this.records) if (r.entryId === e.id) this.records.delete(k);
+      this.jwts.dropEntry(e.id);
+    }
+    // Changed entries: their SVIDs no longer match the revision and are re-minted on the next fetch.
+    this.emit();
+  }
+
+  /** Drops expired and idle SVIDs, then re-mints every SVID due for rotation in one batch. */
+  private async maintain(): Promise<void> {
+    const now = this.o.clock.now();
+    let changed = false;
+    for (const [k, r] of this.records) {
+      const gone = r.notAfter <= now ? 'expired'
+        : r.instanceId && r.pid !== undefined && !this.o.processAlive(r.pid) ? 'process exited'
+          : r.instanceId && r.rotateAt <= now && now - r.lastUsed > this.o.instanceIdleMs ? 'idle' : undefined;
+      if (gone) {
+        this.records.delete(k);
+        changed = true;
+        this.o.logger.debug('dropped X.509-SVID', { entry_id: r.entryId, instance_id: r.instanceId || undefined, reason: gone });
+      }
+    }
+    this.jwts.sweep(now);
+    const due = [...this.records.values()].filter((r) => r.rotateAt <= now && !this.pending.has(r.key));
+    if (due.length > 0 && !this.stopReason) {
+      const results = await Promise.allSettled(due.map((r) => {
+        const e = this.o.entries.get(r.entryId);
+        if (!e) return Promise.reject(new Error('entry gone'));
+        return this.mint(r.key, e, r.instanceId, r.pid).then((fresh) => { fresh.lastUsed = r.lastUsed; return fresh; });
+      }));
+      const failed = results.filter((x) => x.status === 'rejected') as PromiseRejectedResult[];
+      if (failed.length < results.length) { changed = true; this.o.retryBackoff.reset(); }
+      if (failed.length > 0) {
+        const wait = this.o.retryBackoff.next();
+        const retryAt = this.o.clock.now() + wait;
+        for (const r of due) if (this.records.get(r.key) === r) r.rotateAt = Math.min(retryAt, r.notAfter);
+        const err = failed[0]!.reason;
+        this.o.logger.warn('SVID rotation failed; serving current SVIDs until they expire and retrying',
+          { failed: failed.length, of: results.length, retry_in_ms: wait, err: err instanceof Error ? err : String(err) });
+      }
+      if (failed.length < results.length) this.o.logger.info('rotated X.509-SVIDs', { rotated: results.length - failed.length });
+    }
+    if (changed) this.emit();
+  }
+
+  private async sleepUntil(at: number, signal: AbortSignal): Promise<void> {
+    const ms = at - this.o.clock.now();
+    if (ms <= 0) return;
+    this.wake = new AbortController();
+    this.plannedWake = at;
+    try { await this.o.clock.sleep(ms, AbortSignal.any([signal, this.wake.signal])); } catch { /* woken or stopping */ } finally {
+      this.wake = undefined;
+      this.plannedWake = Infinity;
+    }
+  }
+
+  /** Listeners hear once per tick, however many changes happened in it. */
+  private emit(): void {
+    if (this.emitQueued) return;
+    this.emitQueued = true;
+    queueMicrotask(() => {
+      this.emitQueued = false;
+      for (const l of this.listeners) {
+        try { l(); } catch (e) { this.o.logger.error('onChange listener failed', { err: e as Error }); }
+      }
+    });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+

@@ -1,0 +1,85 @@
+import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Stoppable } from '../common/lifecycle.ts';
+import type { AgentConfig } from './config.ts';
+import { bootstrapAgent } from './bootstrap/bootstrap.ts';
+import { bundleFromWire } from './bootstrap/bundle.ts';
+import { AgentRenewal } from './bootstrap/renewal.ts';
+import { EntryCache } from './sync/entry-cache.ts';
+import { runEntrySync } from './sync/entry-sync.ts';
+import { SvidCache } from './cache/svid-cache.ts';
+import { WorkloadApiServer } from './workload-api/server.ts';
+import { composerFromConfig } from './attestation/from-config.ts';
+
+/**
+ * Wiring of a running agent: identity (resume or attest) → server channel → entry
+ * sync → SVID cache → Workload API endpoint, plus the renewal, sync and rotation
+ * loops, all stopped by one AbortSignal.
+ */
+export interface RunningAgent extends Stoppable {
+  spiffeId: string;
+  resumed: boolean;
+  socketPath: string;
+  cache: SvidCache;
+  entries: EntryCache;
+}
+
+export async function startAgent(config: AgentConfig, deps: { logger: Logger; clock: Clock }): Promise<RunningAgent> {
+  const { logger, clock } = deps;
+  const ac = new AbortController();
+  const { signal } = ac;
+  const boot = await bootstrapAgent({ config, logger, clock, signal });
+  const { identity, api } = boot;
+
+  const entries = new EntryCache(logger.child({ component: 'entries' }));
+  const cache = new SvidCache({
+    entries, signer: api, bundle: identity.bundle, clock, logger: logger.child({ component: 'svid-cache' }),
+    instanceIdleMs: config.instanceIdleTimeout * 1000,
+  });
+  identity.onBundleChange((b) => cache.setBundle(b));
+  identity.onRevoked((reason) => cache.stopIssuing(reason));
+
+  const renewal = new AgentRenewal({ identity, api, clock, logger: logger.child({ component: 'renewal' }), signal });
+  const loops: Promise<void>[] = [];
+  loops.push(renewal.run());
+  loops.push(runEntrySync({
+    api, entries, clock, signal, logger: logger.child({ component: 'sync' }),
+    onBundle: (b) => {
+      try { identity.setBundle(bundleFromWire(b, config.trustDomain)); } catch (e) { logger.error('rejected bundle from server', { err: e as Error }); }
+    },
+    // Refused on the stream: ask the renewal loop to find out whether we were banned.
+    onDenied: () => renewal.kick(),
+  }));
+  loops.push(cache.run(signal));
+
+  const endpoint = new WorkloadApiServer({
+    provider: cache,
+    attestation: composerFromConfig(config.workloadAttestors, { logger, clock }),
+    agentId: () => identity.spiffeId,
+    socketPath: config.socketPath,
+    logger, clock,
+  });
+  try {
+    await endpoint.start();
+  } catch (e) {
+    ac.abort();
+    api.close();
+    throw e;
+  }
+  logger.info('agent ready', { spiffe_id: identity.spiffeId, socket: endpoint.socketPath, resumed: boot.resumed });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    spiffeId: identity.spiffeId, resumed: boot.resumed, socketPath: endpoint.socketPath, cache, entries,
+    stop() {
+      stopped ??= (async () => {
+        await endpoint.stop();
+        ac.abort();
+        await Promise.allSettled(loops);
+        api.close();
+        logger.info('agent stopped');
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import type { Clock } from '../../common/clock.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { TesseraError } from '../../common/errors.ts';
+import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
+import type { ServerApi } from '../bootstrap/server-api.ts';
+import { fromGrpcError, isAgentRevoked } from '../bootstrap/grpc-errors.ts';
+import { Backoff } from './backoff.ts';
+import type { EntryCache } from './entry-cache.ts';
+
+/**
+ * One long-lived SyncEntries stream: the server sends the full authorized set on
+ * connect, then each change at once; every message is applied as it arrives. On a
+ * disconnect the loop reconnects with backoff and jitter and the next snapshot
+ * replaces the cache. New agent credentials (renewal, bundle) reconnect at once.
+ */
+export interface EntrySyncOptions {
+  api: ServerApi;
+  entries: EntryCache;
+  onBundle(b: Bundle__Output): void;
+  clock: Clock;
+  logger: Logger;
+  signal: AbortSignal;
+  /** The server refused our SVID on the stream: maybe banned; the renewal loop finds out. */
+  onDenied?(err: TesseraError): void;
+  /** Connected (first message received) / disconnected. */
+  onConnection?(connected: boolean): void;
+  backoff?: Backoff;
+}
+
+export async function runEntrySync(o: EntrySyncOptions): Promise<void> {
+  const backoff = o.backoff ?? new Backoff({ initialMs: 200, maxMs: 10_000 });
+  while (!o.signal.aborted) {
+    const outcome = await oneStream(o, () => backoff.reset());
+    if (o.signal.aborted) return;
+    if (outcome.kind === 'credentials') continue; // reconnect at once with the new channel
+    o.onConnection?.(false);
+    const wait = backoff.next();
+    if (outcome.err && isAgentRevoked(outcome.err)) o.onDenied?.(outcome.err);
+    o.logger.warn('entry sync disconnected; reconnecting', { err: outcome.err, retry_in_ms: wait, entries: o.entries.size });
+    try { await o.clock.sleep(wait, o.signal); } catch { return; }
+  }
+}
+
+type Outcome = { kind: 'closed'; err?: TesseraError } | { kind: 'credentials' };
+
+function oneStream(o: EntrySyncOptions, onFirst: () => void): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const stream = o.api.syncEntries();
+    let first = true;
+    let done = false;
+    const finish = (r: Outcome) => {
+      if (done) return;
+      done = true;
+      unsubscribe();
+      o.signal.removeEventListener('abort', onAbort);
+      stream.cancel();
+      resolve(r);
+    };
+    const onAbort = () => finish({ kind: 'closed' });
+    const unsubscribe = o.api.onCredentialsChange(() => finish({ kind: 'credentials' }));
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    stream.on('data', (msg) => {
+      if (done) return;
+      try {
+        if (msg.bundle) o.onBundle(msg.bundle);
+        const c = o.entries.apply(msg);
+        if (first) {
+          first = false;
+          onFirst();
+          o.onConnection?.(true);
+          o.logger.info('entry sync connected', { entries: o.entries.size, sequence: msg.sequence });
+        } else {
+          o.logger.debug('entry sync update', { upserted: c.upserted.length, removed: c.removed.length, sequence: msg.sequence });
+        }
+      } catch (e) {
+        o.logger.error('failed to apply entry sync message', { err: e as Error });
+      }
+    });
+    stream.on('error', (e) => finish({ kind: 'closed', err: fromGrpcError(e, 'entry sync') }));
+    stream.on('end', () => finish({ kind: 'closed' }));
+  });
+}

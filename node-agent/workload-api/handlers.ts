@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { toGrpcError, grpcError } from '../../common/grpc-status.ts';
+import { invalidArgument, permissionDenied } from '../../common/errors.ts';
+import { SpiffeId } from '../../spiffe/id.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { SpiffeWorkloadAPIHandlers } from '../../proto/gen/spiffe/SpiffeWorkloadAPI.ts';
+import type { X509SVIDResponse } from '../../proto/gen/spiffe/X509SVIDResponse.ts';
+import type { X509BundlesResponse } from '../../proto/gen/spiffe/X509BundlesResponse.ts';
+import type { JWTBundlesResponse } from '../../proto/gen/spiffe/JWTBundlesResponse.ts';
+import type { AttestedWorkload, IdentityProvider } from './provider.ts';
+import type { CallerResolver } from './caller.ts';
+import type { StreamHub } from './streams.ts';
+import { toStruct } from './struct.ts';
+
+export interface HandlerDeps {
+  provider: IdentityProvider;
+  callers: CallerResolver;
+  streams: StreamHub;
+  logger: Logger;
+  /** Serve bundles and ValidateJWTSVID to callers without an identity (SPIRE's allow_unauthenticated_verifiers). */
+  allowUnauthenticatedVerifiers: boolean;
+}
+
+const noIdentity = () => permissionDenied('ERR_WORKLOADAPI_PERMISSION_DENIED', 'caller has no identity: no registration entry matches its selectors');
+
+/**
+ * The five Workload API RPCs over the IdentityProvider seam. The caller is already
+ * attested by the interceptor; these only shape requests and responses, and map
+ * typed errors to statuses (the transport edge).
+ */
+export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
+  const { provider, callers, streams } = d;
+  const verifierAllowed = (w: AttestedWorkload) => d.allowUnauthenticatedVerifiers || provider.hasIdentity(w);
+
+  return {
+    FetchX509SVID(call) {
+      const w = callers.callerOf(call);
+      void streams.serve<X509SVIDResponse>({
+        call, workload: w, requireIdentity: true,
+        build: async () => {
+          const svids = await provider.x509Svids(w);
+          if (svids.length === 0) return undefined;
+          const own = new Set(svids.map((s) => trustDomainIdOf(s.spiffeId)));
+          const federated = provider.x509FederatedBundles?.(w) ?? new Map<string, Uint8Array[]>();
+          return {
+            svids: svids.map((s) => ({
+              spiffe_id: s.spiffeId,
+              x509_svid: concat(s.certChain),
+              x509_svid_key: Buffer.from(s.privateKey),
+              bundle: concat(s.bundle),
+              hint: s.hint,
+            })),
+            crl: [],
+            federated_bundles: Object.fromEntries([...federated].filter(([td]) => !own.has(td)).map(([td, certs]) => [td, concat(certs)])),
+          };
+        },
+        digest: (m) => digestOf([
+          ...(m.svids ?? []).flatMap((s) => [s.spiffe_id, s.hint, s.x509_svid, s.bundle]),
+          ...sortedEntries(m.federated_bundles),
+        ]),
+      });
+    },
+
+    FetchX509Bundles(call) {
+      const w = callers.callerOf(call);
+      void streams.serve<X509BundlesResponse>({
+        call, workload: w, requireIdentity: !d.allowUnauthenticatedVerifiers,
+        build: async () => {
+          if (!verifierAllowed(w)) return undefined;
+          const bundles: Record<string, Buffer> = {};
+          for (const [td, certs] of provider.x509Bundles()) bundles[td] = concat(certs);
+          return { crl: [], bundles };
+        },
+        digest: (m) => digestOf(sortedEntries(m.bundles)),
+      });
+    },
+
+    FetchJWTBundles(call) {
+      const w = callers.callerOf(call);
+      void streams.serve<JWTBundlesResponse>({
+        call, workload: w, requireIdentity: !d.allowUnauthenticatedVerifiers,
+        build: async () => {
+          if (!verifierAllowed(w)) return undefined;
+          const bundles: Record<string, Buffer> = {};
+          for (const [td, jwks] of provider.jwtBundles()) bundles[td] = Buffer.from(jwks);
+          return { bundles };
+        },
+        digest: (m) => digestOf(sortedEntries(m.bundles)),
+      });
+    },
+
+    FetchJWTSVID(call, callback) {
+      const run = async () => {
+        const w = callers.callerOf(call);
+        const audience = call.request.audience ?? [];
+        if (audience.length === 0) throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', 'audience must be specified');
+        if (audience.some((a) => a.length === 0)) throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', 'audience must not contain an empty value');
+        let wanted: string | undefined;
+        if (call.request.spiffe_id) {
+          try { wanted = SpiffeId.parse(call.request.spiffe_id).toString(); } catch (e) {
+            throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', `spiffe_id "${call.request.spiffe_id}" is not a valid SPIFFE ID: ${(e as Error).message}`, e);
+          }
+        }
+        if (!provider.hasIdentity(w)) throw noIdentity();
+        const svids = (await provider.jwtSvids(w, audience, wanted)).filter((s) => wanted === undefined || s.spiffeId === wanted);
+        if (svids.length === 0) {
+          throw wanted ? permissionDenied('ERR_WORKLOADAPI_PERMISSION_DENIED', `no identity issued for ${wanted}`) : noIdentity();
+        }
+        return { svids: svids.map((s) => ({ spiffe_id: s.spiffeId, svid: s.token, hint: s.hint })) };
+      };
+      run().then((r) => callback(null, r), (e) => callback(toGrpcError(e)));
+    },
+
+    ValidateJWTSVID(call, callback) {
+      const run = async () => {
+        const w = callers.callerOf(call);
+        if (!call.request.audience) throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', 'audience must be specified');
+        if (!call.request.svid) throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', 'svid must be specified');
+        if (!verifierAllowed(w)) throw noIdentity();
+        const v = await provider.validateJwtSvid(call.request.svid, call.request.audience);
+        return { spiffe_id: v.spiffeId, claims: toStruct(v.claims) };
+      };
+      run().then((r) => callback(null, r), (e) => {
+        d.logger.debug('JWT-SVID validation failed', { pid: safePid(callers, call), err: e as Error });
+        callback(toGrpcError(e));
+      });
+    },
+  };
+}
+
+function safePid(callers: CallerResolver, call: { metadata: grpc.Metadata }): number | undefined {
+  try { return callers.callerOf(call).pid; } catch { return undefined; }
+}
+
+function trustDomainIdOf(spiffeId: string): string {
+  return SpiffeId.parse(spiffeId).trustDomain.idString;
+}
+
+function concat(list: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(list.map((b) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength))));
+}
+
+function sortedEntries(m: Record<string, unknown> | undefined): unknown[] {
+  return Object.keys(m ?? {}).sort().flatMap((k) => [k, m![k]]);
+}
+
+/** A digest over a message's visible contents, for "did anything change" only. */
+function digestOf(parts: unknown[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) {
+    const b = p === undefined || p === null ? Buffer.alloc(0)
+      : typeof p === 'string' ? Buffer.from(p) : Buffer.isBuffer(p) || p instanceof Uint8Array ? p : Buffer.from(String(p));
+    h.update(String(b.length)).update(':').update(b);
+  }
+  return h.digest('base64');
+}

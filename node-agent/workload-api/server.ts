@@ -1,0 +1,118 @@
+import { unlinkSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { systemClock, type Clock } from '../../common/clock.ts';
+import { silentLogger, type Logger } from '../../common/logger.ts';
+import { grpcError } from '../../common/grpc-status.ts';
+import { PeerCredentialListener } from '../peercred/peer-listener.ts';
+import type { PeerCredentialSource } from '../peercred/peer-process.ts';
+import type { IdentityProvider } from './provider.ts';
+import { CallerResolver, type WorkloadAttestationSource } from './caller.ts';
+import { StreamHub } from './streams.ts';
+import { workloadApiHandlers } from './handlers.ts';
+import { loadWorkloadApiProto } from './proto.ts';
+import { addReflection } from './reflection.ts';
+import { defaultSocketPath, prepareSocketPath } from './socket-path.ts';
+
+export interface WorkloadApiServerOptions {
+  provider: IdentityProvider;
+  /** Turns a caller's process into selectors + instance claim (WorkloadAttestationComposer). */
+  attestation: WorkloadAttestationSource;
+  /** The agent's SPIFFE ID, hashed into every agent_instance_id. */
+  agentId: () => string;
+  /** Default: defaultSocketPath() (/run/tessera/agent.sock as root, else /tmp/tessera/agent.sock). */
+  socketPath?: string;
+  logger?: Logger;
+  clock?: Clock;
+  /** Max random delay before a pushed stream update. Default 100 ms. */
+  updateJitterMs?: number;
+  /** How long stop() waits for in-flight calls before forcing. Default 5 s. */
+  drainTimeoutMs?: number;
+  /** Serve bundles / ValidateJWTSVID to callers without an identity. Default false. */
+  allowUnauthenticatedVerifiers?: boolean;
+  /** Test seams. */
+  peerCredentials?: PeerCredentialSource;
+  procRoot?: string;
+}
+
+/**
+ * The SPIFFE Workload API endpoint: grpc-js on our own Unix-socket listener, with
+ * every caller identified by the kernel (SO_PEERCRED + pidfd), attested, and served
+ * only what the IdentityProvider says it may have. Also serves gRPC reflection.
+ */
+export class WorkloadApiServer {
+  readonly socketPath: string;
+  private readonly opts: WorkloadApiServerOptions;
+  private readonly logger: Logger;
+  private readonly grpcServer: grpc.Server;
+  private readonly listener: PeerCredentialListener;
+  private readonly streams: StreamHub;
+  private state: 'new' | 'serving' | 'stopping' | 'stopped' = 'new';
+
+  constructor(opts: WorkloadApiServerOptions) {
+    this.opts = opts;
+    this.socketPath = opts.socketPath ?? defaultSocketPath();
+    this.logger = (opts.logger ?? silentLogger).child({ component: 'workload-api' });
+    const clock = opts.clock ?? systemClock;
+    const proto = loadWorkloadApiProto();
+
+    let listener!: PeerCredentialListener;
+    const callers = new CallerResolver({
+      peers: { lookup: (addr) => listener.lookup(addr) },
+      attestation: opts.attestation,
+      agentId: opts.agentId,
+      logger: this.logger,
+    });
+    this.streams = new StreamHub({ provider: opts.provider, clock, logger: this.logger, jitterMs: opts.updateJitterMs ?? 100 });
+    this.grpcServer = new grpc.Server({ interceptors: [callers.interceptor] });
+    this.grpcServer.addService(proto.service, workloadApiHandlers({
+      provider: opts.provider, callers, streams: this.streams, logger: this.logger,
+      allowUnauthenticatedVerifiers: opts.allowUnauthenticatedVerifiers ?? false,
+    }));
+    addReflection(this.grpcServer, proto.packageDefinition);
+
+    listener = new PeerCredentialListener({
+      socketPath: this.socketPath,
+      sink: this.grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure()),
+      logger: this.logger,
+      source: opts.peerCredentials,
+      procRoot: opts.procRoot,
+    });
+    this.listener = listener;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`WorkloadApiServer.start() called when ${this.state}`);
+    prepareSocketPath(this.socketPath);
+    await this.listener.listen();
+    this.state = 'serving';
+    this.logger.info('workload API listening', { socket: this.socketPath });
+  }
+
+  /** Live counts, for health and tests. */
+  get stats(): { connections: number; streams: number; droppedConnections: number } {
+    return { connections: this.listener.connections, streams: this.streams.size, droppedConnections: this.listener.droppedConnections };
+  }
+
+  /**
+   * Stops accepting, ends open streams with Unavailable (clients reconnect with
+   * backoff), lets in-flight unary calls finish for up to drainTimeoutMs, then
+   * forces the rest closed and removes the socket file.
+   */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    const wasServing = this.state === 'serving';
+    this.state = 'stopping';
+    const listenerClosed = this.listener.close();
+    this.streams.endAll(grpcError(grpc.status.UNAVAILABLE, 'workload API is shutting down'));
+    this.streams.close();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { this.grpcServer.forceShutdown(); resolve(); }, this.opts.drainTimeoutMs ?? 5000);
+      this.grpcServer.tryShutdown(() => { clearTimeout(timer); resolve(); });
+    });
+    this.listener.destroyAll();
+    await listenerClosed;
+    if (wasServing) { try { unlinkSync(this.socketPath); } catch { /* already gone */ } }
+    this.state = 'stopped';
+    this.logger.info('workload API stopped');
+  }
+}

@@ -1,0 +1,122 @@
+import * as grpc from '@grpc/grpc-js';
+import { grpcError, toGrpcError, type GrpcError } from '../../common/grpc-status.ts';
+import type { Clock } from '../../common/clock.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { AttestedWorkload, IdentityProvider } from './provider.ts';
+
+/** One full-state stream (FetchX509SVID, FetchX509Bundles, FetchJWTBundles). */
+export interface StreamSpec<T> {
+  call: grpc.ServerWritableStream<unknown, T>;
+  workload: AttestedWorkload;
+  /** The caller's whole current state; undefined = no identity (→ PermissionDenied). */
+  build(): Promise<T | undefined>;
+  /** Equal digests = nothing the caller sees has changed: no message is sent. */
+  digest(msg: T): string;
+  /** When false (unauthenticated verifiers allowed), losing every identity does not end it. */
+  requireIdentity: boolean;
+}
+
+export interface StreamHubOptions {
+  provider: IdentityProvider;
+  clock: Clock;
+  logger: Logger;
+  /** Updates go out after a random delay in [0, jitterMs), spreading a broadcast. */
+  jitterMs: number;
+}
+
+interface Open {
+  spec: StreamSpec<unknown>;
+  last: string;
+  pending: boolean;
+  done: boolean;
+  chain: Promise<void>;
+  abort: AbortController;
+}
+
+const NO_IDENTITY = 'caller has no identity: no registration entry matches its selectors';
+
+/**
+ * Holds every open full-state stream and pushes on provider changes. The first
+ * message goes out at once; later ones only when the caller's own state changed,
+ * after a small jitter. A caller that lost its last identity is refused at once
+ * (PermissionDenied), with no jitter: revocation must not wait.
+ */
+export class StreamHub {
+  private readonly opts: StreamHubOptions;
+  private readonly open = new Set<Open>();
+  private readonly unsubscribe: () => void;
+
+  constructor(opts: StreamHubOptions) {
+    this.opts = opts;
+    this.unsubscribe = opts.provider.onChange(() => this.changed());
+  }
+
+  get size(): number { return this.open.size; }
+
+  /** Sends the first message and keeps the stream until the client goes or we end it. */
+  async serve<T>(spec: StreamSpec<T>): Promise<void> {
+    const s: Open = { spec: spec as StreamSpec<unknown>, last: '', pending: false, done: false, chain: Promise.resolve(), abort: new AbortController() };
+    const forget = () => { s.done = true; s.abort.abort(); this.open.delete(s); };
+    spec.call.once('cancelled', forget);
+    spec.call.once('close', forget);
+    spec.call.once('finish', forget);
+    // Registered before the first build so a change during it is not lost.
+    this.open.add(s);
+    s.chain = this.refresh(s);
+    await s.chain;
+  }
+
+  /** Ends every stream, e.g. Unavailable on shutdown so clients reconnect with backoff. */
+  endAll(status: GrpcError): void {
+    for (const s of [...this.open]) this.end(s, status);
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  private changed(): void {
+    for (const s of this.open) {
+      if (s.spec.requireIdentity && !this.opts.provider.hasIdentity(s.spec.workload)) {
+        this.end(s, grpcError(grpc.status.PERMISSION_DENIED, NO_IDENTITY));
+        continue;
+      }
+      if (s.pending) continue;
+      s.pending = true;
+      const delay = Math.floor(Math.random() * this.opts.jitterMs);
+      this.opts.clock.sleep(delay, s.abort.signal).then(() => {
+        s.pending = false;
+        s.chain = s.chain.then(() => this.refresh(s));
+      }, () => { /* stream ended while waiting */ });
+    }
+  }
+
+  private async refresh(s: Open): Promise<void> {
+    if (s.done) return;
+    let msg: unknown;
+    try {
+      msg = await s.spec.build();
+    } catch (e) {
+      this.opts.logger.error('workload stream update failed', { path: s.spec.call.getPath(), pid: s.spec.workload.pid, err: e as Error });
+      if (s.last === '') this.end(s, toGrpcError(e)); // nothing sent yet: tell the caller now
+      return; // otherwise keep the last good state; the next change retries
+    }
+    if (s.done) return;
+    if (msg === undefined) {
+      this.end(s, grpcError(grpc.status.PERMISSION_DENIED, NO_IDENTITY));
+      return;
+    }
+    const d = s.spec.digest(msg);
+    if (d === s.last) return;
+    s.last = d;
+    s.spec.call.write(msg);
+  }
+
+  private end(s: Open, status: GrpcError): void {
+    if (s.done) return;
+    s.done = true;
+    s.abort.abort();
+    this.open.delete(s);
+    s.spec.call.emit('error', status);
+  }
+}

@@ -1,0 +1,98 @@
+import { randomBytes, type KeyObject } from 'node:crypto';
+import type { Clock } from '../../common/clock.ts';
+import { invalidArgument } from '../../common/errors.ts';
+import type { AgentClaims } from '../../spiffe/agent-claims.ts';
+import type { SpiffeId } from '../../spiffe/id.ts';
+import { parseCsr } from '../../spiffe/x509svid/csr.ts';
+import { createLeafIssuer, type LeafParams } from '../../spiffe/x509svid/template.ts';
+import { signJwtSvid } from '../../spiffe/jwtsvid/sign.ts';
+import type { CaManager, CaSlot } from './manager.ts';
+
+/**
+ * The SVID signing path: CSR in, DER chain out (leaf first, then our CA when it is
+ * an intermediate); JWT-SVIDs with the active slot's key. Lifetimes are clamped so
+ * an SVID never outlives the CA that signed it. The leaf encoder is the spiffe/
+ * DER template (the hot path: thousands per second), built once per CA slot.
+ */
+export interface X509SignRequest {
+  spiffeId: SpiffeId;
+  /** PKCS#10 DER (signature checked) or the public key itself (KeyObject or SPKI DER). */
+  csr?: Uint8Array;
+  publicKey?: KeyObject | Uint8Array;
+  ttlSeconds: number;
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  claims?: AgentClaims;
+}
+
+export interface SignedX509 {
+  chain: Uint8Array[];
+  /** Lowercase hex without leading zeros (normalizeSerial). */
+  serial: string;
+  notAfter: number;
+}
+
+export interface JwtMintRequest {
+  spiffeId: SpiffeId;
+  audience: string[];
+  ttlSeconds: number;
+  claims?: AgentClaims;
+}
+
+/** Backdate notBefore a little so agents with a slightly slow clock accept new SVIDs. */
+const BACKDATE_MS = 10_000;
+
+export class SvidSigner {
+  private issuers = new WeakMap<CaSlot, (p: LeafParams) => Uint8Array>();
+
+  constructor(private readonly ca: CaManager, private readonly clock: Clock) {}
+
+  /** Checks a CSR and returns its key and URI SANs (InvalidArgument if it is bad). */
+  static readCsr(csr: Uint8Array, field = 'csr'): { publicKey: KeyObject; spki: Uint8Array; uriSans: string[] } {
+    if (!csr || csr.length === 0) throw invalidArgument('ERR_CSR_MISSING', `${field} is required`);
+    try { return parseCsr(csr); } catch (e) {
+      throw invalidArgument('ERR_CSR_INVALID', `${field} is not a valid PKCS#10 request: ${(e as Error).message}`, e);
+    }
+  }
+
+  signX509(r: X509SignRequest): SignedX509 {
+    const slot = this.ca.active();
+    const publicKey = r.publicKey ?? SvidSigner.readCsr(r.csr!).spki;
+    const now = this.clock.now();
+    const notAfter = Math.min(now + r.ttlSeconds * 1000, slot.notAfter);
+    const serialBytes = randomBytes(16);
+    serialBytes[0] = (serialBytes[0]! & 0x7f) | 0x01; // positive, no leading zero byte
+    let issue = this.issuers.get(slot);
+    if (!issue) {
+      issue = createLeafIssuer({ certificate: slot.certificate, privateKey: slot.privateKey, chain: slot.upstreamChain });
+      this.issuers.set(slot, issue);
+    }
+    const leaf = issue({
+      spiffeId: r.spiffeId, publicKey,
+      notBefore: new Date(Math.max(now - BACKDATE_MS, slot.notBefore)),
+      notAfter: new Date(notAfter),
+      dnsNames: r.dnsNames && r.dnsNames.length > 0 ? r.dnsNames : undefined,
+      ipAddresses: r.ipAddresses,
+      claims: r.claims, serial: serialBytes,
+    });
+    const chain = this.ca.upstream ? [leaf, slot.certificate, ...slot.upstreamChain] : [leaf];
+    // X.509 notAfter has second precision.
+    return { chain, serial: normalizeSerial(serialBytes.toString('hex')), notAfter: Math.floor(notAfter / 1000) * 1000 };
+  }
+
+  async mintJwt(r: JwtMintRequest): Promise<{ token: string; expiresAt: number }> {
+    const slot = this.ca.active();
+    const now = this.clock.now();
+    const expiresAt = Math.floor(Math.min(now + r.ttlSeconds * 1000, slot.notAfter) / 1000);
+    const token = await signJwtSvid({
+      id: r.spiffeId, audience: r.audience, expiresAt: new Date(expiresAt * 1000), issuedAt: new Date(now),
+      claims: r.claims, key: { kid: slot.jwtKey.kid, privateKey: slot.jwtKey.privateKey, alg: 'ES256' },
+    });
+    return { token, expiresAt };
+  }
+}
+
+/** Serial numbers as compared by the server: lowercase hex without leading zeros. */
+export function normalizeSerial(hex: string): string {
+  return hex.toLowerCase().replace(/^0+(?=.)/, '');
+}

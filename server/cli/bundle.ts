@@ -1,0 +1,30 @@
+import { optString, UsageError, type Command } from '../../common/cli.ts';
+import { TrustDomain } from '../../spiffe/id.ts';
+import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
+import { derToPem } from '../ca/keyfiles.ts';
+import { bundleToJwks } from '../api/wire.ts';
+import { call, connectAdmin, SOCKET_OPTIONS } from './admin-client.ts';
+
+/** `tessera-server bundle show`: the trust bundle as PEM (X.509 authorities) or SPIFFE JWKS. */
+export const bundleCommands: Command[] = [
+  {
+    name: 'bundle show', summary: 'print the trust bundle (PEM CA certificates, or SPIFFE JWKS with --format jwks)',
+    options: { format: { type: 'string', value: 'FORMAT', description: 'pem (default) or jwks' }, ...SOCKET_OPTIONS },
+    async run(ctx) {
+      const format = optString(ctx.options, 'format') ?? 'pem';
+      if (format !== 'pem' && format !== 'jwks') throw new UsageError(`--format must be pem or jwks, got "${format}"`);
+      const c = connectAdmin(ctx.options, ctx.io.env);
+      try {
+        const b = await call<unknown, Bundle__Output>(c.bundle, 'GetBundle', {});
+        const jwks = () => bundleToJwks({
+          trustDomain: TrustDomain.parse(b.trust_domain), x509Authorities: b.x509_authorities, sequence: b.sequence, refreshHint: b.refresh_hint,
+          jwtAuthorities: b.jwt_authorities.map((k) => ({ kid: k.key_id, publicKey: k.public_key, expiresAt: k.expires_at })),
+        });
+        if (format === 'jwks') { ctx.io.out(JSON.stringify(jwks(), null, 2)); return; }
+        const pem = b.x509_authorities.map((d) => derToPem(d)).join('');
+        if (ctx.output === 'json') ctx.print({ trust_domain: b.trust_domain, sequence: b.sequence, pem, jwks: jwks() });
+        else ctx.io.out(pem);
+      } finally { c.close(); }
+    },
+  },
+];

@@ -1,0 +1,95 @@
+import type { Migration } from './types.ts';
+
+/**
+ * PostgreSQL schema: the same tables and columns as SQLite (see sqlite.ts), so both
+ * stores share their SQL text and row mapping. Integers are BIGINT (pg returns them
+ * as strings; rows.ts converts), booleans are BOOLEAN, JSON stays TEXT.
+ */
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'entries, agents, join tokens, bundles, change log, audit',
+    sql: `
+CREATE TABLE registration_entries (
+  id              TEXT PRIMARY KEY,
+  spiffe_id       TEXT NOT NULL,
+  parent_id       TEXT NOT NULL,
+  selectors_key   TEXT NOT NULL,
+  selectors       TEXT NOT NULL,
+  x509_svid_ttl   BIGINT NOT NULL DEFAULT 0,
+  jwt_svid_ttl    BIGINT NOT NULL DEFAULT 0,
+  dns_names       TEXT NOT NULL DEFAULT '[]',
+  hint            TEXT NOT NULL DEFAULT '',
+  admin           BOOLEAN NOT NULL DEFAULT FALSE,
+  downstream      BOOLEAN NOT NULL DEFAULT FALSE,
+  federates_with  TEXT NOT NULL DEFAULT '[]',
+  expires_at      BIGINT NOT NULL DEFAULT 0,
+  revision        BIGINT NOT NULL,
+  created_at      BIGINT NOT NULL,
+  updated_at      BIGINT NOT NULL,
+  agent_model     TEXT NOT NULL DEFAULT '',
+  agent_provider  TEXT NOT NULL DEFAULT '',
+  agent_version   TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX registration_entries_identity ON registration_entries (spiffe_id, parent_id, selectors_key);
+CREATE INDEX registration_entries_parent ON registration_entries (parent_id);
+CREATE INDEX registration_entries_hint ON registration_entries (hint);
+
+CREATE TABLE entry_selectors (
+  entry_id  TEXT NOT NULL REFERENCES registration_entries (id) ON DELETE CASCADE,
+  type      TEXT NOT NULL,
+  value     TEXT NOT NULL,
+  PRIMARY KEY (entry_id, type, value)
+);
+CREATE INDEX entry_selectors_type_value ON entry_selectors (type, value);
+
+CREATE TABLE attested_agents (
+  spiffe_id         TEXT PRIMARY KEY,
+  attestation_type  TEXT NOT NULL,
+  selectors         TEXT NOT NULL,
+  serial            TEXT NOT NULL,
+  expires_at        BIGINT NOT NULL,
+  banned            BOOLEAN NOT NULL DEFAULT FALSE,
+  created_at        BIGINT NOT NULL,
+  updated_at        BIGINT NOT NULL
+);
+CREATE INDEX attested_agents_type ON attested_agents (attestation_type);
+
+CREATE TABLE join_tokens (
+  token_hash  TEXT PRIMARY KEY,
+  expires_at  BIGINT NOT NULL
+);
+CREATE INDEX join_tokens_expires ON join_tokens (expires_at);
+
+CREATE TABLE bundles (
+  trust_domain      TEXT PRIMARY KEY,
+  x509_authorities  TEXT NOT NULL,
+  jwt_authorities   TEXT NOT NULL,
+  sequence          BIGINT NOT NULL,
+  refresh_hint      BIGINT NOT NULL,
+  updated_at        BIGINT NOT NULL
+);
+
+CREATE TABLE changes (
+  seq   BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind  TEXT NOT NULL,
+  id    TEXT NOT NULL,
+  time  BIGINT NOT NULL
+);
+
+CREATE TABLE audit (
+  seq      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  time     BIGINT NOT NULL,
+  event    TEXT NOT NULL,
+  subject  TEXT NOT NULL,
+  data     TEXT NOT NULL
+);
+CREATE INDEX audit_subject ON audit (subject, seq);
+CREATE INDEX audit_event ON audit (event, seq);
+CREATE FUNCTION tessera_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'audit is append-only'; END $$;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+  FOR EACH ROW EXECUTE FUNCTION tessera_audit_append_only();
+`,
+  },
+];

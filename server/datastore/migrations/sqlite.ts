@@ -1,0 +1,93 @@
+import type { Migration } from './types.ts';
+
+/**
+ * SQLite schema. JSON lives in TEXT columns; booleans are 0/1. Selector sets are
+ * stored twice on purpose: as JSON on the entry row (the read path loads an entry in
+ * one row) and normalised in entry_selectors (the filter path joins on it).
+ */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'entries, agents, join tokens, bundles, change log, audit',
+    sql: `
+CREATE TABLE registration_entries (
+  id              TEXT PRIMARY KEY,
+  spiffe_id       TEXT NOT NULL,
+  parent_id       TEXT NOT NULL,
+  selectors_key   TEXT NOT NULL,
+  selectors       TEXT NOT NULL,
+  x509_svid_ttl   INTEGER NOT NULL DEFAULT 0,
+  jwt_svid_ttl    INTEGER NOT NULL DEFAULT 0,
+  dns_names       TEXT NOT NULL DEFAULT '[]',
+  hint            TEXT NOT NULL DEFAULT '',
+  admin           INTEGER NOT NULL DEFAULT 0,
+  downstream      INTEGER NOT NULL DEFAULT 0,
+  federates_with  TEXT NOT NULL DEFAULT '[]',
+  expires_at      INTEGER NOT NULL DEFAULT 0,
+  revision        INTEGER NOT NULL,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  agent_model     TEXT NOT NULL DEFAULT '',
+  agent_provider  TEXT NOT NULL DEFAULT '',
+  agent_version   TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX registration_entries_identity ON registration_entries (spiffe_id, parent_id, selectors_key);
+CREATE INDEX registration_entries_parent ON registration_entries (parent_id);
+CREATE INDEX registration_entries_hint ON registration_entries (hint);
+
+CREATE TABLE entry_selectors (
+  entry_id  TEXT NOT NULL REFERENCES registration_entries (id) ON DELETE CASCADE,
+  type      TEXT NOT NULL,
+  value     TEXT NOT NULL,
+  PRIMARY KEY (entry_id, type, value)
+) WITHOUT ROWID;
+CREATE INDEX entry_selectors_type_value ON entry_selectors (type, value);
+
+CREATE TABLE attested_agents (
+  spiffe_id         TEXT PRIMARY KEY,
+  attestation_type  TEXT NOT NULL,
+  selectors         TEXT NOT NULL,
+  serial            TEXT NOT NULL,
+  expires_at        INTEGER NOT NULL,
+  banned            INTEGER NOT NULL DEFAULT 0,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL
+);
+CREATE INDEX attested_agents_type ON attested_agents (attestation_type);
+
+CREATE TABLE join_tokens (
+  token_hash  TEXT PRIMARY KEY,
+  expires_at  INTEGER NOT NULL
+);
+CREATE INDEX join_tokens_expires ON join_tokens (expires_at);
+
+CREATE TABLE bundles (
+  trust_domain      TEXT PRIMARY KEY,
+  x509_authorities  TEXT NOT NULL,
+  jwt_authorities   TEXT NOT NULL,
+  sequence          INTEGER NOT NULL,
+  refresh_hint      INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL
+);
+
+CREATE TABLE changes (
+  seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind  TEXT NOT NULL,
+  id    TEXT NOT NULL,
+  time  INTEGER NOT NULL
+);
+
+CREATE TABLE audit (
+  seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+  time     INTEGER NOT NULL,
+  event    TEXT NOT NULL,
+  subject  TEXT NOT NULL,
+  data     TEXT NOT NULL
+);
+CREATE INDEX audit_subject ON audit (subject, seq);
+CREATE INDEX audit_event ON audit (event, seq);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+`,
+  },
+];

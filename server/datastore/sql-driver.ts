@@ -1,0 +1,25 @@
+import type { Row } from './rows.ts';
+
+/**
+ * The seam between the SQL-agnostic store (sql-store.ts) and a database engine.
+ * SQL text uses `?` placeholders; drivers translate for their engine.
+ */
+export interface SqlConn {
+  all(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** Returns the number of rows changed. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+export interface SqlDriver {
+  /** "sqlite:/path" or "postgres://host/db": for logs and error messages. */
+  readonly description: string;
+  /**
+   * Runs `fn` in one transaction that is serialised against every other writer of the
+   * change log, so change sequence numbers are assigned in commit order (a reader of
+   * changesSince never skips a sequence that commits later). Rolls back on throw.
+   */
+  writeTransaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T>;
+  /** A single statement or read outside an explicit transaction. */
+  read<T>(fn: (c: SqlConn) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

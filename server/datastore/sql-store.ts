@@ -1,0 +1,321 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../common/clock.ts';
+import { alreadyExists } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import { normalizeSelectors } from '../../spiffe/selector.ts';
+import { entryFilterSql } from './entry-filter.ts';
+import { entryExists, entryIdExists, entryNotFound, revisionMismatch } from './errors.ts';
+import { ChangeListeners } from './listeners.ts';
+import {
+  agentParams, bundleParams, ENTRY_COLUMNS, entryParams, IdCache, joinTokenHash, rowToAgent, rowToAudit,
+  rowToBundle, rowToChange, rowToEntry, selectorsKey, unixSeconds, type Row,
+} from './rows.ts';
+import type { SqlConn, SqlDriver } from './sql-driver.ts';
+import type {
+  AttestedAgent, AuditRecord, BundleRecord, ChangeEvent, ChangeKind, Datastore, EntryFilter, EntryUpdate,
+  ItemResult, JoinTokenRecord, NewEntry, RegistrationEntry,
+} from './types.ts';
+
+export interface SqlStoreOptions {
+  clock: Clock;
+  logger: Logger;
+}
+
+const ENTRY_INSERT = `INSERT INTO registration_entries (${ENTRY_COLUMNS.join(', ')})
+  VALUES (${ENTRY_COLUMNS.map(() => '?').join(', ')})`;
+const ENTRY_UPDATE = `UPDATE registration_entries SET ${ENTRY_COLUMNS.filter((c) => c !== 'id' && c !== 'created_at')
+  .map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
+const AGENT_UPSERT = `INSERT INTO attested_agents
+  (spiffe_id, attestation_type, selectors, serial, expires_at, banned, created_at, updated_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (spiffe_id) DO UPDATE SET attestation_type = excluded.attestation_type,
+    selectors = excluded.selectors, serial = excluded.serial, expires_at = excluded.expires_at,
+    banned = (attested_agents.banned OR excluded.banned), updated_at = excluded.updated_at`;
+const BUNDLE_UPSERT = `INSERT INTO bundles (trust_domain, x509_authorities, jwt_authorities, refresh_hint, updated_at, sequence)
+  VALUES (?, ?, ?, ?, ?, 1)
+  ON CONFLICT (trust_domain) DO UPDATE SET x509_authorities = excluded.x509_authorities,
+    jwt_authorities = excluded.jwt_authorities, refresh_hint = excluded.refresh_hint,
+    updated_at = excluded.updated_at, sequence = bundles.sequence + 1
+  RETURNING *`;
+
+/**
+ * The Datastore over any SqlDriver: every rule (duplicates, revisions, change log,
+ * token consumption) is written once here and holds for SQLite and PostgreSQL alike.
+ * Each write appends its change events in the same transaction; `afterCommit`
+ * decides how subscribers hear about them.
+ */
+export abstract class SqlStore implements Datastore {
+  protected readonly listeners: ChangeListeners;
+  protected readonly ids = new IdCache();
+  protected readonly clock: Clock;
+  protected readonly logger: Logger;
+
+  protected constructor(protected readonly driver: SqlDriver, opts: SqlStoreOptions) {
+    this.clock = opts.clock;
+    this.logger = opts.logger;
+    this.listeners = new ChangeListeners(opts.logger);
+  }
+
+  /** Called once per committed write transaction with the events it appended, in order. */
+  protected abstract afterCommit(events: ChangeEvent[]): void;
+
+  private now(): number { return unixSeconds(this.clock.now()); }
+
+  private async write<T>(fn: (c: SqlConn, log: (kind: ChangeKind, id: string) => Promise<void>) => Promise<T>): Promise<T> {
+    const events: ChangeEvent[] = [];
+    const time = this.now();
+    const result = await this.driver.writeTransaction(async (c) => {
+      events.length = 0; // a retried transaction starts over
+      const log = async (kind: ChangeKind, id: string) => {
+        const rows = await c.all('INSERT INTO changes (kind, id, time) VALUES (?, ?, ?) RETURNING seq', [kind, id, time]);
+        events.push({ seq: Number(rows[0].seq), kind, id });
+      };
+      return fn(c, log);
+    });
+    if (events.length) this.afterCommit(events);
+    return result;
+  }
+
+  // ---- entries ----
+
+  async createEntries(entries: NewEntry[]): Promise<ItemResult<RegistrationEntry>[]> {
+    const now = this.now();
+    return this.write(async (c, log) => {
+      const out: ItemResult<RegistrationEntry>[] = [];
+      for (const e of entries) {
+        const id = e.id ?? randomUUID();
+        if (e.id !== undefined && (await c.all('SELECT 1 FROM registration_entries WHERE id = ?', [id])).length) {
+          out.push({ ok: false, error: entryIdExists(id) });
+          continue;
+        }
+        if (await this.findDuplicate(c, e)) {
+          out.push({ ok: false, error: entryExists(e.spiffeId.toString(), e.parentId.toString()) });
+          continue;
+        }
+        await c.run(ENTRY_INSERT, entryParams({ ...e, id }, 1, now, now));
+        await this.insertSelectors(c, id, e);
+        await log('entry_upsert', id);
+        out.push({ ok: true, value: toEntry({ ...e, id }, 1, now) });
+      }
+      return out;
+    });
+  }
+
+  async updateEntries(entries: EntryUpdate[]): Promise<ItemResult<RegistrationEntry>[]> {
+    const now = this.now();
+    return this.write(async (c, log) => {
+      const out: ItemResult<RegistrationEntry>[] = [];
+      for (const e of entries) {
+        const cur = (await c.all('SELECT revision, created_at, selectors_key FROM registration_entries WHERE id = ?', [e.id]))[0];
+        if (!cur) { out.push({ ok: false, error: entryNotFound(e.id) }); continue; }
+        const revision = Number(cur.revision);
+        if (e.expectRevision !== undefined && e.expectRevision !== revision) {
+          out.push({ ok: false, error: revisionMismatch(e.id, e.expectRevision, revision) });
+          continue;
+        }
+        if (await this.findDuplicate(c, e, e.id)) {
+          out.push({ ok: false, error: entryExists(e.spiffeId.toString(), e.parentId.toString()) });
+          continue;
+        }
+        const params = entryParams(e, revision + 1, Number(cur.created_at), now);
+        // Same column order as ENTRY_COLUMNS minus id and created_at, then id for the WHERE.
+        const set = params.filter((_, i) => ENTRY_COLUMNS[i] !== 'id' && ENTRY_COLUMNS[i] !== 'created_at');
+        await c.run(ENTRY_UPDATE, [...set, e.id]);
+        if (cur.selectors_key !== selectorsKey(e.selectors)) {
+          await c.run('DELETE FROM entry_selectors WHERE entry_id = ?', [e.id]);
+          await this.insertSelectors(c, e.id, e);
+        }
+        await log('entry_upsert', e.id);
+        out.push({ ok: true, value: toEntry(e, revision + 1, Number(cur.created_at)) });
+      }
+      return out;
+    });
+  }
+
+  async deleteEntries(ids: string[]): Promise<ItemResult<string>[]> {
+    return this.write(async (c, log) => {
+      const out: ItemResult<string>[] = [];
+      for (const id of ids) {
+        // entry_selectors rows go with it (ON DELETE CASCADE).
+        if (await c.run('DELETE FROM registration_entries WHERE id = ?', [id]) === 0) {
+          out.push({ ok: false, error: entryNotFound(id) });
+          continue;
+        }
+        await log('entry_delete', id);
+        out.push({ ok: true, value: id });
+      }
+      return out;
+    });
+  }
+
+  private async findDuplicate(c: SqlConn, e: NewEntry, exceptId?: string): Promise<boolean> {
+    const rows = await c.all(
+      'SELECT id FROM registration_entries WHERE spiffe_id = ? AND parent_id = ? AND selectors_key = ?',
+      [e.spiffeId.toString(), e.parentId.toString(), selectorsKey(e.selectors)]);
+    return rows.some((r) => r.id !== exceptId);
+  }
+
+  private async insertSelectors(c: SqlConn, id: string, e: NewEntry): Promise<void> {
+    const sels = normalizeSelectors(e.selectors);
+    if (!sels.length) return;
+    await c.run(`INSERT INTO entry_selectors (entry_id, type, value) VALUES ${sels.map(() => '(?, ?, ?)').join(', ')}`,
+      sels.flatMap((s) => [id, s.type, s.value]));
+  }
+
+  async getEntry(id: string): Promise<RegistrationEntry | undefined> {
+    const rows = await this.driver.read((c) => c.all('SELECT * FROM registration_entries WHERE id = ?', [id]));
+    return rows[0] ? rowToEntry(rows[0], this.ids) : undefined;
+  }
+
+  async listEntries(filter?: EntryFilter): Promise<RegistrationEntry[]> {
+    const { where, params, limit } = entryFilterSql(filter);
+    const rows = await this.driver.read((c) => c.all(`SELECT e.* FROM registration_entries e ${where} ORDER BY e.id${limit}`, params));
+    return rows.map((r) => rowToEntry(r, this.ids));
+  }
+
+  // ---- agents ----
+
+  async upsertAgent(agent: AttestedAgent): Promise<void> {
+    await this.write(async (c, log) => {
+      await c.run(AGENT_UPSERT, agentParams(agent));
+      await log('agent_upsert', agent.spiffeId.toString());
+    });
+  }
+
+  async getAgent(spiffeId: string): Promise<AttestedAgent | undefined> {
+    const rows = await this.driver.read((c) => c.all('SELECT * FROM attested_agents WHERE spiffe_id = ?', [spiffeId]));
+    return rows[0] ? rowToAgent(rows[0], this.ids) : undefined;
+  }
+
+  async listAgents(filter: { attestationType?: string; banned?: boolean } = {}): Promise<AttestedAgent[]> {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    if (filter.attestationType !== undefined) { clauses.push('attestation_type = ?'); params.push(filter.attestationType); }
+    if (filter.banned !== undefined) { clauses.push('banned = ?'); params.push(filter.banned ? 1 : 0); }
+    const where = clauses.length ? 'WHERE ' + clauses.join(' AND ') : '';
+    const rows = await this.driver.read((c) => c.all(`SELECT * FROM attested_agents ${where} ORDER BY spiffe_id`, params));
+    return rows.map((r) => rowToAgent(r, this.ids));
+  }
+
+  async setAgentBanned(spiffeId: string, banned: boolean): Promise<AttestedAgent | undefined> {
+    return this.write(async (c, log) => {
+      const rows = await c.all('UPDATE attested_agents SET banned = ?, updated_at = ? WHERE spiffe_id = ? RETURNING *',
+        [banned ? 1 : 0, this.now(), spiffeId]);
+      if (!rows[0]) return undefined;
+      await log('agent_upsert', spiffeId);
+      return rowToAgent(rows[0], this.ids);
+    });
+  }
+
+  async deleteAgent(spiffeId: string): Promise<boolean> {
+    return this.write(async (c, log) => {
+      if (await c.run('DELETE FROM attested_agents WHERE spiffe_id = ?', [spiffeId]) === 0) return false;
+      await log('agent_delete', spiffeId);
+      return true;
+    });
+  }
+
+  // ---- join tokens ----
+
+  async createJoinToken(token: JoinTokenRecord): Promise<void> {
+    const n = await this.driver.read((c) => c.run(
+      'INSERT INTO join_tokens (token_hash, expires_at) VALUES (?, ?) ON CONFLICT (token_hash) DO NOTHING',
+      [joinTokenHash(token.token), token.expiresAt]));
+    if (n === 0) throw alreadyExists('ERR_JOIN_TOKEN_EXISTS', 'join token already exists');
+  }
+
+  /** One conditional DELETE ... RETURNING: the row goes to exactly one caller, whatever the engine. */
+  async consumeJoinToken(token: string, now: number): Promise<'ok' | 'unknown' | 'expired'> {
+    const rows = await this.driver.read((c) => c.all(
+      'DELETE FROM join_tokens WHERE token_hash = ? RETURNING expires_at', [joinTokenHash(token)]));
+    if (!rows[0]) return 'unknown';
+    return Number(rows[0].expires_at) <= now ? 'expired' : 'ok';
+  }
+
+  async pruneJoinTokens(now: number): Promise<number> {
+    return this.driver.read((c) => c.run('DELETE FROM join_tokens WHERE expires_at <= ?', [now]));
+  }
+
+  // ---- bundles ----
+
+  async getBundle(trustDomain: string): Promise<BundleRecord | undefined> {
+    const rows = await this.driver.read((c) => c.all('SELECT * FROM bundles WHERE trust_domain = ?', [trustDomain]));
+    return rows[0] ? rowToBundle(rows[0], this.ids) : undefined;
+  }
+
+  async putBundle(bundle: Omit<BundleRecord, 'sequence'>): Promise<BundleRecord> {
+    return this.write(async (c, log) => {
+      const rows = await c.all(BUNDLE_UPSERT, bundleParams(bundle, this.now()));
+      await log('bundle', bundle.trustDomain.name);
+      return rowToBundle(rows[0], this.ids);
+    });
+  }
+
+  // ---- change feed ----
+
+  async currentSequence(): Promise<number> {
+    const rows = await this.driver.read((c) => c.all('SELECT MAX(seq) AS seq FROM changes'));
+    return Number(rows[0]?.seq ?? 0);
+  }
+
+  async changesSince(seq: number, limit = 1000): Promise<ChangeEvent[]> {
+    const rows = await this.driver.read((c) => c.all('SELECT seq, kind, id FROM changes WHERE seq > ? ORDER BY seq LIMIT ?', [seq, limit]));
+    return rows.map(rowToChange);
+  }
+
+  /**
+   * Drops change-log rows older than `before` (unix seconds), always keeping the newest
+   * so currentSequence() never goes backwards. The log exists for catch-up after a
+   * short disconnect, not as history (that is the audit table).
+   */
+  async pruneChanges(before: number): Promise<number> {
+    return this.driver.read((c) => c.run(
+      'DELETE FROM changes WHERE time < ? AND seq < (SELECT MAX(seq) FROM changes)', [before]));
+  }
+
+  subscribe(listener: (ev: ChangeEvent) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  // ---- audit ----
+
+  async appendAudit(rec: AuditRecord): Promise<void> {
+    await this.driver.read((c) => c.run('INSERT INTO audit (time, event, subject, data) VALUES (?, ?, ?, ?)',
+      [rec.time, rec.event, rec.subject, JSON.stringify(rec.data ?? {})]));
+  }
+
+  async listAudit(filter: { subject?: string; event?: string; sinceSeq?: number; limit?: number } = {}): Promise<AuditRecord[]> {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    if (filter.subject !== undefined) { clauses.push('subject = ?'); params.push(filter.subject); }
+    if (filter.event !== undefined) { clauses.push('event = ?'); params.push(filter.event); }
+    if (filter.sinceSeq !== undefined) { clauses.push('seq > ?'); params.push(filter.sinceSeq); }
+    const where = clauses.length ? 'WHERE ' + clauses.join(' AND ') : '';
+    const limit = filter.limit && filter.limit > 0 ? ` LIMIT ${Math.floor(filter.limit)}` : '';
+    const rows = await this.driver.read((c) => c.all(`SELECT * FROM audit ${where} ORDER BY seq${limit}`, params));
+    return rows.map(rowToAudit);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await this.driver.close();
+  }
+}
+
+function toEntry(e: NewEntry & { id: string }, revision: number, createdAt: number): RegistrationEntry {
+  return {
+    id: e.id, spiffeId: e.spiffeId, parentId: e.parentId, selectors: normalizeSelectors(e.selectors),
+    x509SvidTtl: e.x509SvidTtl, jwtSvidTtl: e.jwtSvidTtl, dnsNames: [...e.dnsNames], hint: e.hint,
+    admin: e.admin, downstream: e.downstream, federatesWith: [...e.federatesWith], expiresAt: e.expiresAt,
+    revision, createdAt, agent: compactAgent(e.agent),
+  };
+}
+
+/** Same shape as rows.ts reads back: empty metadata fields are absent. */
+function compactAgent(a: RegistrationEntry['agent']): RegistrationEntry['agent'] {
+  const out: RegistrationEntry['agent'] = {};
+  if (a.model) out.model = a.model;
+  if (a.provider) out.provider = a.provider;
+  if (a.version) out.version = a.version;
+  return out;
+}

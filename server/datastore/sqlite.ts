@@ -1,0 +1,168 @@
+import Database from 'better-sqlite3';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { systemClock, type Clock } from '../../common/clock.ts';
+import { silentLogger, type Logger } from '../../common/logger.ts';
+import { internal, TesseraError } from '../../common/errors.ts';
+import { datastoreUnavailable, migrationFailed, schemaTooNew } from './errors.ts';
+import { SQLITE_MIGRATIONS } from './migrations/sqlite.ts';
+import { latestVersion, type Migration } from './migrations/types.ts';
+import type { Row } from './rows.ts';
+import type { SqlConn, SqlDriver } from './sql-driver.ts';
+import { SqlStore } from './sql-store.ts';
+import type { ChangeEvent } from './types.ts';
+
+export interface SqliteDatastoreOptions {
+  /** Database file; created 0600 (its directory 0700) when missing. */
+  path: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** How long a writer waits for another connection's lock before failing. Default 5000. */
+  busyTimeoutMs?: number;
+  /** For tests of the version check; production always uses the built-in list. */
+  migrations?: readonly Migration[];
+}
+
+/**
+ * The default, embedded store. One better-sqlite3 connection in WAL mode; every
+ * operation runs under a per-connection queue so an async write transaction is never
+ * observed half-done by a read on the same connection. Subscribers hear about writes
+ * made through this object, synchronously after commit.
+ */
+export class SqliteDatastore extends SqlStore {
+  readonly path: string;
+
+  private constructor(driver: SqliteDriver, path: string, clock: Clock, logger: Logger) {
+    super(driver, { clock, logger });
+    this.path = path;
+  }
+
+  static open(opts: SqliteDatastoreOptions): SqliteDatastore {
+    const clock = opts.clock ?? systemClock;
+    const logger = (opts.logger ?? silentLogger).child({ component: 'datastore', engine: 'sqlite' });
+    createPrivateFile(opts.path, logger);
+    const db = new Database(opts.path);
+    try {
+      db.pragma('journal_mode = WAL');
+      // FULL: a committed join-token consumption or ban must survive power loss.
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+      migrate(db, opts.migrations ?? SQLITE_MIGRATIONS, opts.path, clock, logger);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new SqliteDatastore(new SqliteDriver(db, opts.path), opts.path, clock, logger);
+  }
+
+  protected afterCommit(events: ChangeEvent[]): void {
+    for (const ev of events) this.listeners.emit(ev);
+  }
+}
+
+function createPrivateFile(path: string, logger: Logger): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) closeSync(openSync(path, 'wx', 0o600));
+  const mode = statSync(path).mode & 0o777;
+  if (mode !== 0o600) {
+    // The file holds agent records and the audit trail: owner only.
+    chmodSync(path, 0o600);
+    logger.warn('tightened datastore file permissions', { path, from: mode.toString(8), to: '600' });
+  }
+}
+
+function migrate(db: Database.Database, list: readonly Migration[], path: string, clock: Clock, logger: Logger): void {
+  const latest = latestVersion(list);
+  // IMMEDIATE: two servers starting on one file take turns instead of both migrating.
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
+      version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    const current = (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_version').get() as { v: number }).v;
+    if (current > latest) throw schemaTooNew(current, latest, path);
+    for (const m of list.slice(current)) {
+      try { db.exec(m.sql); } catch (err) { throw migrationFailed(m, err); }
+      db.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)')
+        .run(m.version, m.description, Math.floor(clock.now() / 1000));
+      logger.info('applied datastore migration', { version: m.version, description: m.description });
+    }
+    db.exec('COMMIT');
+  } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+class SqliteDriver implements SqlDriver {
+  readonly description: string;
+  private statements = new Map<string, Database.Statement>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private readonly conn: SqlConn;
+
+  constructor(private readonly db: Database.Database, path: string) {
+    this.description = `sqlite:${path}`;
+    const stmt = (sql: string) => {
+      let s = this.statements.get(sql);
+      if (!s) { s = this.db.prepare(sql); this.statements.set(sql, s); }
+      return s;
+    };
+    this.conn = {
+      all: async (sql, params = []) => {
+        const s = stmt(sql);
+        if (s.reader) return s.all(...params) as Row[];
+        s.run(...params);
+        return [];
+      },
+      run: async (sql, params = []) => stmt(sql).run(...params).changes,
+    };
+  }
+
+  /** Operations on the one connection run one at a time, in call order. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      if (this.closed) throw datastoreUnavailable(`${this.description}: datastore is closed`);
+      return fn();
+    }).catch((err: unknown) => { throw this.classify(err); });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  writeTransaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const r = await fn(this.conn);
+        this.db.exec('COMMIT');
+        return r;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  read<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
+    return this.exclusive(() => fn(this.conn));
+  }
+
+  /** Lock timeouts become Unavailable (callers retry); other engine errors Internal, with the cause kept. */
+  private classify(err: unknown): Error {
+    if (err instanceof TesseraError) return err;
+    const code = String((err as { code?: unknown })?.code ?? '');
+    const msg = (err as Error)?.message ?? String(err);
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+      return datastoreUnavailable(`${this.description} is busy: ${msg}`, err);
+    }
+    return internal('ERR_DATASTORE', `${this.description}: ${msg}`, err);
+  }
+
+  async close(): Promise<void> {
+    await this.exclusive(async () => {
+      this.closed = true;
+      this.statements.clear();
+      this.db.close();
+    }).catch(() => undefined);
+  }
+}

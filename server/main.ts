@@ -1,0 +1,190 @@
+import * as grpc from '@grpc/grpc-js';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Clock } from '../common/clock.ts';
+import type { Logger } from '../common/logger.ts';
+import { ConfigError } from '../common/errors.ts';
+import { loadAdminProto, loadAgentProto } from '../common/proto.ts';
+import type { NodeAttestorServer } from '../attestors/node/types.ts';
+import type { ServerConfig } from './config.ts';
+import type { Datastore } from './datastore/types.ts';
+import { SqliteDatastore } from './datastore/sqlite.ts';
+import { AuthorizedEntryIndex } from './entries/index.ts';
+import { CaManager, loadUpstreamCa } from './ca/manager.ts';
+import { SvidSigner } from './ca/signer.ts';
+import { derToPem, ensurePrivateDir } from './ca/keyfiles.ts';
+import { SERVER_ATTESTOR_FACTORIES } from './attestation/methods.ts';
+import { AgentAuthenticator } from './api/authn.ts';
+import { agentServiceHandlers } from './api/agent-service.ts';
+import { adminHandlers } from './api/admin-service.ts';
+import { ServerSvidProvider } from './api/server-credentials.ts';
+
+/**
+ * Wiring: config -> store -> CA -> entry index -> attestors -> agent API (TCP, TLS
+ * with the server SVID) and admin API (Unix socket in a 0700 directory), plus the
+ * long-running loops (CA rotation, server SVID renewal, join-token pruning), all
+ * stopped by one AbortSignal.
+ *
+ * Files in data_dir that other processes read:
+ *   agent-api.addr   "host:port" the agent API is bound to (the real port when configured as 0)
+ *   bundle.pem       the trust bundle's X.509 authorities (public), rewritten on change
+ *   ca.fingerprint   SHA-256 (hex) of the root certificate's DER, for agents to pin
+ */
+export interface RunningServer {
+  agentAddress: string;
+  adminSocket: string;
+  caFingerprint: string;
+  ca: CaManager;
+  store: Datastore;
+  stop(): Promise<void>;
+}
+
+export const ADDRESS_FILE = 'agent-api.addr';
+export const BUNDLE_FILE = 'bundle.pem';
+export const FINGERPRINT_FILE = 'ca.fingerprint';
+
+export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logger: Logger }): Promise<RunningServer> {
+  const { clock, logger } = deps;
+  const td = cfg.trust_domain;
+  const aborter = new AbortController();
+  const signal = aborter.signal;
+  ensurePrivateDir(cfg.data_dir);
+
+  const store = await openStore(cfg, clock, logger);
+  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+  const fail = async (e: unknown): Promise<never> => {
+    aborter.abort();
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    throw e;
+  };
+
+  try {
+    const upstream = cfg.ca.upstream ? loadUpstreamCa(cfg.ca.upstream.cert_file, cfg.ca.upstream.key_file, cfg.ca.upstream.bundle_file) : undefined;
+    const ca = await CaManager.open({
+      trustDomain: td, dir: join(cfg.data_dir, 'ca'), ttlSeconds: cfg.ca.ttl, upstream,
+      subject: { organization: cfg.ca.subject.organization, commonName: cfg.ca.subject.common_name },
+      refreshHintSeconds: cfg.bundle.refresh_hint, store, clock, logger: logger.child({ component: 'ca' }),
+    });
+    const signer = new SvidSigner(ca, clock);
+    const index = await AuthorizedEntryIndex.load(store, { trustDomain: td, clock, logger });
+    cleanups.push(() => index.close());
+
+    const methods = new Map<string, NodeAttestorServer>();
+    for (const [method, conf] of Object.entries(cfg.node_attestors)) {
+      const f = SERVER_ATTESTOR_FACTORIES.find((x) => x.method === method)!;
+      const dataDir = join(cfg.data_dir, 'attestors', method);
+      methods.set(method, f.create(conf, { logger: logger.child({ attestor: method }), clock, dataDir, joinTokens: store } as Parameters<typeof f.create>[1]));
+    }
+
+    const authn = new AgentAuthenticator({ ca, store, clock });
+    const svid = new ServerSvidProvider({
+      ca, signer, clock, logger: logger.child({ component: 'server-svid' }),
+      ttlSeconds: cfg.svid.x509_ttl, dnsNames: cfg.agent_api.dns_names, ipAddresses: cfg.agent_api.ip_addresses,
+    });
+
+    // Agent API.
+    const agentServer = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 10_000 });
+    agentServer.addService(loadAgentProto().tessera.v1.AgentService.service, agentServiceHandlers({
+      trustDomain: td, ca, signer, store, view: index, authn, clock, logger,
+      attestation: { trustDomain: td, methods, store, signer, clock, logger: logger.child({ component: 'attestation' }), agentSvidTtlSeconds: cfg.svid.agent_ttl },
+      x509SvidTtlSeconds: cfg.svid.x509_ttl, jwtSvidTtlSeconds: cfg.svid.jwt_ttl, agentSvidTtlSeconds: cfg.svid.agent_ttl,
+    }));
+    const port = await bind(agentServer, cfg.agent_api.listen, svid.credentials);
+    cleanups.push(() => shutdown(agentServer));
+    const host = cfg.agent_api.listen.slice(0, cfg.agent_api.listen.lastIndexOf(':'));
+    const agentAddress = `${host}:${port}`;
+
+    // Admin API: only the server's user can reach the socket (0700 directory).
+    const adminServer = new grpc.Server();
+    const admin = adminHandlers({ trustDomain: td, store, ca, authn, clock, logger, joinTokenTtlSeconds: cfg.join_token.default_ttl });
+    const adminProto = loadAdminProto().tessera.v1;
+    adminServer.addService(adminProto.EntryAdmin.service, admin.entry);
+    adminServer.addService(adminProto.AgentAdmin.service, admin.agent);
+    adminServer.addService(adminProto.BundleAdmin.service, admin.bundle);
+    ensurePrivateDir(dirname(cfg.adminSocket));
+    if (existsSync(cfg.adminSocket)) rmSync(cfg.adminSocket); // stale socket from an unclean exit
+    await bind(adminServer, `unix://${cfg.adminSocket}`, grpc.ServerCredentials.createInsecure());
+    chmodSync(cfg.adminSocket, 0o600);
+    cleanups.push(() => shutdown(adminServer));
+
+    // Files for agents, tests and operators.
+    const writePublic = (name: string, text: string) => {
+      const p = join(cfg.data_dir, name);
+      writeFileSync(`${p}.tmp`, text, { mode: 0o644 });
+      renameSync(`${p}.tmp`, p);
+    };
+    const publishBundle = () => {
+      writePublic(BUNDLE_FILE, ca.x509Authorities().map((c) => derToPem(c)).join(''));
+      writePublic(FINGERPRINT_FILE, ca.fingerprint() + '\n');
+    };
+    publishBundle();
+    ca.onChange((ev) => { if (ev === 'bundle') publishBundle(); });
+    writePublic(ADDRESS_FILE, agentAddress + '\n');
+
+    // Long-running loops.
+    const loops = [
+      ca.run(signal),
+      svid.run(signal),
+      pruneTokens(store, clock, logger, signal),
+    ];
+
+    logger.info('tessera server started', {
+      trust_domain: td.name, agent_api: agentAddress, admin_socket: cfg.adminSocket, ca_fingerprint: ca.fingerprint(),
+      upstream_ca: upstream !== undefined, node_attestors: [...methods.keys()], datastore: cfg.datastore.kind,
+    });
+
+    return {
+      agentAddress, adminSocket: cfg.adminSocket, caFingerprint: ca.fingerprint(), ca, store,
+      async stop() {
+        aborter.abort();
+        await Promise.allSettled(loops);
+        for (const c of cleanups.reverse()) await Promise.resolve(c()).catch((e) => logger.warn('cleanup failed', { err: e }));
+        if (existsSync(cfg.adminSocket)) rmSync(cfg.adminSocket, { force: true });
+        logger.info('tessera server stopped');
+      },
+    };
+  } catch (e) {
+    return fail(e);
+  }
+}
+
+async function openStore(cfg: ServerConfig, clock: Clock, logger: Logger): Promise<Datastore> {
+  if (cfg.datastore.kind === 'sqlite') {
+    const path = cfg.datastore.connection ?? join(cfg.data_dir, 'datastore.sqlite3');
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    return SqliteDatastore.open({ path, clock, logger });
+  }
+  // PostgreSQL lives in its own module, loaded only when configured.
+  const modPath = './datastore/postgres.ts';
+  let mod: { PostgresDatastore?: { open(o: { connectionString: string; clock: Clock; logger: Logger }): Promise<Datastore> } };
+  try { mod = await import(modPath); } catch (e) {
+    throw new ConfigError(`config: datastore.kind: postgres is not available in this build (${(e as Error).message})`);
+  }
+  if (!mod.PostgresDatastore) throw new ConfigError('config: datastore.kind: postgres is not available in this build');
+  return mod.PostgresDatastore.open({ connectionString: cfg.datastore.connection!, clock, logger });
+}
+
+function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => server.bindAsync(address, creds, (err, port) => {
+    if (err) reject(new ConfigError(`cannot listen on ${address}: ${err.message}`));
+    else resolve(port);
+  }));
+}
+
+function shutdown(server: grpc.Server, graceMs = 1000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
+    server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+  });
+}
+
+/** Drops expired join tokens hourly (consumption checks expiry itself; this only keeps the table small). */
+async function pruneTokens(store: Datastore, clock: Clock, logger: Logger, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      const n = await store.pruneJoinTokens(Math.floor(clock.now() / 1000));
+      if (n > 0) logger.debug('pruned expired join tokens', { count: n });
+    } catch (e) { logger.warn('join token pruning failed', { err: e }); }
+    try { await clock.sleep(3_600_000 * (0.9 + Math.random() * 0.2), signal); } catch { return; }
+  }
+}

@@ -1,0 +1,336 @@
+import test, { type ExecutionContext } from 'ava';
+import type { FakeClock } from '../../common/clock.ts';
+import { TesseraError } from '../../common/errors.ts';
+import { agentId, TrustDomain } from '../../spiffe/id.ts';
+import { formatSelector, parseSelector } from '../../spiffe/selector.ts';
+import type {
+  AttestedAgent, ChangeEvent, Datastore, ItemResult, NewEntry, RegistrationEntry,
+} from '../../server/datastore/types.ts';
+
+/**
+ * The Datastore contract: every rule here must hold for every implementation.
+ * `registerDatastoreContract` registers the same ava tests once per engine.
+ */
+export interface ContractFixture {
+  store: Datastore;
+  clock: FakeClock;
+  /** A second, independent store object (own connection) on the same database. */
+  openAnother(): Promise<Datastore>;
+  /** Raw SQL on the same database, for checks the interface cannot express. */
+  exec(sql: string): Promise<void>;
+}
+
+export type ContractFactory = (t: ExecutionContext) => Promise<ContractFixture>;
+
+export const td = TrustDomain.parse('example.org');
+export const agent1 = agentId(td, 'join_token', 'a1');
+export const sel = (...s: string[]) => s.map(parseSelector);
+
+export function newEntry(over: Partial<NewEntry> = {}): NewEntry {
+  return {
+    spiffeId: td.id('workload', 'api'),
+    parentId: agent1,
+    selectors: sel('unix:uid:1000'),
+    x509SvidTtl: 0, jwtSvidTtl: 0, dnsNames: [], hint: '', admin: false, downstream: false,
+    federatesWith: [], expiresAt: 0, agent: {},
+    ...over,
+  };
+}
+
+export function newAgent(over: Partial<AttestedAgent> = {}): AttestedAgent {
+  return {
+    spiffeId: agent1, attestationType: 'join_token', selectors: sel('join_token:a1'), serial: '01',
+    expiresAt: 2_000_000_000, banned: false, createdAt: 1_700_000_000, updatedAt: 1_700_000_000, ...over,
+  };
+}
+
+export function ok<T>(t: ExecutionContext, r: ItemResult<T>): T {
+  if (!r.ok) t.fail(`expected ok, got ${r.error.message}`);
+  return (r as { ok: true; value: T }).value;
+}
+
+export function failure(r: ItemResult<unknown>): TesseraError {
+  if (r.ok) throw new Error('expected a failure');
+  if (!(r.error instanceof TesseraError)) throw r.error;
+  return r.error;
+}
+
+const ids = (list: RegistrationEntry[]) => list.map((e) => e.id).sort();
+
+export function registerDatastoreContract(engine: string, open: ContractFactory): void {
+  const name = (rule: string) => `${engine}: ${rule}`;
+
+  test(name('created entries read back with normalised selectors and all fields'), async (t) => {
+    const { store } = await open(t);
+    const [r] = await store.createEntries([newEntry({
+      selectors: sel('unix:uid:1000', 'docker:label:app=api', 'unix:uid:1000'),
+      x509SvidTtl: 600, jwtSvidTtl: 120, dnsNames: ['api.example.org'], hint: 'api', admin: true, downstream: true,
+      federatesWith: [TrustDomain.parse('partner.org')], expiresAt: 2_000_000_000,
+      agent: { model: 'gpt-x', provider: 'acme', version: '1.2' },
+    })]);
+    const created = ok(t, r);
+    t.is(created.revision, 1);
+    t.deepEqual(created.selectors.map(formatSelector), ['docker:label:app=api', 'unix:uid:1000']);
+    const got = await store.getEntry(created.id);
+    t.truthy(got);
+    t.is(got!.spiffeId.toString(), 'spiffe://example.org/workload/api');
+    t.is(got!.parentId.toString(), agent1.toString());
+    t.deepEqual(got!.selectors.map(formatSelector), ['docker:label:app=api', 'unix:uid:1000']);
+    t.deepEqual(got!.federatesWith.map((x) => x.name), ['partner.org']);
+    t.like(got!, { x509SvidTtl: 600, jwtSvidTtl: 120, hint: 'api', admin: true, downstream: true,
+      expiresAt: 2_000_000_000, revision: 1, agent: { model: 'gpt-x', provider: 'acme', version: '1.2' } });
+    t.deepEqual(got!.dnsNames, ['api.example.org']);
+    t.is(got!.createdAt, created.createdAt);
+    t.is(await store.getEntry('nope'), undefined);
+  });
+
+  test(name('a duplicate (same spiffe_id, parent_id and selector set in any order) fails alone with already_exists'), async (t) => {
+    const { store } = await open(t);
+    const a = newEntry({ selectors: sel('unix:uid:1', 'unix:gid:2') });
+    const dup = newEntry({ selectors: sel('unix:gid:2', 'unix:uid:1') });
+    const other = newEntry({ selectors: sel('unix:uid:1') });
+    const res = await store.createEntries([a, dup, other]);
+    t.true(res[0].ok);
+    t.is(failure(res[1]).kind, 'already_exists');
+    t.is(failure(res[1]).code, 'ERR_ENTRY_EXISTS');
+    t.true(res[2].ok, 'same IDs with a different selector set is a different entry');
+    t.is((await store.listEntries()).length, 2);
+    const again = await store.createEntries([a]);
+    t.is(failure(again[0]).code, 'ERR_ENTRY_EXISTS');
+  });
+
+  test(name('a caller-chosen id that exists fails with already_exists'), async (t) => {
+    const { store } = await open(t);
+    ok(t, (await store.createEntries([newEntry({ id: 'fixed-1' })]))[0]);
+    const [r] = await store.createEntries([newEntry({ id: 'fixed-1', spiffeId: td.id('other') })]);
+    t.is(failure(r).code, 'ERR_ENTRY_ID_EXISTS');
+  });
+
+  test(name('update bumps the revision, keeps createdAt, and honours expectRevision'), async (t) => {
+    const { store, clock } = await open(t);
+    const e = ok(t, (await store.createEntries([newEntry()]))[0]);
+    clock.advance(5000);
+    const up = ok(t, (await store.updateEntries([{ ...e, hint: 'v2', selectors: sel('unix:uid:2'), expectRevision: 1 }]))[0]);
+    t.is(up.revision, 2);
+    t.is(up.createdAt, e.createdAt);
+    const got = (await store.getEntry(e.id))!;
+    t.is(got.hint, 'v2');
+    t.deepEqual(got.selectors.map(formatSelector), ['unix:uid:2']);
+    const stale = (await store.updateEntries([{ ...e, hint: 'v3', expectRevision: 1 }]))[0];
+    t.is(failure(stale).kind, 'failed_precondition');
+    t.is(failure(stale).code, 'ERR_ENTRY_REVISION_MISMATCH');
+    t.is((await store.getEntry(e.id))!.hint, 'v2', 'a rejected update leaves the entry alone');
+    const noCheck = ok(t, (await store.updateEntries([{ ...got, hint: 'v4' }]))[0]);
+    t.is(noCheck.revision, 3);
+  });
+
+  test(name('update of an unknown id fails alone with not_found; update into a duplicate fails with already_exists'), async (t) => {
+    const { store } = await open(t);
+    const [a, b] = (await store.createEntries([newEntry(), newEntry({ selectors: sel('unix:uid:2') })])).map((r) => ok(t, r));
+    const res = await store.updateEntries([
+      { ...a, id: 'missing' },
+      { ...b, selectors: sel('unix:uid:1000') },
+      { ...a, hint: 'fine' },
+    ]);
+    t.is(failure(res[0]).kind, 'not_found');
+    t.is(failure(res[1]).code, 'ERR_ENTRY_EXISTS');
+    t.is(ok(t, res[2]).hint, 'fine');
+  });
+
+  test(name('delete removes the entry and its selectors; an unknown id fails alone with not_found'), async (t) => {
+    const { store } = await open(t);
+    const e = ok(t, (await store.createEntries([newEntry({ selectors: sel('k8s:ns:prod') })]))[0]);
+    const res = await store.deleteEntries(['missing', e.id]);
+    t.is(failure(res[0]).kind, 'not_found');
+    t.deepEqual(res[1], { ok: true, value: e.id });
+    t.is(await store.getEntry(e.id), undefined);
+    t.deepEqual(await store.listEntries({ selectors: { selectors: sel('k8s:ns:prod'), match: 'any' } }), []);
+  });
+
+  test(name('listEntries filters by spiffe_id, parent_id, hint and selector match mode'), async (t) => {
+    const { store } = await open(t);
+    const other = agentId(td, 'join_token', 'a2');
+    const [ab, a, b, c] = (await store.createEntries([
+      newEntry({ id: 'e-ab', selectors: sel('x:a', 'x:b') }),
+      newEntry({ id: 'e-a', selectors: sel('x:a'), hint: 'h' }),
+      newEntry({ id: 'e-b', spiffeId: td.id('b'), selectors: sel('x:b') }),
+      newEntry({ id: 'e-c', parentId: other, selectors: sel('x:c') }),
+    ])).map((r) => ok(t, r));
+    const by = async (f: Parameters<Datastore['listEntries']>[0]) => ids(await store.listEntries(f));
+    t.deepEqual(await by({ spiffeId: td.id('b').toString() }), [b.id]);
+    t.deepEqual(await by({ parentId: other.toString() }), [c.id]);
+    t.deepEqual(await by({ hint: 'h' }), [a.id]);
+    const s = (match: 'exact' | 'subset' | 'superset' | 'any', ...x: string[]) => by({ selectors: { selectors: sel(...x), match } });
+    t.deepEqual(await s('exact', 'x:b', 'x:a'), [ab.id]);
+    t.deepEqual(await s('exact', 'x:a'), [a.id]);
+    t.deepEqual(await s('subset', 'x:a', 'x:b'), [ab.id, a.id, b.id].sort(), 'subset: entry selectors ⊆ given');
+    t.deepEqual(await s('superset', 'x:a'), [ab.id, a.id].sort(), 'superset: entry selectors ⊇ given');
+    t.deepEqual(await s('any', 'x:b', 'x:c'), [ab.id, b.id, c.id].sort());
+    t.deepEqual(await by({ parentId: agent1.toString(), selectors: { selectors: sel('x:a'), match: 'superset' } }), [ab.id, a.id].sort());
+  });
+
+  test(name('listEntries pages by id with afterId and limit'), async (t) => {
+    const { store } = await open(t);
+    await store.createEntries(['p1', 'p2', 'p3', 'p4', 'p5'].map((id, i) => newEntry({ id, selectors: sel(`x:${i}`) })));
+    const page1 = await store.listEntries({ limit: 2 });
+    t.deepEqual(page1.map((e) => e.id), ['p1', 'p2']);
+    const page2 = await store.listEntries({ limit: 2, afterId: 'p2' });
+    t.deepEqual(page2.map((e) => e.id), ['p3', 'p4']);
+    t.deepEqual((await store.listEntries({ limit: 2, afterId: 'p4' })).map((e) => e.id), ['p5']);
+  });
+
+  test(name('every successful write appends one change event with an increasing sequence; failed items append none'), async (t) => {
+    const { store } = await open(t);
+    const before = await store.currentSequence();
+    const [e1, dup, e2] = await store.createEntries([newEntry(), newEntry(), newEntry({ selectors: sel('x:2') })]);
+    t.false(dup.ok);
+    await store.updateEntries([{ ...ok(t, e1), hint: 'x' }]);
+    await store.deleteEntries([ok(t, e2).id, 'missing']);
+    await store.upsertAgent(newAgent());
+    await store.setAgentBanned(agent1.toString(), true);
+    t.is(await store.setAgentBanned('spiffe://example.org/tessera/agent/x/none', true), undefined);
+    await store.deleteAgent(agent1.toString());
+    t.false(await store.deleteAgent(agent1.toString()));
+    await store.putBundle({ trustDomain: td, x509Authorities: [], jwtAuthorities: [], refreshHint: 300 });
+    const evs = await store.changesSince(before);
+    t.deepEqual(evs.map((e) => [e.kind, e.id]), [
+      ['entry_upsert', ok(t, e1).id], ['entry_upsert', ok(t, e2).id], ['entry_upsert', ok(t, e1).id],
+      ['entry_delete', ok(t, e2).id], ['agent_upsert', agent1.toString()], ['agent_upsert', agent1.toString()],
+      ['agent_delete', agent1.toString()], ['bundle', 'example.org'],
+    ]);
+    for (let i = 1; i < evs.length; i++) t.true(evs[i].seq > evs[i - 1].seq);
+    t.is(await store.currentSequence(), evs[evs.length - 1].seq);
+    t.deepEqual((await store.changesSince(evs[5].seq, 1)).map((e) => e.seq), [evs[6].seq]);
+  });
+
+  test(name('subscribers are notified after commit: the written row is already readable'), async (t) => {
+    const { store } = await open(t);
+    const seen: { ev: ChangeEvent; visible: Promise<RegistrationEntry | undefined> }[] = [];
+    const off = store.subscribe((ev) => seen.push({ ev, visible: store.getEntry(ev.id) }));
+    const [r] = await store.createEntries([newEntry()]);
+    const id = ok(t, r).id;
+    await waitFor(() => seen.length >= 1);
+    t.is(seen[0].ev.kind, 'entry_upsert');
+    t.is(seen[0].ev.id, id);
+    t.is((await seen[0].visible)?.id, id);
+    off();
+    await store.deleteEntries([id]);
+    await new Promise((res) => setTimeout(res, 50));
+    t.is(seen.length, 1, 'no events after unsubscribe');
+  });
+
+  test(name('a rolled-back write notifies no one'), async (t) => {
+    const { store } = await open(t);
+    const seen: ChangeEvent[] = [];
+    store.subscribe((ev) => seen.push(ev));
+    const res = await store.deleteEntries(['missing']);
+    t.false(res[0].ok);
+    await new Promise((r) => setTimeout(r, 50));
+    t.deepEqual(seen, []);
+  });
+
+  test(name('agents: upsert keeps createdAt, filters work, and a ban survives a later upsert'), async (t) => {
+    const { store } = await open(t);
+    await store.upsertAgent(newAgent());
+    await store.upsertAgent(newAgent({ spiffeId: agentId(td, 'tpm', 'x'), attestationType: 'tpm' }));
+    await store.upsertAgent(newAgent({ serial: '02', createdAt: 1_800_000_000, updatedAt: 1_800_000_100, selectors: sel('join_token:a1', 'region:eu') }));
+    const a = (await store.getAgent(agent1.toString()))!;
+    t.like(a, { serial: '02', createdAt: 1_700_000_000, updatedAt: 1_800_000_100, banned: false, attestationType: 'join_token' });
+    t.deepEqual(a.selectors.map(formatSelector), ['join_token:a1', 'region:eu']);
+    t.deepEqual((await store.listAgents({ attestationType: 'tpm' })).map((x) => x.attestationType), ['tpm']);
+    const banned = (await store.setAgentBanned(agent1.toString(), true))!;
+    t.true(banned.banned);
+    await store.upsertAgent(newAgent({ serial: '03' }));
+    t.true((await store.getAgent(agent1.toString()))!.banned, 're-attestation must not lift a ban');
+    t.deepEqual((await store.listAgents({ banned: true })).map((x) => x.spiffeId.toString()), [agent1.toString()]);
+    t.false((await store.setAgentBanned(agent1.toString(), false))!.banned);
+    t.true(await store.deleteAgent(agent1.toString()));
+    t.is(await store.getAgent(agent1.toString()), undefined);
+  });
+
+  test(name('a join token is consumed once; expired and unknown tokens are told apart; prune drops expired'), async (t) => {
+    const { store } = await open(t);
+    await store.createJoinToken({ token: 'tok-live', expiresAt: 1000 });
+    await store.createJoinToken({ token: 'tok-old', expiresAt: 500 });
+    await store.createJoinToken({ token: 'tok-prune', expiresAt: 400 });
+    await t.throwsAsync(store.createJoinToken({ token: 'tok-live', expiresAt: 2000 }), { code: 'ERR_JOIN_TOKEN_EXISTS' });
+    t.is(await store.consumeJoinToken('tok-live', 900), 'ok');
+    t.is(await store.consumeJoinToken('tok-live', 900), 'unknown');
+    t.is(await store.consumeJoinToken('tok-old', 500), 'expired', 'expiresAt <= now is expired');
+    t.is(await store.consumeJoinToken('never', 900), 'unknown');
+    t.is(await store.pruneJoinTokens(450), 1);
+    t.is(await store.consumeJoinToken('tok-prune', 300), 'unknown');
+  });
+
+  test(name('two store objects racing for the same join tokens: each token goes to exactly one'), async (t) => {
+    const { store, openAnother } = await open(t);
+    const other = await openAnother();
+    const tokens = Array.from({ length: 40 }, (_, i) => `race-${i}`);
+    for (const token of tokens) await store.createJoinToken({ token, expiresAt: 10_000 });
+    const results = await Promise.all(tokens.flatMap((tok) => [store.consumeJoinToken(tok, 1), other.consumeJoinToken(tok, 1)]));
+    for (let i = 0; i < tokens.length; i++) {
+      t.deepEqual([results[2 * i], results[2 * i + 1]].sort(), ['ok', 'unknown'], tokens[i]);
+    }
+  });
+
+  test(name('putBundle assigns increasing sequence numbers and round-trips the key material'), async (t) => {
+    const { store } = await open(t);
+    const der = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]);
+    const spki = new Uint8Array([1, 2, 3, 255]);
+    const b1 = await store.putBundle({ trustDomain: td, x509Authorities: [der], jwtAuthorities: [{ kid: 'k1', publicKey: spki, expiresAt: 99 }], refreshHint: 300 });
+    t.is(b1.sequence, 1);
+    const b2 = await store.putBundle({ trustDomain: td, x509Authorities: [der, der], jwtAuthorities: [], refreshHint: 60 });
+    t.is(b2.sequence, 2);
+    const got = (await store.getBundle('example.org'))!;
+    t.is(got.sequence, 2);
+    t.is(got.refreshHint, 60);
+    t.deepEqual(got.x509Authorities.map((d) => [...d]), [[...der], [...der]]);
+    t.is(await store.getBundle('partner.org'), undefined);
+    await store.putBundle({ trustDomain: td, x509Authorities: [], jwtAuthorities: [{ kid: 'k1', publicKey: spki, expiresAt: 99 }], refreshHint: 1 });
+    t.deepEqual((await store.getBundle('example.org'))!.jwtAuthorities.map((k) => ({ ...k, publicKey: [...k.publicKey] })),
+      [{ kid: 'k1', publicKey: [...spki], expiresAt: 99 }]);
+  });
+
+  test(name('the audit trail appends, filters, and refuses UPDATE and DELETE'), async (t) => {
+    const { store, exec } = await open(t);
+    await store.appendAudit({ time: 1, event: 'agent.attested', subject: agent1.toString(), data: { method: 'join_token' } });
+    await store.appendAudit({ time: 2, event: 'entry.created', subject: 'e1', data: {} });
+    await store.appendAudit({ time: 3, event: 'agent.banned', subject: agent1.toString(), data: { by: 'admin' } });
+    const mine = await store.listAudit({ subject: agent1.toString() });
+    t.deepEqual(mine.map((r) => r.event), ['agent.attested', 'agent.banned']);
+    t.deepEqual(mine[0].data, { method: 'join_token' });
+    t.deepEqual((await store.listAudit({ event: 'entry.created' })).map((r) => r.subject), ['e1']);
+    t.deepEqual((await store.listAudit({ sinceSeq: mine[0].seq, limit: 1 })).map((r) => r.time), [2]);
+    await t.throwsAsync(exec('UPDATE audit SET subject = \'x\''), { any: true, message: /append-only/ });
+    await t.throwsAsync(exec('DELETE FROM audit'), { any: true, message: /append-only/ });
+    t.is((await store.listAudit()).length, 3);
+  });
+
+  test(name('pruneChanges drops old change rows but keeps the newest so the sequence never goes back'), async (t) => {
+    const { store, clock } = await open(t);
+    await store.createEntries([newEntry(), newEntry({ selectors: sel('x:1') })]);
+    clock.advance(3_600_000);
+    const seq = await store.currentSequence();
+    const cutoff = Math.floor(clock.now() / 1000);
+    t.is(await store.pruneChanges(cutoff), 1);
+    t.is(await store.currentSequence(), seq);
+    await store.createEntries([newEntry({ selectors: sel('x:2') })]);
+    t.is(await store.currentSequence(), seq + 1);
+  });
+
+  test(name('a second store object on the same database sees the first one\'s writes'), async (t) => {
+    const { store, openAnother } = await open(t);
+    const e = ok(t, (await store.createEntries([newEntry()]))[0]);
+    const other = await openAnother();
+    t.is((await other.getEntry(e.id))?.revision, 1);
+    t.is(await other.currentSequence(), await store.currentSequence());
+  });
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
