@@ -10,8 +10,13 @@ export interface WorkloadAttestationComposerOptions {
   unix: WorkloadAttestor;
   /** Optional kinds (docker, k8s, ...): a failure is logged and skipped. */
   attestors?: readonly WorkloadAttestor[];
-  /** Per attestor, per call. Default 5 s. */
+  /** Per non-unix attestor, per call. Default 5 s. */
   timeoutMs?: number;
+  /**
+   * For the unix attestor. Default 30 s: it only reads /proc, but the first hash of
+   * a large executable on a loaded host can take seconds, and a unix timeout denies.
+   */
+  unixTimeoutMs?: number;
   /** How long one process instance's result is reused. Default 1 s. */
   cacheTtlMs?: number;
   clock?: Clock;
@@ -30,6 +35,7 @@ export class WorkloadAttestationComposer {
   private readonly unix: WorkloadAttestor;
   private readonly others: readonly WorkloadAttestor[];
   private readonly timeoutMs: number;
+  private readonly unixTimeoutMs: number;
   private readonly ttlMs: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -39,6 +45,7 @@ export class WorkloadAttestationComposer {
     this.unix = opts.unix;
     this.others = opts.attestors ?? [];
     this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.unixTimeoutMs = opts.unixTimeoutMs ?? 30_000;
     this.ttlMs = opts.cacheTtlMs ?? 1000;
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
@@ -57,7 +64,10 @@ export class WorkloadAttestationComposer {
   }
 
   private async run(proc: WorkloadProcess): Promise<WorkloadAttestation> {
-    const [unix, ...others] = await Promise.allSettled([this.unix, ...this.others].map((a) => this.withTimeout(a, proc)));
+    const [unix, ...others] = await Promise.allSettled([
+      this.withTimeout(this.unix, proc, this.unixTimeoutMs),
+      ...this.others.map((a) => this.withTimeout(a, proc, this.timeoutMs)),
+    ]);
     if (unix!.status === 'rejected') {
       const reason = unix!.reason as Error;
       this.logger.warn('workload attestation failed: process unreadable', { pid: proc.pid, err: reason });
@@ -76,10 +86,10 @@ export class WorkloadAttestationComposer {
     };
   }
 
-  private async withTimeout(a: WorkloadAttestor, proc: WorkloadProcess): Promise<WorkloadAttestation> {
+  private async withTimeout(a: WorkloadAttestor, proc: WorkloadProcess, ms: number): Promise<WorkloadAttestation> {
     const ac = new AbortController();
-    const timeout = this.clock.sleep(this.timeoutMs, ac.signal).then(() => {
-      throw new AttestationError('unavailable', 'ERR_WORKLOAD_ATTESTOR_TIMEOUT', `${a.name} attestor timed out after ${this.timeoutMs} ms`);
+    const timeout = this.clock.sleep(ms, ac.signal).then(() => {
+      throw new AttestationError('unavailable', 'ERR_WORKLOAD_ATTESTOR_TIMEOUT', `${a.name} attestor timed out after ${ms} ms`);
     }, () => new Promise<never>(() => { /* cancelled: never settles */ }));
     try {
       return await Promise.race([a.attest(proc, ac.signal), timeout]);

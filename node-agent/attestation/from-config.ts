@@ -9,6 +9,7 @@ export interface ComposerFromConfigOptions {
   logger: Logger;
   clock: Clock;
   timeoutMs?: number;
+  unixTimeoutMs?: number;
   cacheTtlMs?: number;
   /** Defaults to the build's registry; tests pass their own. */
   factories?: readonly WorkloadAttestorFactory<any>[];
@@ -35,6 +36,7 @@ export function composerFromConfig(sections: Record<string, unknown> | undefined
     unix: make(unixFactory),
     attestors: factories.filter((f) => f.name !== 'unix' && f.name in given).map(make),
     timeoutMs: opts.timeoutMs,
+    unixTimeoutMs: opts.unixTimeoutMs,
     cacheTtlMs: opts.cacheTtlMs,
     clock: opts.clock,
     logger: opts.logger.child({ component: 'workload-attestation' }),

@@ -10,6 +10,8 @@ import { attestAgent } from './attest.ts';
 import { loadBundleFile, type TrustBundle } from './bundle.ts';
 import { fetchPinnedBundle } from './pinned-bundle.ts';
 import { certInfo, chainsTo } from './cert-info.ts';
+import { Backoff } from '../sync/backoff.ts';
+import { TesseraError } from '../../common/errors.ts';
 
 /**
  * Gets the agent an identity: resume the one in the data dir while it is still
@@ -34,12 +36,12 @@ export async function bootstrapAgent(p: { config: AgentConfig; logger: Logger; c
   }
   logger.info('attesting to the server', { reason: why, method: config.nodeAttestor.method, server: config.serverAddress });
 
-  const trust = await initialTrust(config, logger, saved?.bundle);
+  const trust = await retryUnavailable('fetch the server CA', () => initialTrust(config, logger, saved?.bundle), p);
   const factory = AGENT_ATTESTOR_FACTORIES.find((f) => f.method === config.nodeAttestor.method)!;
   const attestor = factory.create(config.nodeAttestor.config, { logger: logger.child({ attestor: factory.method }), clock, dataDir: config.dataDir });
   const api = new ServerApi({ address: config.serverAddress, trustDomain: config.trustDomain, bundle: trust, logger });
   try {
-    const out = await attestAgent({ api, attestor, trustDomain: config.trustDomain, logger, signal: p.signal });
+    const out = await retryUnavailable('attest', () => attestAgent({ api, attestor, trustDomain: config.trustDomain, logger, signal: p.signal }), p);
     store.saveBundle(out.bundle);
     store.saveSvid(out.svid);
     api.update({ bundle: out.bundle, svid: out.svid });
@@ -50,6 +52,22 @@ export async function bootstrapAgent(p: { config: AgentConfig; logger: Logger; c
     throw e;
   } finally {
     await attestor.close?.();
+  }
+}
+
+/**
+ * An agent may start before its server: while the server is unreachable, wait and try
+ * again (backoff with jitter). Any other failure (bad token, wrong CA) is final.
+ */
+async function retryUnavailable<T>(what: string, fn: () => Promise<T>, p: { logger: Logger; clock: Clock; signal?: AbortSignal }): Promise<T> {
+  const backoff = new Backoff({ initialMs: 500, maxMs: 15_000 });
+  for (;;) {
+    try { return await fn(); } catch (e) {
+      if (!(e instanceof TesseraError) || (e.kind !== 'unavailable' && e.kind !== 'deadline_exceeded') || p.signal?.aborted) throw e;
+      const wait = backoff.next();
+      p.logger.warn(`cannot ${what}: server unreachable; retrying`, { err: e, retry_in_ms: wait });
+      await p.clock.sleep(wait, p.signal);
+    }
   }
 }
 

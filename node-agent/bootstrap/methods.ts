@@ -1,6 +1,10 @@
 import type { AgentAttestorFactory } from '../../attestors/node/types.ts';
 import { agentFactory as joinToken } from '../../attestors/node/join_token/agent.ts';
 import { agentFactory as tpm } from '../../attestors/node/tpm/agent.ts';
+import { agentFactory as awsIid } from '../../attestors/node/aws-iid/agent.ts';
+import { agentFactory as gcpIit } from '../../attestors/node/gcp-iit/agent.ts';
+import { agentFactory as azureMsi } from '../../attestors/node/azure-msi/agent.ts';
+import { agentFactory as azureImds } from '../../attestors/node/azure-imds/agent.ts';
 
 /**
  * Agent halves of the node attestation methods this build knows. The agent config
@@ -9,4 +13,8 @@ import { agentFactory as tpm } from '../../attestors/node/tpm/agent.ts';
 export const AGENT_ATTESTOR_FACTORIES: readonly AgentAttestorFactory<any>[] = [
   joinToken,
   tpm,
+  awsIid,
+  gcpIit,
+  azureMsi,
+  azureImds,
 ];

@@ -120,6 +120,8 @@ export class ServerApi {
       // Reconnect quickly after a server restart (default backoff grows to 120 s).
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 5_000,
+      // The server is verified by SPIFFE ID, not name; a fixed SNI avoids sending an IP as ServerName.
+      'grpc.ssl_target_name_override': 'tessera-server',
     });
   }
 }

@@ -92,12 +92,13 @@ export class ServerSvidProvider implements grpc.experimental.CertificateProvider
 
   addCaCertificateListener(l: CaListener): void {
     this.caListeners.add(l);
-    if (this.caPem) l({ caCertificate: this.caPem });
+    // Deliver after grpc-js has registered its watcher (it adds our listeners first).
+    queueMicrotask(() => { if (this.caPem && this.caListeners.has(l)) l({ caCertificate: this.caPem }); });
   }
   removeCaCertificateListener(l: CaListener): void { this.caListeners.delete(l); }
   addIdentityCertificateListener(l: IdListener): void {
     this.idListeners.add(l);
-    if (this.identity) l(this.identity);
+    queueMicrotask(() => { if (this.identity && this.idListeners.has(l)) l(this.identity); });
   }
   removeIdentityCertificateListener(l: IdListener): void { this.idListeners.delete(l); }
 }

@@ -1,6 +1,10 @@
 import type { ServerAttestorFactory } from '../../attestors/node/types.ts';
 import { serverFactory as joinToken } from '../../attestors/node/join_token/server.ts';
 import { serverFactory as tpm } from '../../attestors/node/tpm/server.ts';
+import { serverFactory as awsIid } from '../../attestors/node/aws-iid/server.ts';
+import { serverFactory as gcpIit } from '../../attestors/node/gcp-iit/server.ts';
+import { serverFactory as azureMsi } from '../../attestors/node/azure-msi/server.ts';
+import { serverFactory as azureImds } from '../../attestors/node/azure-imds/server.ts';
 
 /**
  * Server halves of the node attestation methods this build knows. A method is
@@ -10,4 +14,8 @@ import { serverFactory as tpm } from '../../attestors/node/tpm/server.ts';
 export const SERVER_ATTESTOR_FACTORIES: readonly ServerAttestorFactory<any>[] = [
   joinToken,
   tpm,
+  awsIid,
+  gcpIit,
+  azureMsi,
+  azureImds,
 ];

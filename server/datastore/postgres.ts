@@ -107,13 +107,20 @@ export class PostgresDatastore extends SqlStore {
   private async startListening(): Promise<void> {
     const client = new pg.Client({ connectionString: this.connectionString });
     client.on('notification', () => this.pump());
-    client.on('error', (err) => {
-      if (this.stopping.signal.aborted) return;
+    const lost = (err?: Error) => {
+      if (this.stopping.signal.aborted || this.listenClient !== client) return;
       this.logger.warn('datastore LISTEN connection lost; reconnecting', { err });
       void this.reconnect(client);
-    });
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (err) {
+      client.end().catch(() => undefined);
+      throw err;
+    }
     this.listenClient = client;
   }
 
@@ -124,7 +131,7 @@ export class PostgresDatastore extends SqlStore {
     for (let attempt = 0; !this.stopping.signal.aborted; attempt++) {
       const delay = Math.min(30_000, 250 * 2 ** attempt) * (0.5 + Math.random());
       try {
-        await this.clock.sleep(attempt === 0 ? 0 : delay, this.stopping.signal);
+        if (attempt > 0) await this.clock.sleep(delay, this.stopping.signal);
         await this.startListening();
         this.logger.info('datastore LISTEN connection restored', { attempt });
         this.pump(); // whatever was written while we were deaf

@@ -169,7 +169,9 @@ export abstract class SqlStore implements Datastore {
 
   async listEntries(filter?: EntryFilter): Promise<RegistrationEntry[]> {
     const { where, params, limit } = entryFilterSql(filter);
-    const rows = await this.driver.read((c) => c.all(`SELECT e.* FROM registration_entries e ${where} ORDER BY e.id${limit}`, params));
+    // Ordered by id only when paging (keyset pagination needs it); a full load skips the sort.
+    const order = filter?.afterId !== undefined || limit ? ' ORDER BY e.id' : '';
+    const rows = await this.driver.read((c) => c.all(`SELECT e.* FROM registration_entries e ${where}${order}${limit}`, params));
     return rows.map((r) => rowToEntry(r, this.ids));
   }
 

@@ -100,7 +100,7 @@ export interface EntryFilter {
   parentId?: string;
   selectors?: { selectors: Selector[]; match: 'exact' | 'subset' | 'superset' | 'any' };
   hint?: string;
-  /** Keyset pagination: entries are ordered by id; return those with id > afterId. */
+  /** Keyset pagination: with afterId or limit set, entries come ordered by id; return those with id > afterId. */
   afterId?: string;
   /** At most this many entries (0/undefined = all). */
   limit?: number;

@@ -131,3 +131,15 @@ test('quotes several PCR banks', async (t) => {
   const pcrSels = result.selectors.map(formatSelector).filter((s) => s.startsWith('tpm:pcr:')).map((s) => s.split(':').slice(2, 4).join(':'));
   t.deepEqual(pcrSels, ['sha1:0', 'sha1:7', 'sha256:0', 'sha256:1', 'sha256:2', 'sha256:3', 'sha256:10']);
 });
+
+test('attests with the ECC P-384 EK (persisted, certificate at 0x01c00016): ECDH credential activation', async (t) => {
+  const tpm = await startSwtpm(t);
+  const agent = makeAgent(t, tpm, { ek_cert_nv_index: 0x01c00016, ek_handle: 0x81010016 });
+  const rsa = makeAgent(t, await startSwtpm(t));
+  const server = makeServer(trusting(tpm));
+  const result = await server.attest(await agent.payload(), ctxFor(agent));
+  t.is(result.audit!.ek_trusted_by, 'certificate');
+  t.true(result.selectors.map(formatSelector).includes('tpm:ek_cert:issuer:cn:swtpm-localca'));
+  const rsaResult = await server.attest(await rsa.payload(), ctxFor(rsa));
+  t.false(result.agentId.equals(rsaResult.agentId), 'the ECC EK is another identity than the RSA EK');
+});

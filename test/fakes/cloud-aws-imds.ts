@@ -1,8 +1,7 @@
 import { randomBytes, sign } from 'node:crypto';
-import type { ExecutionContext } from 'ava';
 import { makeCert, type TestCert } from './cloud-pki.ts';
 import { signPkcs7 } from './cloud-pkcs7.ts';
-import { startHttpServer, type FakeHttpServer } from './cloud-http.ts';
+import { startHttpServer, type FakeHttpServer, type Scope } from './cloud-http.ts';
 
 /**
  * A fake EC2 instance metadata service speaking IMDSv2: PUT /latest/api/token with
@@ -56,7 +55,7 @@ export interface FakeAwsImds extends FakeHttpServer {
   set(evidence: { document: Uint8Array; rsa2048: string; signature: string }): void;
 }
 
-export async function startFakeAwsImds(t: ExecutionContext, keys: AwsRegionKeys, doc = awsDocument()): Promise<FakeAwsImds> {
+export async function startFakeAwsImds(t: Scope, keys: AwsRegionKeys, doc = awsDocument()): Promise<FakeAwsImds> {
   let ev = { document: doc, rsa2048: rsa2048Of(doc, keys), signature: signatureOf(doc, keys) };
   const tokens = new Set<string>();
   const srv = await startHttpServer(t, (req, _body, res) => {

@@ -1,7 +1,6 @@
-import type { ExecutionContext } from 'ava';
 import type { JWTPayload } from 'jose';
 import { formatImdsTime } from '../../attestors/node/azure-imds/document.ts';
-import { sendJson, startHttpServer, type FakeHttpServer } from './cloud-http.ts';
+import { sendJson, startHttpServer, type FakeHttpServer, type Scope } from './cloud-http.ts';
 import { jwks, mintJwt, nowSec, type TestJwtKey } from './cloud-jwt.ts';
 import { makeCert, type TestCert } from './cloud-pki.ts';
 import { signPkcs7 } from './cloud-pkcs7.ts';
@@ -32,7 +31,7 @@ export function msiClaims(issuerBase: string, aud: string, over: JWTPayload = {}
 /** Entra ID stand-in: /<tenant>/.well-known/openid-configuration and /common/discovery/keys. */
 export interface FakeAzureAd extends FakeHttpServer { discoveryUrl: string; issuerBase: string; setKeys(k: TestJwtKey[]): void }
 
-export async function startFakeAzureAd(t: ExecutionContext, keys: TestJwtKey[]): Promise<FakeAzureAd> {
+export async function startFakeAzureAd(t: Scope, keys: TestJwtKey[]): Promise<FakeAzureAd> {
   let current = await jwks(keys);
   let pending: Promise<void> = Promise.resolve();
   const issuerBase = 'https://sts.windows.net';
@@ -95,7 +94,7 @@ export interface FakeAzureImdsOptions {
   attested?: (nonce: string) => Uint8Array;
 }
 
-export async function startFakeAzureImds(t: ExecutionContext, o: FakeAzureImdsOptions): Promise<FakeHttpServer> {
+export async function startFakeAzureImds(t: Scope, o: FakeAzureImdsOptions): Promise<FakeHttpServer> {
   return startHttpServer(t, (req, _b, res) => {
     if (req.headers['metadata'] !== 'true') { sendJson(res, 400, { error: 'invalid_request', error_description: 'Required metadata header not specified' }); return; }
     if (!req.query.get('api-version')) { sendJson(res, 400, { error: 'Bad request. api-version was not specified in the request' }); return; }

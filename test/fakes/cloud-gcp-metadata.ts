@@ -1,6 +1,5 @@
-import type { ExecutionContext } from 'ava';
 import type { JWTPayload } from 'jose';
-import { startHttpServer, type FakeHttpServer } from './cloud-http.ts';
+import { startHttpServer, type FakeHttpServer, type Scope } from './cloud-http.ts';
 import { mintJwt, nowSec, type TestJwtKey } from './cloud-jwt.ts';
 
 /**
@@ -20,7 +19,7 @@ export function gcpClaims(aud: string, over: JWTPayload = {}, ce: Record<string,
   };
 }
 
-export async function startFakeGcpMetadata(t: ExecutionContext, key: TestJwtKey): Promise<FakeHttpServer> {
+export async function startFakeGcpMetadata(t: Scope, key: TestJwtKey): Promise<FakeHttpServer> {
   return startHttpServer(t, (req, _b, res) => {
     if (req.headers['metadata-flavor'] !== 'Google') { res.writeHead(403, { 'content-type': 'text/html' }).end('Missing Metadata-Flavor:Google header.'); return; }
     const m = /^\/computeMetadata\/v1\/instance\/service-accounts\/([^/]+)\/identity$/.exec(req.path);

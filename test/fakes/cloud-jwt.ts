@@ -1,7 +1,6 @@
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { SignJWT, exportJWK, type JWTPayload } from 'jose';
-import type { ExecutionContext } from 'ava';
-import { sendJson, startHttpServer, type FakeHttpServer } from './cloud-http.ts';
+import { sendJson, startHttpServer, type FakeHttpServer, type Scope } from './cloud-http.ts';
 
 /** Test signing keys standing in for Google's and Microsoft's token keys, and a JWKS endpoint serving them. */
 export interface TestJwtKey { kid: string; privateKey: KeyObject; publicKey: KeyObject }
@@ -26,7 +25,7 @@ export interface FakeJwks extends FakeHttpServer {
   fetches(): number;
 }
 
-export async function startFakeJwks(t: ExecutionContext, path: string, keys: TestJwtKey[]): Promise<FakeJwks> {
+export async function startFakeJwks(t: Scope, path: string, keys: TestJwtKey[]): Promise<FakeJwks> {
   let current = await jwks(keys);
   let pending: Promise<void> = Promise.resolve();
   const srv = await startHttpServer(t, (req, _b, res) => {

@@ -17,6 +17,7 @@ export interface TestCert {
   privateKey: KeyObject;
   publicKey: KeyObject;
   keys: webcrypto.CryptoKeyPair;
+  x509: x509.X509Certificate;
 }
 
 export interface CertOptions {
@@ -46,11 +47,11 @@ export async function makeCert(o: CertOptions): Promise<TestCert> {
   const serialHex = (serial++).toString(16).padStart(4, '0');
   const cert = o.issuer
     ? await x509.X509CertificateGenerator.create({
-      serialNumber: serialHex, subject: o.subject, issuer: o.issuer.cert.subject.split('\n').reverse().join(', '),
+      serialNumber: serialHex, subject: o.subject, issuer: o.issuer.x509.subjectName,
       notBefore, notAfter, signingAlgorithm: ALG, publicKey: keys.publicKey, signingKey: o.issuer.keys.privateKey, extensions,
     })
     : await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: serialHex, name: o.subject, notBefore, notAfter, signingAlgorithm: ALG, keys, extensions });
   const der = new Uint8Array(cert.rawData);
   const node = new X509Certificate(der);
-  return { cert: node, der, pem: node.toString(), privateKey: KeyObject.from(keys.privateKey), publicKey: KeyObject.from(keys.publicKey), keys };
+  return { cert: node, der, pem: node.toString(), privateKey: KeyObject.from(keys.privateKey), publicKey: KeyObject.from(keys.publicKey), keys, x509: cert };
 }

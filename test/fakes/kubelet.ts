@@ -56,6 +56,8 @@ export class FakeKubelet {
   pods: FakePod[] = [];
   mode: KubeletFakeMode = { kind: 'normal' };
   requests = 0;
+  private listsServed = 0;
+  private pendingPods: { afterLists: number; pod: FakePod }[] = [];
   readonly token = 'test-sa-token-' + Math.random().toString(36).slice(2);
 
   private constructor(
@@ -93,6 +95,11 @@ export class FakeKubelet {
     setTimeout(() => this.pods.push(pod), ms).unref();
   }
 
+  /** Adds the pod once the kubelet has answered `lists` pod lists without it (deterministic under load). */
+  addPodAfterLists(lists: number, pod: FakePod): void {
+    this.pendingPods.push({ afterLists: lists, pod });
+  }
+
   close(): Promise<void> {
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -120,6 +127,9 @@ export class FakeKubelet {
       };
       return pump();
     }
+    for (const p of this.pendingPods.filter((x) => this.listsServed >= x.afterLists)) this.pods.push(p.pod);
+    this.pendingPods = this.pendingPods.filter((x) => this.listsServed < x.afterLists);
+    this.listsServed++;
     const body = JSON.stringify(podListJson(this.pods));
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);

@@ -13,6 +13,10 @@ import type { AgentServiceClient } from '../../proto/gen/tessera-api/tessera/v1/
 import type { AttestResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/AttestResponse.ts';
 import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
 import { ROOT, spawnTs, type Proc } from './proc.ts';
+import { call as adminRpc, connectAdmin, type AdminClients } from '../../server/cli/admin-client.ts';
+
+/** One admin RPC (e.g. adminCall(srv.admin().entry, 'BatchCreateEntry', {...})); rejects with an Error whose code is the tessera error code. */
+export const adminCall = <Res>(client: grpc.Client, method: string, req: unknown): Promise<Res> => adminRpc<unknown, Res>(client, method, req);
 
 /**
  * A real tessera-server process for end-to-end tests (documented in docs/server.md).
@@ -52,8 +56,10 @@ export interface TestServer {
   proc: Proc;
   /** Runs `tessera-server <args>` against this server's admin socket. */
   cli(args: string[]): Promise<CliResult>;
-  /** `token generate` through the CLI; returns the token. */
+  /** A join token minted through the admin socket (in-process gRPC, fast); returns the token. */
   joinToken(ttlSeconds?: number): Promise<string>;
+  /** In-process admin API clients on the admin socket (closed at teardown). Use adminCall() to call them. */
+  admin(): AdminClients;
   /** Re-reads bundle.pem (after a CA rotation). */
   readBundle(): { pem: string; der: Uint8Array[] };
   stop(): Promise<void>;
@@ -96,6 +102,7 @@ export async function startServer(t: Scope, opts: StartServerOptions = {}): Prom
   writeFileSync(configPath, toYaml(config));
 
   const srv = {} as TestServer;
+  let adminClients: AdminClients | undefined;
   const launch = async () => {
     const proc = spawnTs(undefined, 'server/cli/main.ts', ['run', '--config', configPath], { env: { ...process.env, ...opts.env } });
     t.teardown(() => proc.stop());
@@ -118,12 +125,18 @@ export async function startServer(t: Scope, opts: StartServerOptions = {}): Prom
     trustDomain, dataDir, configPath, readBundle,
     cli: (args: string[]) => runCli(args, srv.adminSocket),
     async joinToken(ttl?: number) {
-      const r = await runCli(['token', 'generate', '--output', 'json', ...(ttl ? ['--ttl', String(ttl)] : [])], srv.adminSocket);
-      if (r.code !== 0) throw new Error(`token generate failed: ${r.stderr}`);
-      return JSON.parse(r.stdout).token as string;
+      const r = await adminCall<{ token: string }>(srv.admin().agent, 'CreateJoinToken', { ttl: ttl ?? 0 });
+      return r.token;
+    },
+    admin() {
+      if (!adminClients) {
+        adminClients = connectAdmin({ socket: srv.adminSocket }, {});
+        t.teardown(() => { adminClients?.close(); adminClients = undefined; });
+      }
+      return adminClients;
     },
     stop: () => srv.proc.stop(),
-    async restart() { await srv.proc.stop(); await launch(); },
+    async restart() { adminClients?.close(); adminClients = undefined; await srv.proc.stop(); await launch(); },
   } satisfies Partial<TestServer>);
   await launch();
   return srv;
@@ -171,7 +184,9 @@ export function agentClient(srv: TestServer, identity?: AgentIdentity, bundlePem
     },
   );
   const P = loadAgentProto().tessera.v1.AgentService;
-  const client = new P(srv.agentAddress, creds) as unknown as AgentServiceClient;
+  // The server is verified by SPIFFE ID above; the name override only keeps Node from
+  // sending an IP address as TLS SNI.
+  const client = new P(srv.agentAddress, creds, { 'grpc.ssl_target_name_override': 'localhost' }) as unknown as AgentServiceClient;
   return client;
 }
 

@@ -144,7 +144,8 @@ function signedAttributesDer(s: SignerInfo): Uint8Array {
 export function findSignerCertificate(p: Pkcs7): X509Certificate | undefined {
   const sid = p.signer.sid;
   for (const der of p.certificates) {
-    const cert = new X509Certificate(der);
+    let cert: X509Certificate;
+    try { cert = new X509Certificate(der); } catch (e) { throw malformed('PKCS#7 carries a certificate that does not parse', e); }
     if (sid.issuerAndSerialNumber) {
       const serial = Buffer.from(sid.issuerAndSerialNumber.serialNumber).toString('hex').replace(/^(00)+/, '').toUpperCase();
       const certSerial = cert.serialNumber.replace(/^(00)+/, '').toUpperCase();

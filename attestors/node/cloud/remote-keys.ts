@@ -44,8 +44,10 @@ export class RemoteKeySet {
     return key;
   }
 
-  private refresh(signal: AbortSignal | undefined, keepStaleOnFailure: boolean): Promise<void> {
-    this.inflight ??= this.load(signal, keepStaleOnFailure).finally(() => { this.inflight = undefined; });
+  private refresh(_signal: AbortSignal | undefined, keepStaleOnFailure: boolean): Promise<void> {
+    // One fetch shared by every attestation waiting on it; bounded by the timeout, not
+    // by whichever caller's signal happened to start it.
+    this.inflight ??= this.load(undefined, keepStaleOnFailure).finally(() => { this.inflight = undefined; });
     return this.inflight;
   }
 

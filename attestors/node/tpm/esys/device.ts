@@ -4,7 +4,9 @@ import { parseQuoteAttest } from '../attest.ts';
 import { decodePcrSelection, encodePcrSelection, type PcrSelection } from '../pcr-selection.ts';
 import { EK_RSA_TEMPLATE, akRsaTemplate } from '../templates.ts';
 import type { PcrValue } from '../verify-quote.ts';
-import { Esys, TR, isMissingHandle } from './esys.ts';
+import { Esys, TR, isMissingHandle, type EkAuth } from './esys.ts';
+import { OBJECT_ATTR } from '../constants.ts';
+import { parsePublicArea } from '../public-area.ts';
 
 export interface DeviceOptions {
   /** tctildr configuration string. */
@@ -37,7 +39,7 @@ const QUOTE_ATTEMPTS = 3;
  * Transients are flushed on close: raw swtpm has no resource manager and only 3 slots.
  */
 export class AttestationDevice {
-  private ek?: { tr: number; transient: boolean; publicArea: Buffer };
+  private ek?: { tr: number; transient: boolean; publicArea: Buffer; auth: EkAuth };
   private ak?: { tr: number; publicArea: Buffer };
   private ekCert?: Buffer;
 
@@ -53,27 +55,31 @@ export class AttestationDevice {
       this.ek = this.loadEk();
     }
     if (!this.ak) {
-      const { handle, publicArea } = this.esys.createUnderEk(this.ek.tr, akRsaTemplate());
+      const { handle, publicArea } = this.esys.createUnderEk(this.ek.tr, akRsaTemplate(), this.ek.auth);
       this.ak = { tr: handle, publicArea };
     }
     return { ekCert: this.ekCert, ekPublic: this.ek.publicArea, akPublic: this.ak.publicArea };
   }
 
-  private loadEk(): { tr: number; transient: boolean; publicArea: Buffer } {
+  /** The persisted EK when there is one (RSA or ECC), else the RSA EK recreated from template L-1. */
+  private loadEk(): NonNullable<AttestationDevice['ek']> {
     let tr: number | undefined;
     try {
       tr = this.esys.trFromPublic(this.opts.ekHandle);
     } catch (e) {
       if (!isMissingHandle(e)) throw e;
     }
-    if (tr !== undefined) return { tr, transient: false, publicArea: this.esys.readPublic(tr) };
+    if (tr !== undefined) {
+      const publicArea = this.esys.readPublic(tr);
+      return { tr, transient: false, publicArea, auth: ekAuth(publicArea) };
+    }
     const { handle, publicArea } = this.esys.createPrimary(TR.RH_ENDORSEMENT, EK_RSA_TEMPLATE);
-    return { tr: handle, transient: true, publicArea };
+    return { tr: handle, transient: true, publicArea, auth: ekAuth(publicArea) };
   }
 
   activate(credentialBlob: Uint8Array, encryptedSecret: Uint8Array): Buffer {
     const { ek, ak } = this.requireKeys();
-    return this.esys.activateCredential(ak.tr, ek.tr, credentialBlob, encryptedSecret);
+    return this.esys.activateCredential(ak.tr, ek.tr, credentialBlob, encryptedSecret, ek.auth);
   }
 
   /**
@@ -127,3 +133,9 @@ export class AttestationDevice {
 
 /** Hash algorithm of a TPMT_SIGNATURE (sigAlg u16, hash u16, ...). */
 function signatureHash(sig: Buffer): number { return sig.readUInt16BE(2); }
+
+/** Password when the EK allows it (userWithAuth), else PolicySecret(endorsement) in the EK's nameAlg. */
+function ekAuth(publicArea: Buffer): EkAuth {
+  const ek = parsePublicArea(publicArea, 'EK public area');
+  return ek.attributes & OBJECT_ATTR.userWithAuth ? { kind: 'password' } : { kind: 'policy', hashAlg: ek.nameAlg };
+}

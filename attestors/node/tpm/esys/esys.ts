@@ -17,6 +17,13 @@ const EMPTY_SENSITIVE = Buffer.from('000400000000', 'hex'); // TPM2B_SENSITIVE_C
 const EMPTY_DATA = Buffer.from('0000', 'hex');
 const EMPTY_PCR_SELECTION = Buffer.from('00000000', 'hex');
 
+/**
+ * How to authorise use of the EK: TCG default EKs only allow PolicySecret(endorsement)
+ * (userWithAuth clear); some (swtpm's P-384 EK) also take the empty password.
+ */
+export type EkAuth = { kind: 'password' } | { kind: 'policy'; hashAlg: number };
+const DEFAULT_EK_AUTH: EkAuth = { kind: 'policy', hashAlg: ALG.SHA256 };
+
 /** True for TPM_RC_HANDLE (format-one), what the TPM says for an absent persistent handle or NV index. */
 export function isMissingHandle(e: unknown): boolean {
   return e instanceof TssError && (e.rc & 0x80) !== 0 && (e.rc & 0x3f) === 0x0b;
@@ -111,13 +118,13 @@ export class Esys {
   }
 
   /**
-   * A policy session satisfying the default EK policy, PolicySecret(TPM_RH_ENDORSEMENT).
-   * Each use consumes it, so callers start one per command and flush it after.
+   * A policy session satisfying the default EK policy, PolicySecret(TPM_RH_ENDORSEMENT),
+   * hashed with the EK's nameAlg. Each use consumes it: one per command, flushed after.
    */
-  ekPolicySession(): number {
+  ekPolicySession(hashAlg: number = ALG.SHA256): number {
     const s = [0];
     check('Esys_StartAuthSession', native.StartAuthSession(this.ctx, TR.NONE, TR.NONE, TR.NONE, TR.NONE, TR.NONE,
-      null, TPM2_SE_POLICY, unmarshalIn('TPMT_SYM_DEF', u16(ALG.NULL)), ALG.SHA256, s));
+      null, TPM2_SE_POLICY, unmarshalIn('TPMT_SYM_DEF', u16(ALG.NULL)), hashAlg, s));
     try {
       check('Esys_PolicySecret', native.PolicySecret(this.ctx, TR.RH_ENDORSEMENT, s[0]!, TR.PASSWORD, TR.NONE, TR.NONE,
         null, null, null, 0, null, null));
@@ -128,31 +135,32 @@ export class Esys {
     return s[0]!;
   }
 
-  /** Runs `f` with a fresh EK policy session, flushed afterwards. */
-  private withEkSession<T>(f: (session: number) => T): T {
-    const s = this.ekPolicySession();
+  /** Runs `f` with the EK's authorisation: its (empty) password, or a fresh policy session flushed after. */
+  private withEkAuth<T>(auth: EkAuth, f: (session: number) => T): T {
+    if (auth.kind === 'password') return f(TR.PASSWORD);
+    const s = this.ekPolicySession(auth.hashAlg);
     try { return f(s); } finally { this.flush(s); }
   }
 
   /** Creates and loads a child of the EK. */
-  createUnderEk(ek: number, template: Uint8Array): { handle: number; publicArea: Buffer } {
+  createUnderEk(ek: number, template: Uint8Array, auth: EkAuth = DEFAULT_EK_AUTH): { handle: number; publicArea: Buffer } {
     const priv: CPtr[] = [null], pub: CPtr[] = [null];
-    this.withEkSession((s) => check('Esys_Create', native.Create(this.ctx, ek, s, TR.NONE, TR.NONE,
+    this.withEkAuth(auth, (s) => check('Esys_Create', native.Create(this.ctx, ek, s, TR.NONE, TR.NONE,
       unmarshalIn('TPM2B_SENSITIVE_CREATE', EMPTY_SENSITIVE), unmarshalIn('TPM2B_PUBLIC', template),
       unmarshalIn('TPM2B_DATA', EMPTY_DATA), unmarshalIn('TPML_PCR_SELECTION', EMPTY_PCR_SELECTION),
       priv, pub, null, null, null)));
     const privateArea = marshalOut('TPM2B_PRIVATE', priv[0]!);
     const publicArea = marshalOut('TPM2B_PUBLIC', pub[0]!);
     const h = [0];
-    this.withEkSession((s) => check('Esys_Load', native.Load(this.ctx, ek, s, TR.NONE, TR.NONE,
+    this.withEkAuth(auth, (s) => check('Esys_Load', native.Load(this.ctx, ek, s, TR.NONE, TR.NONE,
       unmarshalIn('TPM2B_PRIVATE', privateArea), unmarshalIn('TPM2B_PUBLIC', publicArea), h)));
     return { handle: h[0]!, publicArea };
   }
 
-  /** TPM2_ActivateCredential: the AK authorises with its (empty) password, the EK with its policy. */
-  activateCredential(ak: number, ek: number, credentialBlob: Uint8Array, encryptedSecret: Uint8Array): Buffer {
+  /** TPM2_ActivateCredential: the AK authorises with its (empty) password, the EK with `auth`. */
+  activateCredential(ak: number, ek: number, credentialBlob: Uint8Array, encryptedSecret: Uint8Array, auth: EkAuth = DEFAULT_EK_AUTH): Buffer {
     const out: CPtr[] = [null];
-    this.withEkSession((s) => check('Esys_ActivateCredential', native.ActivateCredential(this.ctx, ak, ek, TR.PASSWORD, s, TR.NONE,
+    this.withEkAuth(auth, (s) => check('Esys_ActivateCredential', native.ActivateCredential(this.ctx, ak, ek, TR.PASSWORD, s, TR.NONE,
       unmarshalIn('TPM2B_ID_OBJECT', credentialBlob), unmarshalIn('TPM2B_ENCRYPTED_SECRET', encryptedSecret), out)));
     return Buffer.from(unwrapTpm2b(marshalOut('TPM2B_DIGEST', out[0]!), 'TPM2B_DIGEST'));
   }
