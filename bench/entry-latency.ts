@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     const secs = (performance.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 2000));
     global.gc?.();
-    console.log(`agent RSS with ${latest!.svids.length} cached SVIDs: ${rssMb(pid)} MB (minted ${names.length} in ${secs.toFixed(1)} s, all in one stream update)`);
+    console.log(`agent RSS with ${latest!.svids.length} cached SVIDs: ${rssMb(pid)} MB (minted ${names.length} in ${secs.toFixed(1)} s)`);
   }
   sub.close();
   client.close();

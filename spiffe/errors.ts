@@ -22,7 +22,10 @@ export type SpiffeErrorCode =
   | 'ERR_WORKLOADAPI_UNAVAILABLE'
   | 'ERR_WORKLOADAPI'
   | 'ERR_ADDRESS_INVALID'
-  | 'ERR_SOURCE_CLOSED';
+  | 'ERR_SOURCE_CLOSED'
+  | 'ERR_SOURCE_NO_SVID'          // a source holds no SVID (yet, or for the requested hint)
+  | 'ERR_PEER_NO_CERTIFICATE'     // a TLS peer presented no certificate
+  | 'ERR_JWT_MISSING_TOKEN';      // an HTTP request carried no Bearer token
 
 export class SpiffeError extends Error {
   readonly code: SpiffeErrorCode;

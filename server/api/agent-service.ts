@@ -152,22 +152,23 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
 
     BatchSignX509SVID: unary('BatchSignX509SVID', async (call) => {
       const peer = await d.authn.authenticate(call);
-      const results: X509SVIDResult[] = call.request.params.map((p) => {
+      // Items are independent: check each, then sign them concurrently (threadpool).
+      const results: X509SVIDResult[] = await Promise.all(call.request.params.map(async (p): Promise<X509SVIDResult> => {
         try {
           const e = authorizedEntry(peer.id.toString(), p.entry_id);
-          const { spki, uriSans } = SvidSigner.readCsr(p.csr, 'params.csr');
+          const claims = claimsFor(e, p.instance_id);
+          const { spki, uriSans } = await SvidSigner.readCsrAsync(p.csr, 'params.csr');
           if (uriSans.length > 0 && (uriSans.length !== 1 || uriSans[0] !== e.spiffeId.toString())) {
             throw permissionDenied('ERR_CSR_ID_MISMATCH', `csr URI SAN ${uriSans.join(', ')} is not entry ${e.id}'s SPIFFE ID ${e.spiffeId}`);
           }
-          const svid = d.signer.signX509({
-            spiffeId: e.spiffeId, publicKey: spki, ttlSeconds: e.x509SvidTtl || d.x509SvidTtlSeconds,
-            dnsNames: e.dnsNames, claims: claimsFor(e, p.instance_id),
+          const svid = await d.signer.signX509Async({
+            spiffeId: e.spiffeId, publicKey: spki, ttlSeconds: e.x509SvidTtl || d.x509SvidTtlSeconds, dnsNames: e.dnsNames, claims,
           });
           return { status: OK_STATUS, entry_id: e.id, cert_chain: svid.chain.map((c) => Buffer.from(c)), expires_at: Math.floor(svid.notAfter / 1000) };
         } catch (err) {
           return { status: errorToStatus(err), entry_id: p.entry_id, cert_chain: [], expires_at: 0 };
         }
-      });
+      }));
       return { results };
     }),
 

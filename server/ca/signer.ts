@@ -3,8 +3,8 @@ import type { Clock } from '../../common/clock.ts';
 import { invalidArgument } from '../../common/errors.ts';
 import type { AgentClaims } from '../../spiffe/agent-claims.ts';
 import type { SpiffeId } from '../../spiffe/id.ts';
-import { parseCsr } from '../../spiffe/x509svid/csr.ts';
-import { createLeafIssuer, type LeafParams } from '../../spiffe/x509svid/template.ts';
+import { parseCsr, parseCsrAsync } from '../../spiffe/x509svid/csr.ts';
+import { createAsyncLeafIssuer, createLeafIssuer, type LeafParams } from '../../spiffe/x509svid/template.ts';
 import { signJwtSvid } from '../../spiffe/jwtsvid/sign.ts';
 import type { CaManager, CaSlot } from './manager.ts';
 
@@ -44,6 +44,7 @@ const BACKDATE_MS = 10_000;
 
 export class SvidSigner {
   private issuers = new WeakMap<CaSlot, (p: LeafParams) => Uint8Array>();
+  private asyncIssuers = new WeakMap<CaSlot, (p: LeafParams) => Promise<Uint8Array>>();
 
   constructor(private readonly ca: CaManager, private readonly clock: Clock) {}
 
@@ -55,29 +56,65 @@ export class SvidSigner {
     }
   }
 
+  /** readCsr with the signature checked on the libuv threadpool (batches spread over every core). */
+  static async readCsrAsync(csr: Uint8Array, field = 'csr'): Promise<{ publicKey: KeyObject; spki: Uint8Array; uriSans: string[] }> {
+    if (!csr || csr.length === 0) throw invalidArgument('ERR_CSR_MISSING', `${field} is required`);
+    try { return await parseCsrAsync(csr); } catch (e) {
+      throw invalidArgument('ERR_CSR_INVALID', `${field} is not a valid PKCS#10 request: ${(e as Error).message}`, e);
+    }
+  }
+
+  /** Signs on the calling thread (one SVID: attestation, renewal, the server's own). */
   signX509(r: X509SignRequest): SignedX509 {
     const slot = this.ca.active();
     const publicKey = r.publicKey ?? SvidSigner.readCsr(r.csr!).spki;
-    const now = this.clock.now();
-    const notAfter = Math.min(now + r.ttlSeconds * 1000, slot.notAfter);
-    const serialBytes = randomBytes(16);
-    serialBytes[0] = (serialBytes[0]! & 0x7f) | 0x01; // positive, no leading zero byte
     let issue = this.issuers.get(slot);
     if (!issue) {
       issue = createLeafIssuer({ certificate: slot.certificate, privateKey: slot.privateKey, chain: slot.upstreamChain });
       this.issuers.set(slot, issue);
     }
-    const leaf = issue({
-      spiffeId: r.spiffeId, publicKey,
-      notBefore: new Date(Math.max(now - BACKDATE_MS, slot.notBefore)),
-      notAfter: new Date(notAfter),
-      dnsNames: r.dnsNames && r.dnsNames.length > 0 ? r.dnsNames : undefined,
-      ipAddresses: r.ipAddresses,
-      claims: r.claims, serial: serialBytes,
-    });
-    const chain = this.ca.upstream ? [leaf, slot.certificate, ...slot.upstreamChain] : [leaf];
-    // X.509 notAfter has second precision.
-    return { chain, serial: normalizeSerial(serialBytes.toString('hex')), notAfter: Math.floor(notAfter / 1000) * 1000 };
+    const { params, serial, notAfter } = this.leafParams(slot, r, publicKey);
+    return { chain: this.chainFor(slot, issue(params)), serial, notAfter };
+  }
+
+  /**
+   * Same result with the CSR check and the signature on the libuv threadpool, so a
+   * batch (BatchSignX509SVID) spreads over every core while the event loop encodes.
+   */
+  async signX509Async(r: X509SignRequest): Promise<SignedX509> {
+    const slot = this.ca.active();
+    const publicKey = r.publicKey ?? (await SvidSigner.readCsrAsync(r.csr!)).spki;
+    let issue = this.asyncIssuers.get(slot);
+    if (!issue) {
+      issue = createAsyncLeafIssuer({ certificate: slot.certificate, privateKey: slot.privateKey, chain: slot.upstreamChain });
+      this.asyncIssuers.set(slot, issue);
+    }
+    const { params, serial, notAfter } = this.leafParams(slot, r, publicKey);
+    return { chain: this.chainFor(slot, await issue(params)), serial, notAfter };
+  }
+
+  private leafParams(slot: CaSlot, r: X509SignRequest, publicKey: KeyObject | Uint8Array): { params: LeafParams; serial: string; notAfter: number } {
+    const now = this.clock.now();
+    // Never beyond the CA; X.509 times have second precision.
+    const notAfter = Math.floor(Math.min(now + r.ttlSeconds * 1000, slot.notAfter) / 1000) * 1000;
+    const serialBytes = randomBytes(16);
+    serialBytes[0] = (serialBytes[0]! & 0x7f) | 0x01; // positive, no leading zero byte
+    return {
+      params: {
+        spiffeId: r.spiffeId, publicKey,
+        notBefore: new Date(Math.max(now - BACKDATE_MS, slot.notBefore)),
+        notAfter: new Date(notAfter),
+        dnsNames: r.dnsNames && r.dnsNames.length > 0 ? r.dnsNames : undefined,
+        ipAddresses: r.ipAddresses,
+        claims: r.claims, serial: serialBytes,
+      },
+      serial: normalizeSerial(serialBytes.toString('hex')),
+      notAfter,
+    };
+  }
+
+  private chainFor(slot: CaSlot, leaf: Uint8Array): Uint8Array[] {
+    return this.ca.upstream ? [leaf, slot.certificate, ...slot.upstreamChain] : [leaf];
   }
 
   async mintJwt(r: JwtMintRequest): Promise<{ token: string; expiresAt: number }> {

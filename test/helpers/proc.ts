@@ -27,10 +27,10 @@ export function spawnTs(t: ExecutionContext | undefined, script: string, args: s
   const poke = () => { for (const w of waiters) w(); };
   child.stdout?.on('data', (d) => { out += d; poke(); });
   child.stderr?.on('data', (d) => { err += d; poke(); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => { poke(); resolve({ code, signal }); }));
   let done = false;
-  void exited.then(() => { done = true; });
+  // 'close' (not 'exit'): by then stdout/stderr are fully read, so waiters see the last lines.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => { done = true; poke(); resolve({ code, signal }); }));
   const proc: Proc = {
     child,
     stdout: () => out,

@@ -9,7 +9,7 @@ import { createCaCertificate } from '../../spiffe/x509svid/ca.ts';
 import { derToPem } from '../../server/ca/keyfiles.ts';
 import type { SyncEntriesResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/SyncEntriesResponse.ts';
 import type { BatchSignX509SVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchSignX509SVIDResponse.ts';
-import { adminCall, attestJoinToken, newCsr, startServer, unary, uriSan, type TestServer } from '../helpers/server.ts';
+import { adminCall, agentClient, attestJoinToken, newCsr, startServer, unary, uriSan, type TestServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 /** The server's TLS certificate as a fresh connection sees it. */
@@ -48,7 +48,6 @@ test('after a restart the CA, entries and agents persist and the agent SVID stil
   });
   await srv.restart();
   t.is(srv.caFingerprint, fp);
-  const { attestJoinToken: _unused, agentClient } = await import('../helpers/server.ts');
   const client = agentClient(srv, a);
   t.teardown(() => client.close());
   const res = await unary<BatchSignX509SVIDResponse__Output>(client, 'BatchSignX509SVID', {
