@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
@@ -8,7 +8,7 @@ import { loadAdminProto, loadAgentProto } from '../common/proto.ts';
 import type { NodeAttestorServer } from '../attestors/node/types.ts';
 import type { ServerConfig } from './config.ts';
 import type { Datastore } from './datastore/types.ts';
-import { SqliteDatastore } from './datastore/sqlite.ts';
+import { openDatastore } from './datastore/open.ts';
 import { AuthorizedEntryIndex } from './entries/index.ts';
 import { CaManager, loadUpstreamCa } from './ca/manager.ts';
 import { SvidSigner } from './ca/signer.ts';
@@ -50,7 +50,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
   const signal = aborter.signal;
   ensurePrivateDir(cfg.data_dir);
 
-  const store = await openStore(cfg, clock, logger);
+  const store = await openDatastore(cfg.datastore, { dataDir: cfg.data_dir, clock, logger });
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
   const fail = async (e: unknown): Promise<never> => {
     aborter.abort();
@@ -146,22 +146,6 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
   } catch (e) {
     return fail(e);
   }
-}
-
-async function openStore(cfg: ServerConfig, clock: Clock, logger: Logger): Promise<Datastore> {
-  if (cfg.datastore.kind === 'sqlite') {
-    const path = cfg.datastore.connection ?? join(cfg.data_dir, 'datastore.sqlite3');
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    return SqliteDatastore.open({ path, clock, logger });
-  }
-  // PostgreSQL lives in its own module, loaded only when configured.
-  const modPath = './datastore/postgres.ts';
-  let mod: { PostgresDatastore?: { open(o: { connectionString: string; clock: Clock; logger: Logger }): Promise<Datastore> } };
-  try { mod = await import(modPath); } catch (e) {
-    throw new ConfigError(`config: datastore.kind: postgres is not available in this build (${(e as Error).message})`);
-  }
-  if (!mod.PostgresDatastore) throw new ConfigError('config: datastore.kind: postgres is not available in this build');
-  return mod.PostgresDatastore.open({ connectionString: cfg.datastore.connection!, clock, logger });
 }
 
 function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {

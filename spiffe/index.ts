@@ -32,3 +32,38 @@ export { SpiffeBundle, USE_X509_SVID, USE_JWT_SVID } from './bundle/spiffebundle
 export type { SpiffeJwk, SpiffeJwks } from './bundle/spiffebundle.ts';
 export { BundleSet } from './bundle/set.ts';
 export type { SpiffeBundleSource } from './bundle/set.ts';
+
+// ---- SDK: sources, Workload API, mTLS, JWT helpers (issue 8) ----
+export type { X509SvidSource, JwtSvidSource, JwtSvidParams, UpdateNotifier } from './source/types.ts';
+export { StaticX509Source } from './source/static.ts';
+
+export { WorkloadApiClient, WorkloadApiError } from './workloadapi/client.ts';
+export type { WorkloadApiClientOptions, X509SvidMessage, X509SvidUpdate, X509BundlesUpdate, JwtBundlesUpdate, JwtSvidMessage, ValidatedJwt, Watcher, Subscription } from './workloadapi/client.ts';
+export { parseWorkloadApiAddress, addressFromEnv, formatWorkloadApiAddress, ENDPOINT_SOCKET_ENV } from './workloadapi/address.ts';
+export type { WorkloadApiAddress } from './workloadapi/address.ts';
+export { Backoff } from './workloadapi/backoff.ts';
+export type { BackoffOptions } from './workloadapi/backoff.ts';
+export type { SdkLogger } from './workloadapi/watch.ts';
+export type { SourceOptions } from './workloadapi/source-base.ts';
+export { X509Source } from './workloadapi/x509-source.ts';
+export type { X509SourceOptions, X509Context } from './workloadapi/x509-source.ts';
+export { JWTSource } from './workloadapi/jwt-source.ts';
+export { BundleSource } from './workloadapi/bundle-source.ts';
+
+export { authorizeAny, authorizeID, authorizeOneOf, authorizeMemberOf, authorizeIf, authorizeAgent, authorizeAll } from './tls/authorizers.ts';
+export type { Authorizer } from './tls/authorizers.ts';
+export { getPeer } from './tls/peer.ts';
+export type { Peer } from './tls/peer.ts';
+export { verifyPeer, peerChain } from './tls/verify-peer.ts';
+export type { MtlsSources } from './tls/context.ts';
+export { secureServer, createMtlsServer, createMtlsHttpsServer } from './tls/server.ts';
+export type { MtlsServerOptions, ExtraServerTlsOptions } from './tls/server.ts';
+export { connectMtls, createMtlsAgent, spiffeCheckServerIdentity } from './tls/client.ts';
+export type { MtlsClientOptions, ExtraClientTlsOptions, ConnectTarget } from './tls/client.ts';
+export { grpcChannelCredentials, serveGrpcMtls, grpcPeer } from './tls/grpc.ts';
+export type { GrpcMtlsListener } from './tls/grpc.ts';
+
+export { createJwtTokenCache } from './jwtsvid/token-cache.ts';
+export type { JwtTokenCache, JwtTokenCacheOptions } from './jwtsvid/token-cache.ts';
+export { createJwtRequestValidator, jwtMiddleware, getJwtPeer, bearerToken } from './jwtsvid/http-validator.ts';
+export type { JwtRequestValidatorOptions, JwtValidateFn } from './jwtsvid/http-validator.ts';

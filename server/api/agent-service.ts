@@ -67,7 +67,6 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
   return {
     Attest(call) {
       const ac = new AbortController();
-      const responses: Uint8Array[] = [];
       let waiter: { resolve: (b: Uint8Array) => void; reject: (e: unknown) => void } | undefined;
       let started = false;
       let ended = false;
@@ -96,9 +95,7 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
               resolve: (b) => { clearTimeout(timer); waiter = undefined; resolve(b); },
               reject: (e) => { clearTimeout(timer); waiter = undefined; reject(e); },
             };
-            const queued = responses.shift();
-            if (queued) waiter.resolve(queued);
-            else call.write({ challenge: Buffer.from(c) });
+            call.write({ challenge: Buffer.from(c) });
           });
           attestAgent(d.attestation, { method: p.method, payload: p.payload, csr: p.csr }, { challenge, signal: ac.signal })
             .then(async (out) => {
@@ -125,8 +122,12 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
           fail(invalidArgument('ERR_ATTEST_UNEXPECTED', 'only challenge_response messages may follow params'));
           return;
         }
-        const b = msg.challenge_response ?? new Uint8Array();
-        if (waiter) waiter.resolve(b); else responses.push(b);
+        // Answers are only taken for a challenge that is outstanding: one per challenge, in order.
+        if (!waiter) {
+          fail(invalidArgument('ERR_ATTEST_UNEXPECTED', 'challenge_response sent without an outstanding challenge'));
+          return;
+        }
+        waiter.resolve(msg.challenge_response ?? new Uint8Array());
       });
     },
 

@@ -57,11 +57,17 @@ export class ServerSvidProvider implements grpc.experimental.CertificateProvider
     this.notBefore = this.o.clock.now();
     this.notAfter = svid.notAfter;
     this.identity = {
-      certificate: Buffer.from(svid.chain.map((c) => derToPem(c)).join('')),
+      // The chain ends with the root, so an agent bootstrapping by CA fingerprint
+      // (before it has a bundle) can find the pinned certificate in the handshake.
+      certificate: Buffer.from([...svid.chain, ...this.anchor()].map((c) => derToPem(c)).join('')),
       privateKey: Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string),
     };
     for (const l of this.idListeners) l(this.identity);
     this.o.logger.info('server SVID issued', { serial: svid.serial, not_after: new Date(svid.notAfter).toISOString() });
+  }
+
+  private anchor(): Uint8Array[] {
+    return this.o.ca.upstream ? this.o.ca.x509Authorities().slice(0, 1) : [this.o.ca.active().certificate];
   }
 
   private refreshBundle(): void {

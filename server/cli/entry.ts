@@ -86,7 +86,9 @@ const entryDetail = (e: Entry__Output) => [
   ...e.selectors.map((s) => `Selector      : ${s.type}:${s.value}`),
   ...e.dns_names.map((d) => `DNS name      : ${d}`),
   ...(e.hint ? [`Hint          : ${e.hint}`] : []),
-  ...(e.agent ? [`Agent model   : ${e.agent.agent_model}`, `Agent provider: ${e.agent.agent_provider}`, `Agent version : ${e.agent.agent_version}`] : []),
+  ...(e.agent?.agent_model ? [`Agent model   : ${e.agent.agent_model}`] : []),
+  ...(e.agent?.agent_provider ? [`Agent provider: ${e.agent.agent_provider}`] : []),
+  ...(e.agent?.agent_version ? [`Agent version : ${e.agent.agent_version}`] : []),
   ...(e.expires_at ? [`Expires at    : ${new Date(e.expires_at * 1000).toISOString()}`] : []),
 ].join('\n');
 

@@ -13,6 +13,11 @@ export const runCommand: Command = {
   async run(ctx) {
     const cfg = loadServerConfig(requireString(ctx.options, 'config'));
     const logger = createLogger({ level: cfg.log_level, fields: { service: 'tessera-server' } });
-    await runUntilSignal(() => startServer(cfg, { clock: systemClock, logger }), logger);
+    await runUntilSignal(async () => {
+      const srv = await startServer(cfg, { clock: systemClock, logger });
+      // For operators: what agents need to find and pin this server.
+      ctx.io.out(`tessera-server: agent API ${srv.agentAddress}, admin socket ${srv.adminSocket}\nCA fingerprint (SHA-256): ${srv.caFingerprint}`);
+      return srv;
+    }, logger);
   },
 };
