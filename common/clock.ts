@@ -24,12 +24,14 @@ export class FakeClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
-      const s = { at: this.t + ms, resolve };
-      this.sleepers.push(s);
-      signal?.addEventListener('abort', () => {
+      const onAbort = () => {
         this.sleepers = this.sleepers.filter((x) => x !== s);
-        reject(signal.reason ?? new Error('aborted'));
-      }, { once: true });
+        reject(signal!.reason ?? new Error('aborted'));
+      };
+      // Remove the listener once woken: long loops reuse one signal for every sleep.
+      const s = { at: this.t + ms, resolve: () => { signal?.removeEventListener('abort', onAbort); resolve(); } };
+      this.sleepers.push(s);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
   advance(ms: number): void {

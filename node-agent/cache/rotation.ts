@@ -4,9 +4,12 @@
  */
 export const ROTATION_JITTER = 0.1;
 
-export function rotationTime(notBefore: number, notAfter: number, random: () => number = Math.random): number {
-  const half = (notAfter - notBefore) / 2;
-  return Math.round(notBefore + half * (1 + ROTATION_JITTER * (2 * random() - 1)));
+export function rotationTime(notBefore: number, notAfter: number, random: () => number = Math.random, receivedAt = notBefore): number {
+  // The server backdates notBefore to absorb clock skew; the SVID's useful life starts
+  // when it was received, or short TTLs would rotate almost at once.
+  const start = Math.max(notBefore, Math.min(receivedAt, notAfter));
+  const half = (notAfter - start) / 2;
+  return Math.round(start + half * (1 + ROTATION_JITTER * (2 * random() - 1)));
 }
 
 /** JWT-SVIDs are reused until half their lifetime (no jitter: they are minted on demand). */

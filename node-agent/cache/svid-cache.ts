@@ -206,7 +206,7 @@ export class SvidCache implements IdentityProvider {
       const rec: X509Record = {
         key, entryId: e.id, instanceId, revision: e.revision, spiffeId: e.spiffeId, hint: e.hint, claims,
         certChain: m.certChain, privateKey: m.privateKey, notBefore: m.notBefore, notAfter: m.notAfter,
-        rotateAt: rotationTime(m.notBefore, m.notAfter, this.o.random), lastUsed: this.o.clock.now(), pid,
+        rotateAt: rotationTime(m.notBefore, m.notAfter, this.o.random, this.o.clock.now()), lastUsed: this.o.clock.now(), pid,
       };
       // The entry may have gone while we were signing: then the SVID is not kept.
       if (this.o.entries.get(e.id)) {

@@ -15,15 +15,17 @@ test.before(async () => { ca = await makeRootCa('example.org'); });
 
 async function whoServer(t: import('ava').ExecutionContext, src: StaticX509Source, authorize = authorizeAny()) {
   const server = new grpc.Server();
+  const handled = { calls: 0 };
   server.addService(WHO, {
     whoami: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      handled.calls++;
       const peer = grpcPeer(call);
       cb(null, Buffer.from(JSON.stringify({ id: peer?.id.toString(), claims: peer?.claims })));
     },
   });
   const l = await serveGrpcMtls(server, { source: src, authorize });
   t.teardown(async () => { await l.close({ force: true }); server.forceShutdown(); });
-  return l;
+  return Object.assign(l, { handled });
 }
 
 const call = (c: grpc.Client): Promise<{ id: string; claims: Record<string, string> }> => new Promise((resolve, reject) => {
@@ -49,6 +51,7 @@ test('a gRPC caller refused by the server authorizer gets UNAVAILABLE and the ha
   t.teardown(() => c.close());
   const err = await t.throwsAsync<grpc.ServiceError>(call(c));
   t.is(err!.code, grpc.status.UNAVAILABLE);
+  t.is(l.handled.calls, 0);
 });
 
 test('a gRPC client refuses a server with the wrong SPIFFE ID', async (t) => {

@@ -4,7 +4,6 @@ import { once } from 'node:events';
 import { BundleSet } from '../../spiffe/bundle/set.ts';
 import { SpiffeBundle } from '../../spiffe/bundle/spiffebundle.ts';
 import { TrustDomain } from '../../spiffe/id.ts';
-import { parseX509Svid } from '../../spiffe/x509svid/parse.ts';
 import { SpiffeError } from '../../spiffe/errors.ts';
 import { StaticX509Source } from '../../spiffe/source/static.ts';
 import { authorizeAgent, authorizeAny, authorizeID, authorizeMemberOf } from '../../spiffe/tls/authorizers.ts';
@@ -85,7 +84,7 @@ test('the server exposes the peer agent claims, and "only agents of provider X" 
 
 test('rejects a peer from another trust domain whose bundle we do not hold', async (t) => {
   const srv = await echoServer(t);
-  const stranger = makeStranger(other, 'intruder');
+  const stranger = svid(other, 'intruder');
   const r = await rawClient(srv.port, stranger.certificates, stranger.privateKey!);
   t.true(r.closed);
   t.is(r.got, '');
@@ -171,10 +170,3 @@ test('authorizeMemberOf refuses a verified peer of a federated trust domain', as
   t.is(r.got, '');
   t.is(srv.rejected[0]!.code, 'ERR_AUTHORIZATION');
 });
-
-function makeStranger(c: TestCa, id: string) {
-  return svid(c, id);
-}
-
-// keep parseX509Svid referenced for readers: SVIDs in these tests are parsed exactly as the Workload API client does.
-void parseX509Svid;

@@ -146,3 +146,21 @@ test('parseJwtSvidInsecure reads claims without a signature check and checks the
   t.deepEqual(svid.agentClaims, { agent_provider: 'p' });
   t.throws(() => parseJwtSvidInsecure(token, ['nope']), { instanceOf: JwtSvidError });
 });
+
+test('refuses to sign with a key that does not fit the alg', async (t) => {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  await rejects(t, signJwtSvid({ id, audience: [AUD], expiresAt: inFiveMin(), key: { kid: 'k', alg: 'ES256', privateKey } }), 'ERR_JWTSVID_INVALID', 'bad_key');
+  const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+  await rejects(t, signJwtSvid({ id, audience: [AUD], expiresAt: inFiveMin(), key: { kid: 'k', alg: 'ES256', privateKey: p384 } }), 'ERR_JWTSVID_INVALID', 'bad_key');
+});
+
+test('a minted JWT-SVID is a compact JWS whose header is exactly alg, kid and typ JWT', async (t) => {
+  const key = jwtKey();
+  const token = await signJwtSvid({ id, audience: [AUD], expiresAt: inFiveMin(), key });
+  const [h, p, s] = token.split('.');
+  t.deepEqual(JSON.parse(Buffer.from(h!, 'base64url').toString()), { alg: key.alg, kid: key.kid, typ: 'JWT' });
+  const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
+  t.is(claims.sub, id.toString());
+  t.deepEqual(claims.aud, [AUD]);
+  t.is(Buffer.from(s!, 'base64url').length, 64); // ES256 signature in IEEE P1363 form (r || s)
+});

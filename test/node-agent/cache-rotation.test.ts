@@ -1,0 +1,28 @@
+import test from 'ava';
+import { rotationTime, ROTATION_JITTER } from '../../node-agent/cache/rotation.ts';
+
+const MIN = 60_000;
+
+test('an SVID rotates at half its lifetime from when it was received, within ±10% jitter', (t) => {
+  const received = 1_000_000;
+  const notAfter = received + 20 * MIN;
+  const low = rotationTime(received, notAfter, () => 0);
+  const mid = rotationTime(received, notAfter, () => 0.5);
+  const high = rotationTime(received, notAfter, () => 1);
+  t.is(mid, received + 10 * MIN);
+  t.is(low, received + 10 * MIN * (1 - ROTATION_JITTER));
+  t.is(high, received + 10 * MIN * (1 + ROTATION_JITTER));
+});
+
+test('a backdated notBefore does not pull rotation forward', (t) => {
+  // 20 s SVID backdated 10 s by the server: half-life counts from receipt, not from notBefore.
+  const received = 5_000_000;
+  const notBefore = received - 10_000;
+  const notAfter = received + 20_000;
+  t.is(rotationTime(notBefore, notAfter, () => 0.5, received), received + 10_000);
+});
+
+test('a receipt time past notAfter cannot schedule rotation before notBefore or after notAfter', (t) => {
+  const at = rotationTime(1000, 2000, () => 0.5, 9999);
+  t.true(at >= 1000 && at <= 2000);
+});
