@@ -10,7 +10,7 @@ import { attestAgent } from './attest.ts';
 import { loadBundleFile, type TrustBundle } from './bundle.ts';
 import { fetchPinnedBundle } from './pinned-bundle.ts';
 import { certInfo, chainsTo } from './cert-info.ts';
-import { Backoff } from '../sync/backoff.ts';
+import { Backoff } from '../../spiffe/lib/backoff.ts';
 import { TesseraError } from '../../common/errors.ts';
 
 /**

@@ -2,7 +2,7 @@ import { createCsr } from '../../spiffe/x509svid/csr.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import { TesseraError } from '../../common/errors.ts';
-import { Backoff } from '../sync/backoff.ts';
+import { Backoff } from '../../spiffe/lib/backoff.ts';
 import { isAgentRevoked } from './grpc-errors.ts';
 import { checkAgentSvid, newKeyPair } from './attest.ts';
 import type { AgentIdentity } from './identity.ts';

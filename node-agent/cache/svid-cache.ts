@@ -10,7 +10,7 @@ import type {
 } from '../workload-api/provider.ts';
 import type { TrustBundle } from '../bootstrap/bundle.ts';
 import type { EntryCache, EntryChange, SyncedEntry } from '../sync/entry-cache.ts';
-import { Backoff } from '../sync/backoff.ts';
+import { Backoff } from '../../spiffe/lib/backoff.ts';
 import { X509Minter, type SvidSigner } from './x509-minter.ts';
 import { JwtCache, jwtCacheKey, type JwtRecord } from './jwt-cache.ts';
 import { jwtBundleJwks, jwtKeys } from './jwks.ts';

@@ -4,7 +4,7 @@ import type { TesseraError } from '../../common/errors.ts';
 import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
 import type { ServerApi } from '../bootstrap/server-api.ts';
 import { fromGrpcError, isAgentRevoked } from '../bootstrap/grpc-errors.ts';
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../../spiffe/lib/backoff.ts';
 import type { EntryCache } from './entry-cache.ts';
 
 /**

@@ -113,13 +113,14 @@ export function expired(e: RegistrationEntry, now: number): boolean {
 
 export function idKey(id: SpiffeId | string): string { return typeof id === 'string' ? id : id.toString(); }
 
-function addTo(m: Map<string, Set<string>>, k: string, v: string): void {
+/** Multimap helpers shared by the graph and the index. */
+export function addTo(m: Map<string, Set<string>>, k: string, v: string): void {
   let s = m.get(k);
   if (!s) { s = new Set(); m.set(k, s); }
   s.add(v);
 }
 
-function removeFrom(m: Map<string, Set<string>>, k: string, v: string): void {
+export function removeFrom(m: Map<string, Set<string>>, k: string, v: string): void {
   const s = m.get(k);
   if (!s) return;
   s.delete(v);

@@ -3,7 +3,7 @@ import type { Logger } from '../../common/logger.ts';
 import { serverId, type TrustDomain } from '../../spiffe/id.ts';
 import { selectorSet, selectorsSubsetOf } from '../../spiffe/selector.ts';
 import type { AttestedAgent, ChangeEvent, Datastore, RegistrationEntry } from '../datastore/types.ts';
-import { EntryGraph } from './entry-graph.ts';
+import { addTo, EntryGraph, removeFrom } from './entry-graph.ts';
 
 export interface EntryIndexOptions {
   trustDomain: TrustDomain;
@@ -338,15 +338,3 @@ function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   return true;
 }
 
-function addTo(m: Map<string, Set<string>>, k: string, v: string): void {
-  let s = m.get(k);
-  if (!s) { s = new Set(); m.set(k, s); }
-  s.add(v);
-}
-
-function removeFrom(m: Map<string, Set<string>>, k: string, v: string): void {
-  const s = m.get(k);
-  if (!s) return;
-  s.delete(v);
-  if (s.size === 0) m.delete(k);
-}

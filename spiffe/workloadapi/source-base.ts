@@ -1,6 +1,6 @@
 import { SpiffeError } from '../errors.ts';
 import { Listeners } from '../source/types.ts';
-import type { BackoffOptions } from './backoff.ts';
+import type { BackoffOptions } from '../lib/backoff.ts';
 import { WorkloadApiClient, type WorkloadApiClientOptions } from './client.ts';
 import type { WorkloadApiAddress } from './address.ts';
 import type { SdkLogger } from './watch.ts';

@@ -1,5 +1,5 @@
 import { SpiffeError } from '../errors.ts';
-import { Backoff, type BackoffOptions } from './backoff.ts';
+import { Backoff, type BackoffOptions } from '../lib/backoff.ts';
 import { WorkloadApiError, type Subscription, type Watcher } from './client.ts';
 
 /** What the SDK logs through; any console-like or common/logger.ts logger fits. */

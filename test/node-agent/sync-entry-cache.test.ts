@@ -2,7 +2,6 @@ import test from 'ava';
 import { silentLogger } from '../../common/logger.ts';
 import { parseSelector } from '../../spiffe/selector.ts';
 import { EntryCache } from '../../node-agent/sync/entry-cache.ts';
-import { Backoff } from '../../node-agent/sync/backoff.ts';
 import type { Entry__Output } from '../../proto/gen/tessera-api/tessera/v1/Entry.ts';
 
 const e = (id: string, sel: string[], rev = 1, more: Partial<Entry__Output> = {}) => ({
@@ -57,14 +56,4 @@ test('an entry without selectors is ignored (it would match everyone)', (t) => {
   const c = new EntryCache(silentLogger);
   c.apply(msg(true, [e('none', [])]));
   t.is(c.size, 0);
-});
-
-test('backoff grows to its cap, stays within its jitter, and resets', (t) => {
-  const b = new Backoff({ initialMs: 100, maxMs: 1000, jitter: 0.2 });
-  const ds = Array.from({ length: 8 }, () => b.next());
-  t.true(ds[0]! >= 80 && ds[0]! <= 120);
-  t.true(ds.every((d) => d <= 1200));
-  t.true(ds[7]! >= 800);
-  b.reset();
-  t.true(b.next() <= 120);
 });

@@ -14,7 +14,7 @@ import { JWTSource } from '../../spiffe/workloadapi/jwt-source.ts';
 import { BundleSource } from '../../spiffe/workloadapi/bundle-source.ts';
 import { WorkloadApiClient } from '../../spiffe/workloadapi/client.ts';
 import { loadWorkloadProto } from '../../spiffe/workloadapi/proto.ts';
-import { Backoff } from '../../spiffe/workloadapi/backoff.ts';
+import { Backoff } from '../../spiffe/lib/backoff.ts';
 
 /** A real Workload API endpoint (peer credentials, unix attestation) over a fake provider, in this process (uid 0). */
 async function endpoint(t: import('ava').ExecutionContext, o: { entry?: boolean } = {}) {

@@ -1,3 +1,4 @@
+import { Backoff } from '../../../spiffe/lib/backoff.ts';
 import type { Clock } from '../../../common/clock.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { AttestationError } from '../../../common/errors.ts';
@@ -77,7 +78,7 @@ export interface RetryDeps {
  */
 export async function withRetry<T>(what: string, policy: RetryPolicy, deps: RetryDeps,
   op: (signal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
-  const random = deps.random ?? Math.random;
+  const backoff = new Backoff({ initialMs: policy.backoffMs, maxMs: policy.maxBackoffMs, random: deps.random ?? Math.random });
   let last: unknown;
   for (let attempt = 1; attempt <= policy.attempts; attempt++) {
     if (signal?.aborted) throw signal.reason ?? new Error('aborted');
@@ -92,10 +93,8 @@ export async function withRetry<T>(what: string, policy: RetryPolicy, deps: Retr
           `${what} rejected the request: ${describeFailure(err, policy.timeoutMs)}`, { cause: err });
       }
       if (attempt === policy.attempts) break;
-      const ceiling = Math.min(policy.maxBackoffMs, policy.backoffMs * 2 ** (attempt - 1));
-      // Equal jitter: at least half the ceiling, so many agents booting together spread out
-      // without any of them retrying immediately.
-      const delayMs = Math.round(ceiling / 2 + random() * ceiling / 2);
+      // Jittered, so many agents booting together spread out without any retrying at once.
+      const delayMs = Math.round(backoff.next());
       deps.logger.warn('metadata service not available, retrying', {
         service: what, attempt, attempts: policy.attempts, retry_in_ms: delayMs, reason: describeFailure(err, policy.timeoutMs),
       });
