@@ -5,7 +5,7 @@
  *   X.509: CSR in (parsed, signature checked) -> DER chain out, via SvidSigner.signX509
  *          (one at a time), and as BatchSignX509SVID does it (64 in flight, CSR check
  *          and signature on the libuv threadpool)
- *   JWT:   SvidSigner.mintJwt (ES256 via jose), sequential and 64 in flight
+ *   JWT:   SvidSigner.mintJwt (ES256, node:crypto), sequential and 64 in flight
  *   raw:   crypto.sign('sha256', <tbs-sized buffer>, P-256 key), sequential
  *
  * Run: npm run bench:issuance   (optional: BENCH_SECONDS=3)

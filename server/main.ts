@@ -125,7 +125,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     const loops = [
       ca.run(signal),
       svid.run(signal),
-      pruneTokens(store, clock, logger, signal),
+      housekeeping(store, clock, logger, signal),
     ];
 
     logger.info('tessera server started', {
@@ -162,13 +162,24 @@ function shutdown(server: grpc.Server, graceMs = 1000): Promise<void> {
   });
 }
 
-/** Drops expired join tokens hourly (consumption checks expiry itself; this only keeps the table small). */
-async function pruneTokens(store: Datastore, clock: Clock, logger: Logger, signal: AbortSignal): Promise<void> {
+/** The change log is kept this long: far beyond any reconnect gap a follower server must catch up on. */
+const CHANGE_LOG_RETENTION_S = 7 * 86_400;
+
+/**
+ * Hourly housekeeping: drops expired join tokens (consumption checks expiry itself;
+ * this only keeps the table small) and change-log rows older than the retention.
+ */
+async function housekeeping(store: Datastore, clock: Clock, logger: Logger, signal: AbortSignal): Promise<void> {
   while (!signal.aborted) {
+    const now = Math.floor(clock.now() / 1000);
     try {
-      const n = await store.pruneJoinTokens(Math.floor(clock.now() / 1000));
+      const n = await store.pruneJoinTokens(now);
       if (n > 0) logger.debug('pruned expired join tokens', { count: n });
     } catch (e) { logger.warn('join token pruning failed', { err: e }); }
+    try {
+      const n = await store.pruneChanges(now - CHANGE_LOG_RETENTION_S);
+      if (n > 0) logger.debug('pruned change log', { count: n });
+    } catch (e) { logger.warn('change log pruning failed', { err: e }); }
     try { await clock.sleep(3_600_000 * (0.9 + Math.random() * 0.2), signal); } catch { return; }
   }
 }

@@ -66,7 +66,10 @@ function signOptions(key: JwtSigningKey): Parameters<typeof sign>[2] {
 const CURVE: Partial<Record<JwtSigningKey['alg'], string>> = { ES256: 'prime256v1', ES384: 'secp384r1' };
 
 /** A key that does not fit its alg would produce a token no verifier accepts; refuse it here. */
+const checkedKeys = new WeakMap<KeyObject, string>();
+
 function assertKeyMatchesAlg(key: JwtSigningKey): void {
+  if (checkedKeys.get(key.privateKey) === key.alg) return;
   const type = key.privateKey.asymmetricKeyType;
   const curve = key.privateKey.asymmetricKeyDetails?.namedCurve;
   const ok = key.alg.startsWith('ES') ? type === 'ec' && curve === CURVE[key.alg]
@@ -75,6 +78,7 @@ function assertKeyMatchesAlg(key: JwtSigningKey): void {
     throw new JwtSvidError('ERR_JWTSVID_INVALID', 'bad_key',
       `key ${key.kid} (${type ?? key.privateKey.type}${curve ? ' ' + curve : ''}) cannot sign ${key.alg}`);
   }
+  checkedKeys.set(key.privateKey, key.alg);
 }
 
 function b64url(s: string): string { return Buffer.from(s).toString('base64url'); }
