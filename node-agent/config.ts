@@ -27,6 +27,11 @@ export interface AgentConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Per-instance SVIDs unused this long (or whose process exited) are dropped. Seconds. */
   instanceIdleTimeout: number;
+  /**
+   * How long the workload attestation composer lets each non-unix attestor run (ms):
+   * longer than the slowest enabled attestor's own worst case, see attestorTimeoutMs.
+   */
+  workloadAttestorTimeoutMs: number;
 }
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -52,10 +57,45 @@ const nodeAttestor: Field<{ method: string; config: unknown }> = {
   },
 };
 
-const workloadAttestors: Field<Record<string, unknown>> = {
+/** The composer's own default per-attestor timeout; never go below it. */
+export const COMPOSER_DEFAULT_TIMEOUT_MS = 5_000;
+/** Headroom over an attestor's worst case for scheduling and /proc reads on a loaded host. */
+export const ATTESTOR_TIMEOUT_MARGIN_MS = 1_000;
+
+/**
+ * The longest an attestor can take by its own config before it gives up with its own
+ * error (seconds fields as parsed by the attestor's schema), or undefined when it has
+ * no configured bound. The composer's timeout must exceed this: otherwise its generic
+ * "timed out" would replace the attestor's clear answer (k8s: "pod … is not known …
+ * after waiting 4s"). Kept in step with attestors/workload/{k8s,docker}.ts:
+ *  - k8s polls the kubelet until pod_wait has passed, and the last /pods request may
+ *    start just before that and take up to `timeout`;
+ *  - docker makes two requests in sequence (container inspect, image inspect), each
+ *    bounded by `timeout`.
+ */
+export function attestorWorstCaseMs(name: string, section: unknown): number | undefined {
+  const s = (section ?? {}) as Record<string, unknown>;
+  const sec = (k: string) => (typeof s[k] === 'number' && Number.isFinite(s[k]) ? (s[k] as number) * 1000 : undefined);
+  if (name === 'k8s') return (sec('pod_wait') ?? 0) + (sec('timeout') ?? 0);
+  if (name === 'docker') return 2 * (sec('timeout') ?? 0);
+  return undefined;
+}
+
+/** Composer timeout for the enabled attestors' parsed sections: the slowest worst case + margin, at least the composer's default. */
+export function attestorTimeoutMs(parsed: Record<string, unknown>): number {
+  let ms = COMPOSER_DEFAULT_TIMEOUT_MS;
+  for (const [name, section] of Object.entries(parsed)) {
+    const worst = attestorWorstCaseMs(name, section);
+    if (worst !== undefined) ms = Math.max(ms, Math.ceil(worst) + ATTESTOR_TIMEOUT_MARGIN_MS);
+  }
+  return ms;
+}
+
+const workloadAttestors: Field<{ raw: Record<string, unknown>; timeoutMs: number }> = {
   describe: 'map of workload attestor configs',
   parse(v, p) {
     const out: Record<string, unknown> = {};
+    const parsed: Record<string, unknown> = {};
     if (v === undefined || v === null) v = {};
     if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`config: ${p}: must be a map`);
     const known = WORKLOAD_ATTESTOR_FACTORIES.map((f) => f.name);
@@ -64,10 +104,10 @@ const workloadAttestors: Field<Record<string, unknown>> = {
       if (!f) throw new ConfigError(`config: ${p}.${name}: unknown workload attestor (known: ${known.join(', ') || 'none'})`);
       // Validated here so a bad section stops the agent at start; the raw section is kept
       // because the workload attestation composer parses it again itself.
-      f.config.parse(section ?? {}, `${p}.${name}`);
+      parsed[name] = f.config.parse(section ?? {}, `${p}.${name}`);
       out[name] = section ?? {};
     }
-    return out;
+    return { raw: out, timeoutMs: attestorTimeoutMs(parsed) };
   },
 };
 
@@ -110,9 +150,10 @@ export function parseAgentConfig(raw: unknown): AgentConfig {
     dataDir: c.data_dir ?? defaultDataDir(),
     socketPath: c.socket_path ?? defaultSocketPath(),
     nodeAttestor: c.node_attestor,
-    workloadAttestors: c.workload_attestors,
+    workloadAttestors: c.workload_attestors.raw,
     logLevel: c.log_level,
     instanceIdleTimeout: c.instance_idle_timeout,
+    workloadAttestorTimeoutMs: c.workload_attestors.timeoutMs,
   };
 }
 

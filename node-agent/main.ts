@@ -10,6 +10,7 @@ import { runEntrySync } from './sync/entry-sync.ts';
 import { SvidCache } from './cache/svid-cache.ts';
 import { WorkloadApiServer } from './workload-api/server.ts';
 import { composerFromConfig } from './attestation/from-config.ts';
+import type { WorkloadAttestationComposer } from './attestation/composer.ts';
 
 /**
  * Wiring of a running agent: identity (resume or attest) → server channel → entry
@@ -24,6 +25,15 @@ export interface RunningAgent extends Stoppable {
   entries: EntryCache;
 }
 
+/**
+ * The workload attestation composer for this config. Its per-attestor timeout comes
+ * from the config (larger than any enabled attestor's own worst case), so a slow
+ * attestor fails with its own error, e.g. k8s "pod … is not known", not a generic timeout.
+ */
+export function workloadComposer(config: AgentConfig, deps: { logger: Logger; clock: Clock }): WorkloadAttestationComposer {
+  return composerFromConfig(config.workloadAttestors, { ...deps, timeoutMs: config.workloadAttestorTimeoutMs });
+}
+
 export async function startAgent(config: AgentConfig, deps: { logger: Logger; clock: Clock }): Promise<RunningAgent> {
   const { logger, clock } = deps;
   const ac = new AbortController();
@@ -36,14 +46,24 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
     entries, signer: api, bundle: identity.bundle, clock, logger: logger.child({ component: 'svid-cache' }),
     instanceIdleMs: config.instanceIdleTimeout * 1000,
   });
+  // Banned or evicted: the server will refuse every sync from now on, so the stream is
+  // not retried forever; cached SVIDs serve until they expire, nothing new is minted.
+  const revoked = new AbortController();
   identity.onBundleChange((b) => cache.setBundle(b));
-  identity.onRevoked((reason) => cache.stopIssuing(reason));
+  identity.onRevoked((reason) => {
+    cache.stopIssuing(reason);
+    revoked.abort();
+    logger.error('agent identity revoked by the server: entry sync stopped, no new SVIDs will be minted', { spiffe_id: identity.spiffeId, reason });
+  });
 
-  const renewal = new AgentRenewal({ identity, api, clock, logger: logger.child({ component: 'renewal' }), signal });
+  const renewal = new AgentRenewal({
+    identity, api, clock, logger: logger.child({ component: 'renewal' }), signal,
+    receivedAt: boot.resumed ? undefined : clock.now(),
+  });
   const loops: Promise<void>[] = [];
   loops.push(renewal.run());
   loops.push(runEntrySync({
-    api, entries, clock, signal, logger: logger.child({ component: 'sync' }),
+    api, entries, clock, signal: AbortSignal.any([signal, revoked.signal]), logger: logger.child({ component: 'sync' }),
     onBundle: (b) => {
       try { identity.setBundle(bundleFromWire(b, config.trustDomain)); } catch (e) { logger.error('rejected bundle from server', { err: e as Error }); }
     },
@@ -54,7 +74,7 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
 
   const endpoint = new WorkloadApiServer({
     provider: cache,
-    attestation: composerFromConfig(config.workloadAttestors, { logger, clock }),
+    attestation: workloadComposer(config, { logger, clock }),
     agentId: () => identity.spiffeId,
     socketPath: config.socketPath,
     logger, clock,

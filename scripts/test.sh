@@ -12,8 +12,9 @@ set +e
 npx ava 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
-passed=$(grep -Eo '^ *[0-9]+ tests? passed' "$log" | grep -Eo '[0-9]+' | tail -1)
-failed=$(grep -Eo '^ *[0-9]+ tests? failed' "$log" | grep -Eo '[0-9]+' | tail -1)
+count() { { grep -Eo "^ *[0-9]+ tests? $1" "$log" || true; } | grep -Eo '[0-9]+' | tail -1 || true; }
+passed=$(count passed)
+failed=$(count failed)
 # ava prints no passed count when something fails: count the ✔ lines instead.
 [ -n "$passed" ] || passed=$(grep -c '✔' "$log" || true)
 echo "tests: ${passed:-0} passed, ${failed:-0} failed"

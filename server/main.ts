@@ -65,6 +65,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
       subject: { organization: cfg.ca.subject.organization, commonName: cfg.ca.subject.common_name },
       refreshHintSeconds: cfg.bundle.refresh_hint, store, clock, logger: logger.child({ component: 'ca' }),
     });
+    cleanups.push(() => ca.close());
     const signer = new SvidSigner(ca, clock);
     const index = await AuthorizedEntryIndex.load(store, { trustDomain: td, clock, logger });
     cleanups.push(() => index.close());

@@ -17,7 +17,18 @@ import type { ServerApi } from './server-api.ts';
 export class AgentRenewal {
   private wake: AbortController | undefined;
 
-  constructor(private readonly p: { identity: AgentIdentity; api: ServerApi; clock: Clock; logger: Logger; signal: AbortSignal; backoff?: Backoff }) {}
+  /**
+   * When the current SVID arrived (ms), if known. The server backdates notBefore (10 s)
+   * to absorb clock skew, so with a short agent TTL "half-life from notBefore" is
+   * already past on receipt and the loop would renew back to back; half-life counts
+   * from receipt instead, as for workload SVIDs. Unknown for an identity resumed from
+   * the data dir: then notBefore is used (at worst a little early).
+   */
+  private receivedAt: number | undefined;
+
+  constructor(private readonly p: { identity: AgentIdentity; api: ServerApi; clock: Clock; logger: Logger; signal: AbortSignal; backoff?: Backoff; receivedAt?: number }) {
+    this.receivedAt = p.receivedAt;
+  }
 
   /** Renew now (e.g. the server refused the current SVID elsewhere). */
   kick(): void { this.wake?.abort(); }
@@ -28,7 +39,8 @@ export class AgentRenewal {
     let due: number | undefined;
     while (!signal.aborted) {
       const { notBefore, notAfter } = identity.lifetime;
-      const at = due ?? notBefore + (notAfter - notBefore) / 2;
+      const start = Math.max(notBefore, Math.min(this.receivedAt ?? notBefore, notAfter));
+      const at = due ?? start + (notAfter - start) / 2;
       if (!(await this.sleepUntil(at))) continue;
       if (signal.aborted) return;
       try {
@@ -36,6 +48,7 @@ export class AgentRenewal {
         const chain = await api.renewAgent(await createCsr(privateKey, publicKey));
         checkAgentSvid(chain, privateKey, identity.bundle, identity.trustDomain, identity.spiffeId);
         identity.setSvid({ key: privateKey, chain });
+        this.receivedAt = clock.now();
         backoff.reset();
         due = undefined;
         logger.info('agent SVID renewed', { spiffe_id: identity.spiffeId, expires_at: new Date(identity.lifetime.notAfter).toISOString() });
@@ -43,8 +56,8 @@ export class AgentRenewal {
         if (signal.aborted) return;
         const err = e instanceof TesseraError ? e : undefined;
         if (err && isAgentRevoked(err)) {
-          logger.error('server refused to renew the agent SVID: this agent was banned or evicted; it stops issuing SVIDs (re-attest to rejoin)',
-            { spiffe_id: identity.spiffeId, err: err });
+          logger.error(`server refused to renew the agent SVID: ${revocationReason(err)}; this agent stops issuing SVIDs and has deleted its SVID from the data dir (restart it with new attestation material, e.g. a new join token, to rejoin)`,
+            { spiffe_id: identity.spiffeId, reason: revocationReason(err), err: err });
           identity.revoke(err.message);
           return;
         }
@@ -67,5 +80,16 @@ export class AgentRenewal {
       if (this.p.signal.aborted) return false;
       return true; // kicked: renew now
     } finally { this.wake = undefined; }
+  }
+}
+
+/** Operator-facing wording for the server's refusal codes (server/api/authn.ts). */
+function revocationReason(err: TesseraError): string {
+  switch (err.code) {
+    case 'ERR_AGENT_BANNED': return 'this agent is banned';
+    case 'ERR_AGENT_NOT_ATTESTED': return 'this agent was evicted (or never attested)';
+    case 'ERR_AGENT_SVID_SUPERSEDED': return 'this agent SVID was superseded by a newer one';
+    case 'ERR_AGENT_SVID_INVALID': return 'the server no longer accepts this agent SVID (expired or from an unknown CA)';
+    default: return 'this agent was banned or evicted';
   }
 }

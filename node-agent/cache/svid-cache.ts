@@ -1,6 +1,7 @@
 import { TrustDomain } from '../../spiffe/id.ts';
 import type { AgentClaims } from '../../spiffe/agent-claims.ts';
-import { JwtBundle, type JwtBundleSource } from '../../spiffe/bundle/jwtbundle.ts';
+import type { JwtBundleSource } from '../../spiffe/bundle/jwtbundle.ts';
+import type { SpiffeBundle } from '../../spiffe/bundle/spiffebundle.ts';
 import { verifyJwtSvid } from '../../spiffe/jwtsvid/verify.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -13,7 +14,7 @@ import type { EntryCache, EntryChange, SyncedEntry } from '../sync/entry-cache.t
 import { Backoff } from '../../spiffe/lib/backoff.ts';
 import { X509Minter, type SvidSigner } from './x509-minter.ts';
 import { JwtCache, jwtCacheKey, type JwtRecord } from './jwt-cache.ts';
-import { jwtBundleJwks, jwtKeys } from './jwks.ts';
+import { jwtBundleJwks, jwtSpiffeBundle } from './jwks.ts';
 import { jwtRefreshTime, rotationTime } from './rotation.ts';
 
 /**
@@ -67,6 +68,8 @@ export class SvidCache implements IdentityProvider {
   private readonly pendingJwts = new Map<string, Promise<JwtRecord>>();
   private readonly listeners = new Set<() => void>();
   private bundle: TrustBundle;
+  /** Built from `bundle` on first JWT use and dropped when the bundle changes. */
+  private jwtBundle: SpiffeBundle | undefined;
   private jwks: Uint8Array | undefined;
   private jwtSource: JwtBundleSource | undefined;
   private stopReason: string | undefined;
@@ -133,13 +136,13 @@ export class SvidCache implements IdentityProvider {
   }
 
   jwtBundles(): Map<string, Uint8Array> {
-    this.jwks ??= jwtBundleJwks(this.bundle);
+    this.jwks ??= jwtBundleJwks(this.spiffeJwtBundle());
     return new Map([[this.bundle.trustDomain.idString, this.jwks]]);
   }
 
   async validateJwtSvid(token: string, audience: string): Promise<{ spiffeId: string; claims: Record<string, unknown> }> {
     if (!this.jwtSource) {
-      const b = new JwtBundle(this.bundle.trustDomain, jwtKeys(this.bundle));
+      const b = this.spiffeJwtBundle().jwtBundle();
       this.jwtSource = { getJwtBundleForTrustDomain: (td: TrustDomain) => (td.equals(b.trustDomain) ? b : undefined) };
     }
     const svid = await verifyJwtSvid(token, this.jwtSource, audience, { now: new Date(this.o.clock.now()) });
@@ -155,6 +158,7 @@ export class SvidCache implements IdentityProvider {
 
   setBundle(b: TrustBundle): void {
     this.bundle = b;
+    this.jwtBundle = undefined;
     this.jwks = undefined;
     this.jwtSource = undefined;
     this.emit();
@@ -179,6 +183,10 @@ export class SvidCache implements IdentityProvider {
   }
 
   // ---- internals ----
+
+  private spiffeJwtBundle(): SpiffeBundle {
+    return this.jwtBundle ??= jwtSpiffeBundle(this.bundle);
+  }
 
   private async x509For(e: SyncedEntry, w: AttestedWorkload, now: number): Promise<X509Record | Error> {
     const instanceId = e.perInstance ? w.instanceId : '';

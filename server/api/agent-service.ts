@@ -8,7 +8,7 @@ import type { TrustDomain } from '../../spiffe/id.ts';
 import type { Datastore, RegistrationEntry } from '../datastore/types.ts';
 import type { CaManager } from '../ca/manager.ts';
 import { SvidSigner } from '../ca/signer.ts';
-import { attestAgent, type AttestationDeps } from '../attestation/orchestrator.ts';
+import { ATTEST_LIMITS, attestAgent, type AttestationDeps } from '../attestation/orchestrator.ts';
 import type { AgentServiceHandlers } from '../../proto/gen/tessera-api/tessera/v1/AgentService.ts';
 import type { AttestRequest__Output } from '../../proto/gen/tessera-api/tessera/v1/AttestRequest.ts';
 import type { X509SVIDResult } from '../../proto/gen/tessera-api/tessera/v1/X509SVIDResult.ts';
@@ -38,26 +38,55 @@ export interface AgentServiceDeps {
   x509SvidTtlSeconds: number;
   jwtSvidTtlSeconds: number;
   agentSvidTtlSeconds: number;
-  /** How long Attest waits for each challenge response. */
+  /** How long Attest waits for each challenge response. Default 60 s. */
   challengeTimeoutMs?: number;
+  /** How long Attest waits for the first (params) message. Default 10 s. */
+  firstMessageTimeoutMs?: number;
+  /** Upper bound on one whole attestation, challenges included. Default 5 min. */
+  attestTimeoutMs?: number;
+  /** Attest streams in flight at once (unauthenticated callers). Default 256. */
+  maxConcurrentAttestations?: number;
+  /** Open SyncEntries streams per agent. Default 8 (an agent needs one). */
+  maxSyncStreamsPerAgent?: number;
 }
 
-const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** agent_instance_id as agents derive it (docs/architecture.md): "inst_" + 22 base64url characters. */
+const INSTANCE_ID = /^inst_[A-Za-z0-9_-]{22}$/;
+/** The node agent sends at most 500 per call; more is a misbehaving caller. */
+const MAX_BATCH = 1000;
+const MAX_AUDIENCES = 32;
+const MAX_AUDIENCE_CHARS = 1024;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+const clip = (s: string, n = 256) => (s.length > n ? `${s.slice(0, n)}…` : s);
+const resourceExhausted = (code: string, msg: string) => new TesseraError('resource_exhausted', code, msg);
+const deadline = (code: string, msg: string) => new TesseraError('deadline_exceeded', code, msg);
 
 export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers {
   const log = d.logger.child({ component: 'agent-api' });
+  const limits = {
+    challengeMs: d.challengeTimeoutMs ?? 60_000,
+    firstMessageMs: d.firstMessageTimeoutMs ?? 10_000,
+    attestMs: d.attestTimeoutMs ?? 300_000,
+    attestations: d.maxConcurrentAttestations ?? 256,
+    syncPerAgent: d.maxSyncStreamsPerAgent ?? 8,
+  };
+  let attestationsInFlight = 0;
+  const syncStreams = new Map<string, number>();
+  // Every read-modify-write of an agent record runs under the authenticator's per-agent lock.
+  const attestation: AttestationDeps = { ...d.attestation, exclusive: d.attestation.exclusive ?? ((id, fn) => d.authn.exclusive(id, fn)) };
 
   const unary = <Req, Res>(name: string, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>) => unaryHandler(log, name, fn);
 
   const authorizedEntry = (agentId: string, entryId: string): RegistrationEntry => {
     const e = d.view.isAuthorized(agentId, entryId);
-    if (!e) throw permissionDenied('ERR_ENTRY_NOT_AUTHORIZED', `entry "${entryId}" is not in the authorized set of agent ${agentId}`);
+    if (!e) throw permissionDenied('ERR_ENTRY_NOT_AUTHORIZED', `entry "${clip(entryId, 128)}" is not in the authorized set of agent ${agentId}`);
     return e;
   };
 
   const claimsFor = (e: RegistrationEntry, instanceId: string) => {
     if (instanceId && !INSTANCE_ID.test(instanceId)) {
-      throw invalidArgument('ERR_INSTANCE_ID', `instance_id "${instanceId}" must be 1-64 characters of [A-Za-z0-9_-]`);
+      throw invalidArgument('ERR_INSTANCE_ID', `instance_id "${clip(instanceId, 64)}" must be "inst_" followed by 22 characters of [A-Za-z0-9_-]`);
     }
     return cleanAgentClaims({
       agent_model: e.agent.model, agent_provider: e.agent.provider, agent_version: e.agent.version, agent_instance_id: instanceId,
@@ -70,16 +99,40 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
       let waiter: { resolve: (b: Uint8Array) => void; reject: (e: unknown) => void } | undefined;
       let started = false;
       let ended = false;
+      let holdsSlot = false;
+      const timers: NodeJS.Timeout[] = [];
+      const release = () => {
+        for (const tm of timers) clearTimeout(tm);
+        if (holdsSlot) { holdsSlot = false; attestationsInFlight--; }
+      };
       const fail = (e: unknown) => {
         if (ended) return;
         ended = true;
+        release();
         ac.abort();
+        waiter?.reject(e);
         call.emit('error', toGrpcError(e));
       };
       const streamEnded = () => invalidArgument('ERR_ATTEST_STREAM_ENDED', 'attestation stream ended before the challenge was answered');
-      call.on('cancelled', () => { ended = true; ac.abort(); waiter?.reject(streamEnded()); });
-      call.on('end', () => { waiter?.reject(streamEnded()); });
+      call.on('cancelled', () => { ended = true; release(); ac.abort(); waiter?.reject(streamEnded()); });
+      // A half-close before params would otherwise leave the stream open until the peer goes away.
+      call.on('end', () => {
+        if (!started) fail(invalidArgument('ERR_ATTEST_NO_PARAMS', 'attestation stream ended before the params message'));
+        else waiter?.reject(streamEnded());
+      });
+      call.on('error', () => { ended = true; release(); ac.abort(); });
+      if (attestationsInFlight >= limits.attestations) {
+        fail(resourceExhausted('ERR_ATTEST_BUSY', `too many attestations in progress (${limits.attestations}); retry with backoff`));
+        return;
+      }
+      attestationsInFlight++;
+      holdsSlot = true;
+      // Unauthenticated peers must not hold a stream (and a slot) for ever.
+      timers.push(setTimeout(() => { if (!started) fail(deadline('ERR_ATTEST_NO_PARAMS', `no params message within ${limits.firstMessageMs} ms`)); }, limits.firstMessageMs));
+      timers.push(setTimeout(() => fail(deadline('ERR_ATTEST_TIMEOUT', `attestation did not complete within ${limits.attestMs} ms`)), limits.attestMs));
+
       call.on('data', (msg: AttestRequest__Output) => {
+        if (ended) return;
         if (!started) {
           started = true;
           if (msg.step !== 'params' || !msg.params) {
@@ -89,16 +142,15 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
           const p = msg.params;
           const challenge = (c: Uint8Array) => new Promise<Uint8Array>((resolve, reject) => {
             if (ended) return reject(streamEnded());
-            const timer = setTimeout(() => reject(new TesseraError('deadline_exceeded', 'ERR_ATTEST_CHALLENGE_TIMEOUT',
-              'no challenge response within the deadline')), d.challengeTimeoutMs ?? 60_000);
+            const timer = setTimeout(() => reject(deadline('ERR_ATTEST_CHALLENGE_TIMEOUT', 'no challenge response within the deadline')), limits.challengeMs);
             waiter = {
               resolve: (b) => { clearTimeout(timer); waiter = undefined; resolve(b); },
               reject: (e) => { clearTimeout(timer); waiter = undefined; reject(e); },
             };
             call.write({ challenge: Buffer.from(c) });
           });
-          attestAgent(d.attestation, { method: p.method, payload: p.payload, csr: p.csr }, { challenge, signal: ac.signal })
-            .then(async (out) => {
+          attestAgent(attestation, { method: p.method, payload: p.payload, csr: p.csr }, { challenge, signal: ac.signal })
+            .then((out) => {
               if (ended) return;
               call.write({
                 result: {
@@ -107,15 +159,22 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
                 },
               });
               ended = true;
+              release();
               call.end();
-            }, async (e) => {
-              log.warn('attestation failed', { err: e, method: p.method });
+            }, async (e: unknown) => {
+              // Anything may be thrown here (a method can reject with a non-Error): read it defensively.
+              const code = typeof (e as { code?: unknown } | null)?.code === 'string' ? (e as { code: string }).code : 'unknown';
+              const message = e instanceof Error ? e.message : String(e);
+              log.warn('attestation failed', { err: e instanceof Error ? e : new Error(message), method: clip(p.method, 64) });
+              // Bounded: unauthenticated peers can cause these rows at will.
               await d.store.appendAudit({
-                time: Math.floor(d.clock.now() / 1000), event: 'agent.attestation_failed', subject: p.method,
-                data: { code: (e as { code?: unknown }).code ?? 'unknown', message: (e as Error).message },
+                time: Math.floor(d.clock.now() / 1000), event: 'agent.attestation_failed', subject: clip(p.method, 64),
+                data: { code: clip(code, 64), message: clip(message, 512) },
               }).catch(() => undefined);
               fail(e);
-            });
+            })
+            // Last resort: an unhandled rejection would end the whole server process.
+            .catch((e: unknown) => { log.error('attestation stream handler failed', { err: e as Error }); fail(e); });
           return;
         }
         if (msg.step !== 'challenge_response') {
@@ -127,7 +186,12 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
           fail(invalidArgument('ERR_ATTEST_UNEXPECTED', 'challenge_response sent without an outstanding challenge'));
           return;
         }
-        waiter.resolve(msg.challenge_response ?? new Uint8Array());
+        const answer = msg.challenge_response ?? new Uint8Array();
+        if (answer.length > ATTEST_LIMITS.challengeResponseBytes) {
+          fail(invalidArgument('ERR_ATTEST_TOO_LARGE', `challenge_response is ${answer.length} bytes; at most ${ATTEST_LIMITS.challengeResponseBytes} are accepted`));
+          return;
+        }
+        waiter.resolve(answer);
       });
     },
 
@@ -135,24 +199,47 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
       const peer = await d.authn.authenticate(call);
       const { publicKey, uriSans } = SvidSigner.readCsr(call.request.csr, 'csr');
       if (uriSans.length > 0 && (uriSans.length !== 1 || uriSans[0] !== peer.id.toString())) {
-        throw permissionDenied('ERR_CSR_ID_MISMATCH', `csr URI SAN ${uriSans.join(', ')} is not the caller's ID ${peer.id}`);
+        throw permissionDenied('ERR_CSR_ID_MISMATCH', `csr URI SAN ${clip(uriSans.join(', '))} is not the caller's ID ${peer.id}`);
       }
-      const svid = d.signer.signX509({ spiffeId: peer.id, publicKey, ttlSeconds: d.agentSvidTtlSeconds });
-      const now = Math.floor(d.clock.now() / 1000);
-      await d.store.upsertAgent({ ...peer.agent, serial: svid.serial, expiresAt: Math.floor(svid.notAfter / 1000), updatedAt: now });
-      d.authn.noteRenewal(peer.id.toString(), peer.agent.serial);
-      await d.store.appendAudit({ time: now, event: 'agent.renewed', subject: peer.id.toString(), data: { serial: svid.serial, previous: peer.agent.serial } });
-      return { svid_chain: svid.chain.map((c) => Buffer.from(c)) };
+      const agentId = peer.id.toString();
+      // Re-read and re-check under the per-agent lock: an eviction, ban or re-attestation
+      // since authenticate() must win, not be overwritten by this upsert.
+      return d.authn.exclusive(agentId, async () => {
+        const agent = await d.store.getAgent(agentId);
+        d.authn.checkRecord(peer.id, peer.serial, agent);
+        const svid = d.signer.signX509({ spiffeId: peer.id, publicKey, ttlSeconds: d.agentSvidTtlSeconds });
+        const now = Math.floor(d.clock.now() / 1000);
+        await d.store.upsertAgent({
+          ...agent, serial: svid.serial, previousSerial: agent.serial, expiresAt: Math.floor(svid.notAfter / 1000), updatedAt: now,
+        });
+        await d.store.appendAudit({ time: now, event: 'agent.renewed', subject: agentId, data: { serial: svid.serial, previous: agent.serial } });
+        return { svid_chain: svid.chain.map((c) => Buffer.from(c)) };
+      });
     }),
 
     SyncEntries(call) {
-      d.authn.authenticate(call).then(
-        (peer) => serveSync(call, peer, { view: d.view, store: d.store, authn: d.authn, trustDomain: d.trustDomain, logger: log }),
-      ).catch((e) => { log.info('SyncEntries rejected', { err: e }); call.emit('error', toGrpcError(e)); });
+      d.authn.authenticate(call).then((peer) => {
+        const agentId = peer.id.toString();
+        // A peer that hung up while we authenticated has nothing to serve (and 'cancelled' already fired).
+        if (call.cancelled) return;
+        const open = syncStreams.get(agentId) ?? 0;
+        if (open >= limits.syncPerAgent) {
+          throw resourceExhausted('ERR_SYNC_STREAMS', `agent ${agentId} already has ${open} entry sync streams open (at most ${limits.syncPerAgent})`);
+        }
+        syncStreams.set(agentId, open + 1);
+        const released = () => {
+          const n = (syncStreams.get(agentId) ?? 1) - 1;
+          if (n > 0) syncStreams.set(agentId, n); else syncStreams.delete(agentId);
+        };
+        return serveSync(call, peer, { view: d.view, store: d.store, authn: d.authn, trustDomain: d.trustDomain, logger: log, clock: d.clock, onClose: released });
+      }).catch((e) => { log.info('SyncEntries rejected', { err: e }); call.emit('error', toGrpcError(e)); });
     },
 
     BatchSignX509SVID: unary('BatchSignX509SVID', async (call) => {
       const peer = await d.authn.authenticate(call);
+      if (call.request.params.length > MAX_BATCH) {
+        throw resourceExhausted('ERR_BATCH_TOO_LARGE', `${call.request.params.length} SVIDs requested in one call; at most ${MAX_BATCH}`);
+      }
       // Items are independent: check each, then sign them concurrently (threadpool).
       const results: X509SVIDResult[] = await Promise.all(call.request.params.map(async (p): Promise<X509SVIDResult> => {
         try {
@@ -160,14 +247,16 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
           const claims = claimsFor(e, p.instance_id);
           const { spki, uriSans } = await SvidSigner.readCsrAsync(p.csr, 'params.csr');
           if (uriSans.length > 0 && (uriSans.length !== 1 || uriSans[0] !== e.spiffeId.toString())) {
-            throw permissionDenied('ERR_CSR_ID_MISMATCH', `csr URI SAN ${uriSans.join(', ')} is not entry ${e.id}'s SPIFFE ID ${e.spiffeId}`);
+            throw permissionDenied('ERR_CSR_ID_MISMATCH', `csr URI SAN ${clip(uriSans.join(', '))} is not entry ${e.id}'s SPIFFE ID ${e.spiffeId}`);
           }
+          // Only the key is taken from the CSR: the SANs, basicConstraints and key usage come from
+          // the entry and the fixed SVID profile, whatever else the CSR asks for.
           const svid = await d.signer.signX509Async({
             spiffeId: e.spiffeId, publicKey: spki, ttlSeconds: e.x509SvidTtl || d.x509SvidTtlSeconds, dnsNames: e.dnsNames, claims,
           });
           return { status: OK_STATUS, entry_id: e.id, cert_chain: svid.chain.map((c) => Buffer.from(c)), expires_at: Math.floor(svid.notAfter / 1000) };
         } catch (err) {
-          return { status: errorToStatus(err), entry_id: p.entry_id, cert_chain: [], expires_at: 0 };
+          return { status: errorToStatus(err), entry_id: clip(p.entry_id, 128), cert_chain: [], expires_at: 0 };
         }
       }));
       return { results };
@@ -179,6 +268,12 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
       const e = authorizedEntry(peer.id.toString(), r.entry_id);
       const audience = r.audience.filter((a) => a.length > 0);
       if (audience.length === 0) throw invalidArgument('ERR_AUDIENCE_REQUIRED', 'audience is required (at least one value)');
+      if (audience.length > MAX_AUDIENCES) throw invalidArgument('ERR_AUDIENCE', `audience has ${audience.length} values; at most ${MAX_AUDIENCES}`);
+      for (const a of audience) {
+        if (a.length > MAX_AUDIENCE_CHARS || CONTROL.test(a)) {
+          throw invalidArgument('ERR_AUDIENCE', `audience "${clip(a, 64)}" must be at most ${MAX_AUDIENCE_CHARS} characters without control characters`);
+        }
+      }
       const { token, expiresAt } = await d.signer.mintJwt({
         spiffeId: e.spiffeId, audience, ttlSeconds: e.jwtSvidTtl || d.jwtSvidTtlSeconds, claims: claimsFor(e, r.instance_id),
       });

@@ -17,26 +17,39 @@ import { normalizeSerial } from '../ca/signer.ts';
 export interface AuthenticatedAgent {
   id: SpiffeId;
   serial: string;
+  /** The presented SVID's notAfter (ms): streams opened with it end then. */
+  notAfter: number;
   agent: AttestedAgent;
 }
 
 type CallWithAuth = { getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } } | null };
 
 export class AgentAuthenticator {
-  /**
-   * The serial an agent held before its last renewal. A gRPC channel keeps the TLS
-   * session (and so the old certificate) it opened with, so an agent that just renewed
-   * may still present the previous SVID until it reconnects.
-   */
-  private previousSerial = new Map<string, string>();
+  /** Per-agent-ID critical sections (see exclusive()). */
+  private locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly o: { ca: CaManager; store: Pick<Datastore, 'getAgent'>; clock: Clock }) {}
 
-  noteRenewal(agentId: string, oldSerial: string): void { this.previousSerial.set(agentId, oldSerial); }
-  forget(agentId: string): void { this.previousSerial.delete(agentId); }
+  /**
+   * Runs `fn` after every earlier exclusive() call for this agent ID has settled.
+   * The datastore only offers upsert, so every read-modify-write of an agent record
+   * (renewal, attestation, ban, eviction) runs under this lock: otherwise a renewal
+   * that read the record before an eviction would write it back (resurrecting the
+   * agent), and two trust-on-first-use attestations of one ID could both pass the
+   * "not yet attested" check. Only serializes within this process; see the report
+   * for the store-level (multi-server) fix.
+   */
+  async exclusive<T>(agentId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(agentId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.then(() => undefined, () => undefined);
+    this.locks.set(agentId, tail);
+    void tail.then(() => { if (this.locks.get(agentId) === tail) this.locks.delete(agentId); });
+    return run;
+  }
 
-  /** The verified peer certificate chain's SPIFFE ID and serial (no agent record check). */
-  verifyPeer(call: CallWithAuth): { id: SpiffeId; serial: string } {
+  /** The verified peer certificate chain's SPIFFE ID, serial and expiry (no agent record check). */
+  verifyPeer(call: CallWithAuth): { id: SpiffeId; serial: string; notAfter: number } {
     const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
     if (!raw) {
       throw permissionDenied('ERR_AGENT_NO_SVID',
@@ -45,8 +58,11 @@ export class AgentAuthenticator {
     const leaf = new Uint8Array(raw);
     const ca = this.o.ca;
     const chain: Uint8Array[] = [leaf];
+    let x: X509Certificate;
+    try { x = new X509Certificate(leaf); } catch {
+      throw permissionDenied('ERR_AGENT_SVID_INVALID', 'agent X.509-SVID rejected: the client certificate is not parseable');
+    }
     if (ca.upstream) {
-      const x = new X509Certificate(leaf);
       const slot = ca.slots().find((s) => { const c = new X509Certificate(s.certificate); return x.checkIssued(c) && x.verify(c.publicKey); });
       if (slot) chain.push(slot.certificate, ...slot.upstreamChain);
     }
@@ -61,21 +77,26 @@ export class AgentAuthenticator {
     if (!id.path.startsWith('/tessera/agent/')) {
       throw permissionDenied('ERR_AGENT_SVID_NOT_AGENT', `${id} is not an agent ID (spiffe://${ca.trustDomain}/tessera/agent/...)`);
     }
-    return { id, serial: normalizeSerial(new X509Certificate(leaf).serialNumber) };
+    return { id, serial: normalizeSerial(x.serialNumber), notAfter: new Date(x.validTo).getTime() };
   }
 
   async authenticate(call: CallWithAuth): Promise<AuthenticatedAgent> {
-    const { id, serial } = this.verifyPeer(call);
+    const { id, serial, notAfter } = this.verifyPeer(call);
     const agent = await this.o.store.getAgent(id.toString());
     this.checkRecord(id, serial, agent);
-    return { id, serial, agent: agent! };
+    return { id, serial, notAfter, agent: agent! };
   }
 
-  /** The agent record rules (also re-checked on open streams when the record changes). */
-  checkRecord(id: SpiffeId, serial: string, agent: AttestedAgent | undefined): void {
+  /**
+   * The agent record rules (also re-checked on open streams when the record changes).
+   * The SVID before the last renewal is accepted from the record itself (the store
+   * keeps it, so it holds across restarts and servers; a fresh attestation clears it).
+   */
+  checkRecord(id: SpiffeId, serial: string, agent: AttestedAgent | undefined): asserts agent is AttestedAgent {
     if (!agent) throw permissionDenied('ERR_AGENT_NOT_ATTESTED', `agent ${id} is not attested (it was evicted or never attested); attest again`);
     if (agent.banned) throw permissionDenied('ERR_AGENT_BANNED', `agent ${id} is banned`);
-    if (normalizeSerial(agent.serial) !== serial && this.previousSerial.get(id.toString()) !== serial) {
+    const previous = agent.previousSerial ? normalizeSerial(agent.previousSerial) : '';
+    if (normalizeSerial(agent.serial) !== serial && previous !== serial) {
       throw permissionDenied('ERR_AGENT_SVID_SUPERSEDED', `agent SVID serial ${serial} is not the current one for ${id} (it was superseded)`);
     }
   }

@@ -15,8 +15,15 @@ import { activateAt, prepareAt } from './rotation.ts';
  * signing key per "slot". One slot is active (signs everything); during rotation a
  * prepared slot is already published in the bundle so relying parties learn it
  * before it signs anything, and an old slot stays in the bundle until it expires so
- * SVIDs it signed keep verifying. Bundle changes go to the datastore (putBundle),
- * from where sync streams push them to agents.
+ * SVIDs it signed keep verifying.
+ *
+ * The bundle is shared: several servers on one datastore each keep their own CA (or
+ * intermediates under one upstream CA) and each *appends* its authorities to the one
+ * bundle row (Datastore.appendBundle, a locked read-modify-write) and prunes only
+ * authorities that expired more than a grace period ago (pruneBundle), so no server
+ * ever removes another's live key. Every server follows the stored bundle through the
+ * change feed: bundle() and x509Authorities() are the merged set, so a server trusts
+ * agent SVIDs signed by its peers, and sync streams push the merged bundle.
  *
  * Disk layout (<dir> is 0700, keys 0600):
  *   state.json                         which slot is active / prepared
@@ -56,7 +63,14 @@ export interface CaManagerOptions {
   subject?: { organization?: string; commonName?: string };
   upstream?: UpstreamCa;
   refreshHintSeconds: number;
-  store: Pick<Datastore, 'getBundle' | 'putBundle'>;
+  /**
+   * How long after its expiry an authority stays in the shared bundle before it is
+   * pruned. It cannot validate anything by then; the margin only covers clock skew
+   * between servers (one server's clock running ahead must not prune a CA that
+   * another still considers valid). Default 3600.
+   */
+  bundlePruneGraceSeconds?: number;
+  store: Pick<Datastore, 'getBundle' | 'appendBundle' | 'pruneBundle' | 'subscribe'>;
   clock: Clock;
   logger: Logger;
 }
@@ -65,6 +79,8 @@ interface StateFile { active: string; prepared?: string; slots: string[] }
 
 export type CaEvent = 'bundle' | 'activated';
 
+const DEFAULT_PRUNE_GRACE_S = 3600;
+
 export class CaManager {
   private slotsById = new Map<string, CaSlot>();
   private activeId = '';
@@ -72,33 +88,69 @@ export class CaManager {
   private current: BundleRecord | undefined;
   private listeners = new Set<(ev: CaEvent) => void>();
   private lock: Promise<unknown> = Promise.resolve();
+  private unsubscribe: () => void = () => {};
+  private published = false;
+  /** notAfter (ms) per DER hex, so the merged bundle is not re-parsed on every call. */
+  private notAfterCache = new Map<string, number>();
 
   private constructor(private readonly o: CaManagerOptions) {}
 
-  /** Loads the CA from disk, or makes a new one on first start; publishes the bundle. */
+  /** Loads the CA from disk, or makes a new one on first start; publishes into the shared bundle and follows it. */
   static async open(o: CaManagerOptions): Promise<CaManager> {
     const m = new CaManager(o);
     ensurePrivateDir(o.dir);
     m.load();
-    await m.tick();
+    // Subscribed before the first publish so no peer's change can slip between the two.
+    m.unsubscribe = o.store.subscribe((ev) => {
+      if (ev.kind === 'bundle' && ev.id === o.trustDomain.name) void m.refresh();
+    });
+    try {
+      await m.tick();
+    } catch (e) {
+      m.close();
+      throw e;
+    }
     return m;
   }
+
+  /** Stops following the store (the rotation loop stops with its own signal). */
+  close(): void { this.unsubscribe(); }
 
   get trustDomain(): TrustDomain { return this.o.trustDomain; }
   active(): CaSlot { return this.slotsById.get(this.activeId)!; }
   prepared(): CaSlot | undefined { return this.preparedId ? this.slotsById.get(this.preparedId) : undefined; }
   slots(): CaSlot[] { return [...this.slotsById.values()]; }
-  /** The bundle as last written to the store. */
+  /** The shared bundle as last read from (or written to) the store: every server's authorities. */
   bundle(): BundleRecord { return this.current!; }
   get upstream(): boolean { return this.o.upstream !== undefined; }
 
-  /** Roots agents pin: the bundle's X.509 authorities. */
+  /**
+   * Roots to trust: the shared bundle's unexpired X.509 authorities (every server's),
+   * plus our own in case the store has not caught up. Used to verify agent SVIDs, as
+   * the TLS client-CA list and for bundle.pem.
+   */
   x509Authorities(): Uint8Array[] {
+    const now = this.o.clock.now();
+    const out: Uint8Array[] = [];
+    const seen = new Set<string>();
+    for (const der of [...(this.current?.x509Authorities ?? []), ...this.ownX509Authorities()]) {
+      const h = Buffer.from(der).toString('hex');
+      if (seen.has(h)) continue;
+      seen.add(h);
+      const notAfter = this.certNotAfter(h, der);
+      if (notAfter === undefined || notAfter > now) out.push(der);
+    }
+    return out;
+  }
+
+  /** This server's own X.509 authorities: its unexpired slots' roots, or the upstream roots. */
+  ownX509Authorities(): Uint8Array[] {
     if (this.o.upstream) return this.o.upstream.roots;
     const now = this.o.clock.now();
     return this.slots().filter((s) => s.notAfter > now).sort((a, b) => a.notBefore - b.notBefore).map((s) => s.certificate);
   }
 
+  /** This server's own JWT keys (unexpired slots). */
   jwtAuthorities(): JwtAuthority[] {
     const now = this.o.clock.now();
     return this.slots().filter((s) => s.notAfter > now).sort((a, b) => a.notBefore - b.notBefore).map((s) => ({
@@ -124,14 +176,17 @@ export class CaManager {
     const a = this.active();
     const times = [this.prepared() ? activateAt(a) : prepareAt(a)];
     for (const s of this.slots()) if (s.id !== this.activeId && s.id !== this.preparedId) times.push(s.notAfter);
+    // A peer's authority leaving the shared bundle (expiry + grace) is also our job to prune.
+    const grace = (this.o.bundlePruneGraceSeconds ?? DEFAULT_PRUNE_GRACE_S) * 1000;
+    // Only future times: an authority the store declines to prune (the last one) must not make the loop spin.
+    const now = this.o.clock.now();
+    for (const t of this.bundleExpiries()) if (t + grace + 1000 > now) times.push(t + grace + 1000);
     return Math.min(...times);
   }
 
   /** One rotation step: make a first CA, prepare, activate, prune expired slots, publish. Serialised. */
   tick(): Promise<void> {
-    const run = this.lock.then(() => this.step());
-    this.lock = run.catch(() => undefined);
-    return run;
+    return this.serialised(() => this.step());
   }
 
   /** The rotation loop: runs until `signal` aborts; failures back off with jitter. */
@@ -150,25 +205,40 @@ export class CaManager {
     }
   }
 
+  private serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
   private async step(): Promise<void> {
     const now = this.o.clock.now();
-    let activated = false;
+    let activate: CaSlot | undefined;
     const a = this.slotsById.get(this.activeId);
     if (!a || a.notAfter <= now) {
-      // First start, or the server was down past the active CA's expiry.
+      // First start, or the server was down past the active CA's expiry. The new slot
+      // is recorded as prepared first, so a failed publish below does not leave an
+      // orphan that the next attempt would duplicate.
       const p = this.prepared();
       const next = p && p.notAfter > now ? p : await this.createSlot();
-      this.activeId = next.id;
-      this.preparedId = undefined;
-      activated = true;
+      this.preparedId = next.id;
+      activate = next;
     } else if (!this.preparedId && now >= prepareAt(a)) {
       const p = await this.createSlot();
       this.preparedId = p.id;
       this.o.logger.info('prepared next CA', { slot: p.id, not_after: new Date(p.notAfter).toISOString() });
     } else if (this.preparedId && now >= activateAt(a)) {
-      this.activeId = this.preparedId;
+      activate = this.prepared();
+    }
+    this.saveState();
+    // Publish before activating: a CA must be in the shared bundle (so every server and,
+    // through sync streams, every agent can learn it) before it signs anything. If the
+    // store is unreachable this throws and the activation waits for the next attempt.
+    const changed = await this.publish(now);
+    if (activate) {
+      this.activeId = activate.id;
       this.preparedId = undefined;
-      activated = true;
+      this.o.logger.info('activated CA', { slot: this.activeId, not_after: new Date(this.active().notAfter).toISOString() });
     }
     for (const s of this.slots()) {
       if (s.notAfter <= now && s.id !== this.activeId) {
@@ -177,11 +247,7 @@ export class CaManager {
       }
     }
     this.saveState();
-    if (activated) {
-      this.o.logger.info('activated CA', { slot: this.activeId, not_after: new Date(this.active().notAfter).toISOString() });
-    }
-    const changed = await this.publish();
-    if (activated) this.emit('activated');
+    if (activate) this.emit('activated');
     if (changed) this.emit('bundle');
   }
 
@@ -191,18 +257,81 @@ export class CaManager {
     }
   }
 
-  /** Writes the bundle to the store when its content changed; true if it did. */
-  private async publish(): Promise<boolean> {
-    const td = this.o.trustDomain;
-    const x509Authorities = this.x509Authorities();
-    const jwtAuthorities = this.jwtAuthorities();
-    const stored = this.current ?? await this.o.store.getBundle(td.name);
-    if (stored && sameBundle(stored, x509Authorities, jwtAuthorities, this.o.refreshHintSeconds)) {
-      this.current = stored;
-      return false;
+  /**
+   * Makes the shared bundle hold our authorities (append what is missing) and drops
+   * authorities, ours or a peer's, that expired more than the grace period ago. Reads
+   * the stored bundle first: a peer may have changed it. True if the bundle we hold changed.
+   */
+  private async publish(now: number): Promise<boolean> {
+    const { store, trustDomain: td, refreshHintSeconds: hint } = this.o;
+    let b = await store.getBundle(td.name);
+    const ownX509 = this.ownX509Authorities();
+    const ownJwt = this.jwtAuthorities();
+    // The refresh hint is written only on our first publish (config may have changed
+    // while we were down), never on every step: two servers configured with different
+    // hints would otherwise rewrite the bundle back and forth.
+    if (!b || lacks(b, ownX509, ownJwt) || (!this.published && b.refreshHint !== hint)) {
+      b = await store.appendBundle({ trustDomain: td, x509Authorities: ownX509, jwtAuthorities: ownJwt, refreshHint: hint });
     }
-    this.current = await this.o.store.putBundle({ trustDomain: td, x509Authorities, jwtAuthorities, refreshHint: this.o.refreshHintSeconds });
+    this.published = true;
+    const expiresBefore = Math.floor(now / 1000) - (this.o.bundlePruneGraceSeconds ?? DEFAULT_PRUNE_GRACE_S);
+    if (this.hasExpired(b, expiresBefore)) b = (await store.pruneBundle(td.name, expiresBefore)) ?? b;
+    return this.adopt(b);
+  }
+
+  /** Takes `b` as the current bundle when it is newer than what we hold; true if it was. */
+  private adopt(b: BundleRecord): boolean {
+    if (this.current && b.sequence <= this.current.sequence) return false;
+    this.current = b;
     return true;
+  }
+
+  /** A peer changed the bundle (change feed): re-read it and tell listeners (server TLS, bundle.pem). */
+  private refresh(): Promise<void> {
+    return this.serialised(async () => {
+      const b = await this.o.store.getBundle(this.o.trustDomain.name);
+      if (!b || !this.adopt(b)) return;
+      this.emit('bundle');
+      // Only expired authorities are ever pruned, so ours missing means a writer that
+      // replaced the bundle (putBundle from a tool): put ours back at once.
+      if (lacks(b, this.ownX509Authorities(), this.jwtAuthorities())) {
+        this.o.logger.warn('own CA missing from the shared bundle; appending it again');
+        await this.publish(this.o.clock.now()).then((changed) => { if (changed) this.emit('bundle'); });
+      }
+    }).catch((err) => this.o.logger.warn('could not refresh the bundle from the datastore', { err }));
+  }
+
+  private certNotAfter(hex: string, der: Uint8Array): number | undefined {
+    let t = this.notAfterCache.get(hex);
+    if (t === undefined) {
+      try { t = Date.parse(new X509Certificate(der).validTo); } catch { return undefined; }
+      if (this.notAfterCache.size > 1000) this.notAfterCache.clear();
+      this.notAfterCache.set(hex, t);
+    }
+    return t;
+  }
+
+  /** Expiry times (ms) of everything in the shared bundle. */
+  private bundleExpiries(): number[] {
+    const b = this.current;
+    if (!b) return [];
+    const out: number[] = [];
+    for (const der of b.x509Authorities) {
+      const t = this.certNotAfter(Buffer.from(der).toString('hex'), der);
+      if (t !== undefined) out.push(t);
+    }
+    for (const k of b.jwtAuthorities) if (k.expiresAt > 0) out.push(k.expiresAt * 1000);
+    return out;
+  }
+
+  /** Whether pruning at `expiresBefore` (unix seconds) would drop anything (checked here to spare a write per step). */
+  private hasExpired(b: BundleRecord, expiresBefore: number): boolean {
+    const x509 = b.x509Authorities.map((der) => this.certNotAfter(Buffer.from(der).toString('hex'), der));
+    const expired = x509.filter((t) => t !== undefined && t / 1000 <= expiresBefore).length;
+    // The store keeps the last X.509 authorities rather than empty the bundle; asking it
+    // to prune them again on every step would only rewrite nothing.
+    if (expired > 0 && expired < x509.length) return true;
+    return b.jwtAuthorities.some((k) => k.expiresAt > 0 && k.expiresAt <= expiresBefore);
   }
 
   private async createSlot(): Promise<CaSlot> {
@@ -266,10 +395,11 @@ export class CaManager {
   }
 }
 
-function sameBundle(b: BundleRecord, x509: Uint8Array[], jwt: JwtAuthority[], hint: number): boolean {
-  const hex = (l: Uint8Array[]) => l.map((d) => Buffer.from(d).toString('hex')).join(',');
-  const jwts = (l: JwtAuthority[]) => l.map((k) => `${k.kid}:${Buffer.from(k.publicKey).toString('hex')}:${k.expiresAt}`).join(',');
-  return hex(b.x509Authorities) === hex(x509) && jwts(b.jwtAuthorities) === jwts(jwt) && b.refreshHint === hint;
+/** Whether the bundle is missing any of the given authorities (X.509 by DER, JWT by kid). */
+function lacks(b: BundleRecord, x509: Uint8Array[], jwt: JwtAuthority[]): boolean {
+  const have = new Set(b.x509Authorities.map((d) => Buffer.from(d).toString('hex')));
+  const kids = new Set(b.jwtAuthorities.map((k) => k.kid));
+  return x509.some((d) => !have.has(Buffer.from(d).toString('hex'))) || jwt.some((k) => !kids.has(k.kid));
 }
 
 function isSelfSigned(der: Uint8Array): boolean {

@@ -186,6 +186,7 @@ async function migrate(pool: pg.Pool, list: readonly Migration[], where: string,
 }
 
 class PostgresDriver implements SqlDriver {
+  readonly lockRows = ' FOR UPDATE';
   private texts = new Map<string, string>();
   constructor(readonly pool: pg.Pool, readonly description: string) {}
 

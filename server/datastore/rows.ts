@@ -101,7 +101,7 @@ export function agentParams(a: AttestedAgent): unknown[] {
   const sels = normalizeSelectors(a.selectors);
   return [
     a.spiffeId.toString(), a.attestationType, JSON.stringify(sels.map((s) => [s.type, s.value])),
-    a.serial, a.expiresAt, a.banned ? 1 : 0, a.createdAt, a.updatedAt,
+    a.serial, a.previousSerial ?? '', a.expiresAt, a.banned ? 1 : 0, a.createdAt, a.updatedAt,
   ];
 }
 
@@ -111,6 +111,7 @@ export function rowToAgent(r: Row, ids: IdCache): AttestedAgent {
     attestationType: str(r.attestation_type),
     selectors: selectorsFromJson(str(r.selectors)),
     serial: str(r.serial),
+    previousSerial: r.previous_serial == null ? '' : str(r.previous_serial),
     expiresAt: num(r.expires_at),
     banned: bool(r.banned),
     createdAt: num(r.created_at),

@@ -14,6 +14,12 @@ export interface SqlDriver {
   /** "sqlite:/path" or "postgres://host/db": for logs and error messages. */
   readonly description: string;
   /**
+   * Appended to a SELECT inside writeTransaction to lock the rows it reads until commit
+   * (" FOR UPDATE" on PostgreSQL; "" on SQLite, whose write transactions already hold
+   * the database's one write lock from BEGIN IMMEDIATE).
+   */
+  readonly lockRows: string;
+  /**
    * Runs `fn` in one transaction that is serialised against every other writer of the
    * change log, so change sequence numbers are assigned in commit order (a reader of
    * changesSince never skips a sequence that commits later). Rolls back on throw.

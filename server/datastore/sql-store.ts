@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
-import { alreadyExists } from '../../common/errors.ts';
+import { alreadyExists, failedPrecondition } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { normalizeSelectors } from '../../spiffe/selector.ts';
 import { entryFilterSql } from './entry-filter.ts';
@@ -26,10 +26,11 @@ const ENTRY_INSERT = `INSERT INTO registration_entries (${ENTRY_COLUMNS.join(', 
 const ENTRY_UPDATE = `UPDATE registration_entries SET ${ENTRY_COLUMNS.filter((c) => c !== 'id' && c !== 'created_at')
   .map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
 const AGENT_UPSERT = `INSERT INTO attested_agents
-  (spiffe_id, attestation_type, selectors, serial, expires_at, banned, created_at, updated_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+  (spiffe_id, attestation_type, selectors, serial, previous_serial, expires_at, banned, created_at, updated_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (spiffe_id) DO UPDATE SET attestation_type = excluded.attestation_type,
-    selectors = excluded.selectors, serial = excluded.serial, expires_at = excluded.expires_at,
+    selectors = excluded.selectors, serial = excluded.serial, previous_serial = excluded.previous_serial,
+    expires_at = excluded.expires_at,
     banned = (attested_agents.banned OR excluded.banned), updated_at = excluded.updated_at`;
 const BUNDLE_UPSERT = `INSERT INTO bundles (trust_domain, x509_authorities, jwt_authorities, refresh_hint, updated_at, sequence)
   VALUES (?, ?, ?, ?, ?, 1)
@@ -37,6 +38,10 @@ const BUNDLE_UPSERT = `INSERT INTO bundles (trust_domain, x509_authorities, jwt_
     jwt_authorities = excluded.jwt_authorities, refresh_hint = excluded.refresh_hint,
     updated_at = excluded.updated_at, sequence = bundles.sequence + 1
   RETURNING *`;
+const BUNDLE_INSERT = `INSERT INTO bundles (trust_domain, x509_authorities, jwt_authorities, refresh_hint, updated_at, sequence)
+  VALUES (?, ?, ?, ?, ?, 1) RETURNING *`;
+const BUNDLE_UPDATE = `UPDATE bundles SET x509_authorities = ?, jwt_authorities = ?, refresh_hint = ?, updated_at = ?,
+  sequence = sequence + 1 WHERE trust_domain = ? RETURNING *`;
 
 /**
  * The Datastore over any SqlDriver: every rule (duplicates, revisions, change log,
@@ -253,6 +258,61 @@ export abstract class SqlStore implements Datastore {
     });
   }
 
+  /**
+   * Read-modify-write under a row lock (PostgreSQL FOR UPDATE; SQLite's write lock),
+   * inside the change-log write transaction: two servers appending at once are
+   * serialised, and the second one merges into what the first committed.
+   */
+  async appendBundle(bundle: Omit<BundleRecord, 'sequence'>): Promise<BundleRecord> {
+    const now = this.now();
+    return this.write(async (c, log) => {
+      const cur = await this.lockBundle(c, bundle.trustDomain.name);
+      if (!cur) {
+        const rows = await c.all(BUNDLE_INSERT, bundleParams(mergeBundle(undefined, bundle), now));
+        await log('bundle', bundle.trustDomain.name);
+        return rowToBundle(rows[0], this.ids);
+      }
+      const merged = mergeBundle(cur, bundle);
+      if (sameContent(cur, merged)) return cur;
+      return this.rewriteBundle(c, log, merged, now);
+    });
+  }
+
+  async pruneBundle(trustDomain: string, expiresBefore: number): Promise<BundleRecord | undefined> {
+    const now = this.now();
+    return this.write(async (c, log) => {
+      const cur = await this.lockBundle(c, trustDomain);
+      if (!cur) return undefined;
+      let x509Authorities = cur.x509Authorities.filter((der) => {
+        const notAfter = certificateNotAfter(der);
+        return notAfter === undefined || notAfter > expiresBefore;
+      });
+      if (x509Authorities.length === 0 && cur.x509Authorities.length > 0) {
+        // Every root has expired (all servers down past their CA's lifetime): keep them
+        // until a server appends a new one rather than publish a bundle trusting nothing.
+        this.logger.warn('not pruning the last X.509 authorities of the bundle', { trust_domain: trustDomain });
+        x509Authorities = cur.x509Authorities;
+      }
+      const jwtAuthorities = cur.jwtAuthorities.filter((k) => k.expiresAt === 0 || k.expiresAt > expiresBefore);
+      const next = { ...cur, x509Authorities, jwtAuthorities };
+      if (sameContent(cur, next)) return cur;
+      return this.rewriteBundle(c, log, next, now);
+    });
+  }
+
+  private async lockBundle(c: SqlConn, trustDomain: string): Promise<BundleRecord | undefined> {
+    const rows = await c.all(`SELECT * FROM bundles WHERE trust_domain = ?${this.driver.lockRows}`, [trustDomain]);
+    return rows[0] ? rowToBundle(rows[0], this.ids) : undefined;
+  }
+
+  private async rewriteBundle(c: SqlConn, log: (kind: ChangeKind, id: string) => Promise<void>,
+    b: Omit<BundleRecord, 'sequence'>, now: number): Promise<BundleRecord> {
+    const [td, x509, jwt, hint, updatedAt] = bundleParams(b, now);
+    const rows = await c.all(BUNDLE_UPDATE, [x509, jwt, hint, updatedAt, td]);
+    await log('bundle', b.trustDomain.name);
+    return rowToBundle(rows[0], this.ids);
+  }
+
   // ---- change feed ----
 
   async currentSequence(): Promise<number> {
@@ -302,6 +362,43 @@ export abstract class SqlStore implements Datastore {
     this.listeners.clear();
     await this.driver.close();
   }
+}
+
+/**
+ * The stored bundle plus whatever `add` has that it lacks: X.509 authorities by DER,
+ * JWT authorities by kid, existing ones first (their order is what relying parties
+ * already saw). A known kid with a different key is refused: kids are random, so this
+ * is a bug or an attack, never a rotation.
+ */
+function mergeBundle(cur: BundleRecord | undefined, add: Omit<BundleRecord, 'sequence'>): Omit<BundleRecord, 'sequence'> {
+  const x509Authorities = [...(cur?.x509Authorities ?? [])];
+  const seen = new Set(x509Authorities.map(hex));
+  for (const der of add.x509Authorities) {
+    if (!seen.has(hex(der))) { seen.add(hex(der)); x509Authorities.push(der); }
+  }
+  const jwtAuthorities = [...(cur?.jwtAuthorities ?? [])];
+  const byKid = new Map(jwtAuthorities.map((k) => [k.kid, k]));
+  for (const k of add.jwtAuthorities) {
+    const have = byKid.get(k.kid);
+    if (!have) { byKid.set(k.kid, k); jwtAuthorities.push(k); continue; }
+    if (hex(have.publicKey) !== hex(k.publicKey)) {
+      throw failedPrecondition('ERR_BUNDLE_KID_CONFLICT', `bundle ${add.trustDomain.name} already has JWT key "${k.kid}" with a different public key`);
+    }
+  }
+  return { trustDomain: add.trustDomain, x509Authorities, jwtAuthorities, refreshHint: add.refreshHint };
+}
+
+function sameContent(a: Omit<BundleRecord, 'sequence'>, b: Omit<BundleRecord, 'sequence'>): boolean {
+  const jwt = (l: BundleRecord['jwtAuthorities']) => l.map((k) => `${k.kid}:${hex(k.publicKey)}:${k.expiresAt}`).join(',');
+  return a.refreshHint === b.refreshHint && a.x509Authorities.map(hex).join(',') === b.x509Authorities.map(hex).join(',') &&
+    jwt(a.jwtAuthorities) === jwt(b.jwtAuthorities);
+}
+
+const hex = (d: Uint8Array): string => Buffer.from(d).toString('hex');
+
+/** A CA certificate's notAfter in unix seconds; undefined when it does not parse (then it is never pruned). */
+export function certificateNotAfter(der: Uint8Array): number | undefined {
+  try { return Math.floor(Date.parse(new X509Certificate(der).validTo) / 1000); } catch { return undefined; }
 }
 
 function toEntry(e: NewEntry & { id: string }, revision: number, createdAt: number): RegistrationEntry {

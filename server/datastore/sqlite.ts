@@ -96,6 +96,7 @@ function migrate(db: Database.Database, list: readonly Migration[], path: string
 
 class SqliteDriver implements SqlDriver {
   readonly description: string;
+  readonly lockRows = '';
   private statements = new Map<string, Database.Statement>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;

@@ -50,6 +50,15 @@ export interface AttestedAgent {
   selectors: Selector[];
   /** Serial (hex) of the agent's current SVID; a renewal must present this one or the previous. */
   serial: string;
+  /**
+   * Serial of the SVID before the last renewal ('' or absent: none). Kept in the store,
+   * not in one server's memory, because a gRPC channel keeps its TLS session (and so
+   * the old certificate) after a renewal: the old SVID must keep working across a
+   * server restart and on every other server sharing the store. Writers set it
+   * explicitly: a renewal passes the serial it replaced, an attestation leaves it out
+   * (a fresh attestation clears it).
+   */
+  previousSerial?: string;
   expiresAt: number;
   banned: boolean;
   createdAt: number;
@@ -132,8 +141,28 @@ export interface Datastore {
 
   // Bundles (own trust domain and, later, federated ones).
   getBundle(trustDomain: string): Promise<BundleRecord | undefined>;
-  /** Replaces the bundle; the store assigns the next sequence number and returns it. */
+  /**
+   * Replaces the bundle; the store assigns the next sequence number and returns it.
+   * Only for a single writer (tests, tools): servers sharing a store use appendBundle
+   * and pruneBundle, which never drop another server's live authorities.
+   */
   putBundle(bundle: Omit<BundleRecord, 'sequence'>): Promise<BundleRecord>;
+  /**
+   * Adds the given X.509 authorities (matched by DER) and JWT authorities (matched by
+   * kid) that the stored bundle lacks, in one locked read-modify-write transaction, so
+   * several servers appending at once lose nothing. Creates the bundle when missing.
+   * `refreshHint` is written along with a change (or when it differs and nothing else
+   * does). The sequence grows by one when anything changed and stays put otherwise (no
+   * change event then). A kid already present with another key is ERR_BUNDLE_KID_CONFLICT.
+   */
+  appendBundle(bundle: Omit<BundleRecord, 'sequence'>): Promise<BundleRecord>;
+  /**
+   * Drops X.509 authorities whose notAfter and JWT authorities whose expiresAt is at or
+   * before `expiresBefore` (unix seconds), in one locked transaction; the sequence grows
+   * when anything went. Never removes the last X.509 authority (a bundle that trusts
+   * nothing helps no one) nor a certificate it cannot parse. Undefined: no such bundle.
+   */
+  pruneBundle(trustDomain: string, expiresBefore: number): Promise<BundleRecord | undefined>;
 
   // Change feed: every write above appends one event.
   currentSequence(): Promise<number>;

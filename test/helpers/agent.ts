@@ -43,8 +43,11 @@ export interface TestAgent {
   /** Whether the last start resumed from the data dir (no attestation). */
   resumed: boolean;
   stop(): Promise<void>;
-  /** Stops and starts again on the same data dir and socket. */
-  restart(): Promise<void>;
+  /**
+   * Stops and starts again on the same data dir and socket. `joinToken` replaces the
+   * configured token (e.g. to re-attest after an eviction; the old one is used up).
+   */
+  restart(opts?: { joinToken?: string }): Promise<void>;
 }
 
 export async function startAgent(t: Scope, opts: StartAgentOptions): Promise<TestAgent> {
@@ -82,7 +85,11 @@ export async function startAgent(t: Scope, opts: StartAgentOptions): Promise<Tes
     Object.assign(agent, { proc, spiffeId: ready.spiffe_id, resumed: ready.resumed });
   };
   agent.stop = () => agent.proc.stop();
-  agent.restart = async () => { await agent.proc.stop(); await launch(); };
+  agent.restart = async (o = {}) => {
+    await agent.proc.stop();
+    if (o.joinToken !== undefined) config.node_attestor = { method: 'join_token', join_token: { token: o.joinToken } };
+    await launch();
+  };
   await launch();
   return agent;
 }

@@ -1,10 +1,12 @@
 import test, { type ExecutionContext } from 'ava';
+import { generateKeyPairSync } from 'node:crypto';
 import type { FakeClock } from '../../common/clock.ts';
 import { TesseraError } from '../../common/errors.ts';
 import { agentId, TrustDomain } from '../../spiffe/id.ts';
 import { formatSelector, parseSelector } from '../../spiffe/selector.ts';
+import { createCaCertificate } from '../../spiffe/x509svid/ca.ts';
 import type {
-  AttestedAgent, ChangeEvent, Datastore, ItemResult, NewEntry, RegistrationEntry,
+  AttestedAgent, ChangeEvent, Datastore, ItemResult, JwtAuthority, NewEntry, RegistrationEntry,
 } from '../../server/datastore/types.ts';
 
 /**
@@ -53,6 +55,20 @@ export function failure(r: ItemResult<unknown>): TesseraError {
   if (r.ok) throw new Error('expected a failure');
   if (!(r.error instanceof TesseraError)) throw r.error;
   return r.error;
+}
+
+/** Unix seconds the bundle tests treat as "now" (cutoffs are passed explicitly). */
+const NOW = Math.floor(Date.UTC(2026, 0, 1) / 1000);
+const hexOf = (d: Uint8Array) => Buffer.from(d).toString('hex');
+
+/** A real self-signed CA certificate expiring at `notAfter` (unix seconds): pruneBundle reads its expiry. */
+async function testRoot(notAfter: number): Promise<Uint8Array> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return createCaCertificate({ trustDomain: td, publicKey, privateKey, notBefore: new Date((NOW - 86_400) * 1000), notAfter: new Date(notAfter * 1000) });
+}
+
+function jwtKey(kid: string, seed: number, expiresAt: number): JwtAuthority {
+  return { kid, publicKey: new Uint8Array([0x30, seed & 0xff, 1, 2]), expiresAt };
 }
 
 const ids = (list: RegistrationEntry[]) => list.map((e) => e.id).sort();
@@ -289,6 +305,72 @@ export function registerDatastoreContract(engine: string, open: ContractFactory)
     await store.putBundle({ trustDomain: td, x509Authorities: [], jwtAuthorities: [{ kid: 'k1', publicKey: spki, expiresAt: 99 }], refreshHint: 1 });
     t.deepEqual((await store.getBundle('example.org'))!.jwtAuthorities.map((k) => ({ ...k, publicKey: [...k.publicKey] })),
       [{ kid: 'k1', publicKey: [...spki], expiresAt: 99 }]);
+  });
+
+  test(name('appendBundle merges by DER and kid, bumps the sequence only on change, and refuses a kid with another key'), async (t) => {
+    const { store } = await open(t);
+    const [r1, r2] = await Promise.all([testRoot(NOW + 3600), testRoot(NOW + 7200)]);
+    const seen: ChangeEvent[] = [];
+    store.subscribe((ev) => seen.push(ev));
+    const b1 = await store.appendBundle({ trustDomain: td, x509Authorities: [r1], jwtAuthorities: [jwtKey('a', 1, NOW + 3600)], refreshHint: 300 });
+    t.is(b1.sequence, 1);
+    const b2 = await store.appendBundle({ trustDomain: td, x509Authorities: [r2, r1], jwtAuthorities: [jwtKey('b', 2, NOW + 7200)], refreshHint: 300 });
+    t.is(b2.sequence, 2);
+    t.deepEqual(b2.x509Authorities.map(hexOf), [r1, r2].map(hexOf), 'existing first, nothing twice');
+    t.deepEqual(b2.jwtAuthorities.map((k) => k.kid), ['a', 'b']);
+    const same = await store.appendBundle({ trustDomain: td, x509Authorities: [r1], jwtAuthorities: [jwtKey('a', 1, NOW + 3600)], refreshHint: 300 });
+    t.is(same.sequence, 2, 'nothing new: no new sequence');
+    await waitFor(() => seen.length >= 2);
+    await new Promise((r) => setTimeout(r, 50));
+    t.deepEqual(seen.map((e) => [e.kind, e.id]), [['bundle', 'example.org'], ['bundle', 'example.org']], 'no event for a no-op');
+    await t.throwsAsync(store.appendBundle({ trustDomain: td, x509Authorities: [], jwtAuthorities: [jwtKey('a', 9, NOW)], refreshHint: 300 }),
+      { code: 'ERR_BUNDLE_KID_CONFLICT' });
+    t.is((await store.getBundle('example.org'))!.sequence, 2);
+    t.is((await store.appendBundle({ trustDomain: td, x509Authorities: [], jwtAuthorities: [], refreshHint: 60 })).sequence, 3, 'a new refresh hint is a change');
+  });
+
+  test(name('pruneBundle drops only authorities expired by the cutoff, never the last X.509 one nor one it cannot parse'), async (t) => {
+    const { store } = await open(t);
+    t.is(await store.pruneBundle('example.org', NOW), undefined);
+    const [old, live, older] = await Promise.all([testRoot(NOW - 10), testRoot(NOW + 3600), testRoot(NOW - 100)]);
+    const junk = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]);
+    await store.appendBundle({ trustDomain: td, x509Authorities: [old, live, junk], jwtAuthorities: [jwtKey('old', 1, NOW - 10), jwtKey('live', 2, NOW + 3600)], refreshHint: 300 });
+    const before = (await store.getBundle('example.org'))!;
+    const same = (await store.pruneBundle('example.org', NOW - 20))!;
+    t.is(same.sequence, before.sequence, 'nothing expired by the cutoff (grace): no change');
+    const pruned = (await store.pruneBundle('example.org', NOW))!;
+    t.is(pruned.sequence, before.sequence + 1);
+    t.deepEqual(pruned.x509Authorities.map(hexOf), [live, junk].map(hexOf));
+    t.deepEqual(pruned.jwtAuthorities.map((k) => k.kid), ['live']);
+
+    // A bundle whose roots have all expired keeps them (it would otherwise trust nothing).
+    const other = TrustDomain.parse('other.org');
+    await store.appendBundle({ trustDomain: other, x509Authorities: [older, old], jwtAuthorities: [], refreshHint: 300 });
+    t.is((await store.pruneBundle('other.org', NOW))!.x509Authorities.length, 2);
+  });
+
+  test(name('concurrent appendBundle from two store objects: every authority survives, one sequence step per change'), async (t) => {
+    const { store, openAnother } = await open(t);
+    const other = await openAnother();
+    const keys = Array.from({ length: 20 }, (_, i) => jwtKey(`k${i}`, i, NOW + 3600));
+    const roots = await Promise.all([testRoot(NOW + 3600), testRoot(NOW + 3601)]);
+    await Promise.all(keys.map((k, i) => (i % 2 ? other : store).appendBundle({
+      trustDomain: td, x509Authorities: [roots[i % 2]!], jwtAuthorities: [k], refreshHint: 300,
+    })));
+    const b = (await store.getBundle('example.org'))!;
+    t.deepEqual(b.jwtAuthorities.map((k) => k.kid).sort(), keys.map((k) => k.kid).sort());
+    t.deepEqual(b.x509Authorities.map(hexOf).sort(), roots.map(hexOf).sort());
+    t.is(b.sequence, 20, 'each append added a key: 20 changes');
+  });
+
+  test(name('an agent\'s previous serial round-trips; an upsert without it clears it'), async (t) => {
+    const { store } = await open(t);
+    await store.upsertAgent(newAgent({ serial: '0a' }));
+    t.is((await store.getAgent(agent1.toString()))!.previousSerial, '');
+    await store.upsertAgent(newAgent({ serial: '0b', previousSerial: '0a' }));
+    t.like(await store.getAgent(agent1.toString()), { serial: '0b', previousSerial: '0a' });
+    await store.upsertAgent(newAgent({ serial: '0c' }));
+    t.like(await store.getAgent(agent1.toString()), { serial: '0c', previousSerial: '' });
   });
 
   test(name('the audit trail appends, filters, and refuses UPDATE and DELETE'), async (t) => {

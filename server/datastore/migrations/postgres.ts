@@ -92,4 +92,9 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
   FOR EACH ROW EXECUTE FUNCTION tessera_audit_append_only();
 `,
   },
+  {
+    version: 2,
+    description: 'attested_agents.previous_serial (renewal tolerance survives restarts and spans servers)',
+    sql: `ALTER TABLE attested_agents ADD COLUMN previous_serial TEXT NOT NULL DEFAULT '';`,
+  },
 ];

@@ -90,4 +90,9 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 `,
   },
+  {
+    version: 2,
+    description: 'attested_agents.previous_serial (renewal tolerance survives restarts and spans servers)',
+    sql: `ALTER TABLE attested_agents ADD COLUMN previous_serial TEXT NOT NULL DEFAULT '';`,
+  },
 ];

@@ -1,0 +1,408 @@
+import test, { type ExecutionContext } from 'ava';
+import * as grpc from '@grpc/grpc-js';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { join } from 'node:path';
+import { FakeClock, systemClock, type Clock } from '../../common/clock.ts';
+import { silentLogger } from '../../common/logger.ts';
+import { loadAgentProto } from '../../common/proto.ts';
+import { agentId, SpiffeId, TrustDomain } from '../../spiffe/id.ts';
+import { makeSelector } from '../../spiffe/selector.ts';
+import type { NodeAttestorServer } from '../../attestors/node/types.ts';
+import { SqliteDatastore } from '../../server/datastore/sqlite.ts';
+import type { Datastore } from '../../server/datastore/types.ts';
+import { AuthorizedEntryIndex } from '../../server/entries/index.ts';
+import { CaManager } from '../../server/ca/manager.ts';
+import { SvidSigner } from '../../server/ca/signer.ts';
+import { derToPem } from '../../server/ca/keyfiles.ts';
+import { AgentAuthenticator } from '../../server/api/authn.ts';
+import { agentServiceHandlers, type AgentServiceDeps } from '../../server/api/agent-service.ts';
+import { adminHandlers } from '../../server/api/admin-service.ts';
+import { ServerSvidProvider } from '../../server/api/server-credentials.ts';
+import { attestAgent, type AttestationDeps } from '../../server/attestation/orchestrator.ts';
+import type { AttestResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/AttestResponse.ts';
+import type { SyncEntriesResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/SyncEntriesResponse.ts';
+import { attest, newCsr, type TestServer } from '../helpers/server.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+/**
+ * Adversarial tests of the agent API built in-process (real TLS gRPC server, real
+ * SQLite, fake attestation methods), where limits, deadlines and the clock can be
+ * set small, and handlers can be driven directly to widen race windows.
+ */
+const td = TrustDomain.parse('example.org');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Records what reached it; never challenges. */
+const calls: Uint8Array[] = [];
+const recorder: NodeAttestorServer = {
+  method: 'fake_rec',
+  async attest(payload, ctx) {
+    calls.push(payload);
+    return { agentId: agentId(ctx.trustDomain, 'fake_rec', Buffer.from(payload.subarray(0, 16)).toString('hex') || 'x'), selectors: [], trustOnFirstUse: false };
+  },
+};
+/** One challenge; echoes the answer's length into the ID. Not TOFU: re-attests freely. */
+const echo: NodeAttestorServer = {
+  method: 'fake_echo',
+  async attest(payload, ctx) {
+    await ctx.challenge(Uint8Array.of(1));
+    return { agentId: agentId(ctx.trustDomain, 'fake_echo', Buffer.from(payload).toString()), selectors: [], trustOnFirstUse: false };
+  },
+};
+/** Trust on first use, slow enough that two attempts overlap. */
+const tofu: NodeAttestorServer = {
+  method: 'fake_tofu',
+  async attest(payload, ctx) {
+    await sleep(20);
+    return { agentId: agentId(ctx.trustDomain, 'fake_tofu', Buffer.from(payload).toString()), selectors: [makeSelector('fake', 'x')], trustOnFirstUse: true };
+  },
+};
+/** Holds the stream for a while (slot-holding for the concurrency cap). */
+const slow: NodeAttestorServer = {
+  method: 'fake_slow',
+  async attest(payload, ctx) {
+    await sleep(600);
+    return { agentId: agentId(ctx.trustDomain, 'fake_slow', Buffer.from(payload).toString()), selectors: [], trustOnFirstUse: false };
+  },
+};
+/** Rejects with something that is not an Error. */
+const weird: NodeAttestorServer = {
+  method: 'fake_weird',
+  // eslint-disable-next-line prefer-promise-reject-errors
+  attest: () => Promise.reject(undefined),
+};
+
+interface Harness {
+  srv: TestServer;
+  store: Datastore;
+  ca: CaManager;
+  clock: Clock;
+  signer: SvidSigner;
+  authn: AgentAuthenticator;
+  agent: ReturnType<typeof agentServiceHandlers>;
+  admin: ReturnType<typeof adminHandlers>;
+  attestation: AttestationDeps;
+}
+
+async function harness(t: ExecutionContext, o: { clock?: Clock; store?: (s: Datastore) => Datastore; deps?: Partial<AgentServiceDeps>; agentTtl?: number } = {}): Promise<Harness> {
+  const dir = tempDir(t);
+  const clock = o.clock ?? systemClock;
+  const logger = silentLogger;
+  const real = SqliteDatastore.open({ path: join(dir, 'db.sqlite3'), clock });
+  const store = o.store ? o.store(real) : real;
+  const ca = await CaManager.open({ trustDomain: td, dir: join(dir, 'ca'), ttlSeconds: 86_400, refreshHintSeconds: 60, store, clock, logger });
+  const signer = new SvidSigner(ca, clock);
+  const index = await AuthorizedEntryIndex.load(store, { trustDomain: td, clock, logger });
+  const authn = new AgentAuthenticator({ ca, store, clock });
+  const methods = new Map([recorder, echo, tofu, slow, weird].map((m) => [m.method, m]));
+  const attestation: AttestationDeps = { trustDomain: td, methods, store, signer, clock, logger, agentSvidTtlSeconds: o.agentTtl ?? 600 };
+  const agent = agentServiceHandlers({
+    trustDomain: td, ca, signer, store, view: index, authn, clock, logger, attestation,
+    x509SvidTtlSeconds: 3600, jwtSvidTtlSeconds: 300, agentSvidTtlSeconds: o.agentTtl ?? 600, challengeTimeoutMs: 2000, ...o.deps,
+  });
+  const admin = adminHandlers({ trustDomain: td, store, ca, authn, clock, logger, joinTokenTtlSeconds: 600 });
+  let srv = { trustDomain: 'example.org', bundlePem: ca.x509Authorities().map((c) => derToPem(c)).join('') } as TestServer;
+  if (clock === systemClock) {
+    const svid = new ServerSvidProvider({ ca, signer, clock, logger, ttlSeconds: 3600, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const s = new grpc.Server();
+    s.addService(loadAgentProto().tessera.v1.AgentService.service, agent);
+    const port = await new Promise<number>((res, rej) => s.bindAsync('127.0.0.1:0', svid.credentials, (e, p) => (e ? rej(e) : res(p))));
+    t.teardown(() => s.forceShutdown());
+    srv = { ...srv, agentAddress: `127.0.0.1:${port}` };
+  }
+  t.teardown(async () => { index.close(); await real.close(); });
+  return { srv, store, ca, clock, signer, authn, agent, admin, attestation };
+}
+
+function anonClient(srv: TestServer) {
+  const P = loadAgentProto().tessera.v1.AgentService;
+  return new P(srv.agentAddress, grpc.credentials.createSsl(Buffer.from(srv.bundlePem), null, null, { checkServerIdentity: () => undefined }),
+    { 'grpc.ssl_target_name_override': 'localhost' });
+}
+
+/** Opens a raw Attest stream; `send` drives it; resolves with the status error (or 'timeout'). */
+function rawAttest(t: ExecutionContext, srv: TestServer, send: (s: grpc.ClientDuplexStream<unknown, AttestResponse__Output>) => void, waitMs = 5000) {
+  const c = anonClient(srv);
+  t.teardown(() => c.close());
+  return new Promise<grpc.ServiceError | 'timeout'>((resolve) => {
+    const s = c.Attest() as grpc.ClientDuplexStream<unknown, AttestResponse__Output>;
+    const timer = setTimeout(() => { s.cancel(); resolve('timeout'); }, waitMs);
+    s.on('error', (e) => { clearTimeout(timer); resolve(e as grpc.ServiceError); });
+    s.on('data', () => {});
+    send(s);
+  });
+}
+
+/** A call object as grpc-js hands it to a unary handler, presenting `chain[0]` as the TLS peer certificate. */
+function fakeCall<Req>(request: Req, leaf?: Uint8Array) {
+  return { request, getAuthContext: () => ({ sslPeerCertificate: leaf ? { raw: Buffer.from(leaf) } : undefined }) };
+}
+function callUnary<Res>(h: unknown, req: unknown, leaf?: Uint8Array): Promise<Res> {
+  return new Promise((resolve, reject) => (h as (c: unknown, cb: (e: unknown, r: Res) => void) => void)(fakeCall(req, leaf), (e, r) => {
+    if (!e) return resolve(r);
+    const g = e as { code: number; details: string };
+    reject(Object.assign(new Error(g.details), { code: g.code, details: g.details }));
+  }));
+}
+
+// ---------------------------------------------------------------- Attest stream
+
+test('Attest: a client that half-closes before sending params gets INVALID_ARGUMENT at once', async (t) => {
+  const { srv } = await harness(t);
+  const e = await rawAttest(t, srv, (s) => s.end(), 3000);
+  t.not(e, 'timeout', 'the server left the stream open');
+  t.is((e as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT);
+});
+
+test('Attest: a client that sends nothing is cut off at the first-message deadline', async (t) => {
+  const { srv } = await harness(t, { deps: { firstMessageTimeoutMs: 300 } });
+  const t0 = Date.now();
+  const e = await rawAttest(t, srv, () => {}, 4000);
+  t.not(e, 'timeout', 'the server held the stream open');
+  t.is((e as grpc.ServiceError).code, grpc.status.DEADLINE_EXCEEDED);
+  t.true(Date.now() - t0 < 3000);
+});
+
+test('Attest: a whole attestation is bounded by an overall deadline', async (t) => {
+  // The method itself stalls (e.g. a remote key fetch that never answers).
+  const { srv } = await harness(t, { deps: { attestTimeoutMs: 300 } });
+  const { csr } = await newCsr();
+  const e = await rawAttest(t, srv, (s) => s.write({ params: { method: 'fake_slow', payload: Buffer.from('h'), csr: Buffer.from(csr) } }), 4000);
+  t.not(e, 'timeout');
+  t.is((e as grpc.ServiceError).code, grpc.status.DEADLINE_EXCEEDED);
+});
+
+test('Attest: an oversize payload or CSR is refused before the method runs', async (t) => {
+  const { srv } = await harness(t);
+  const { csr } = await newCsr();
+  calls.length = 0;
+  const big = await rawAttest(t, srv, (s) => s.write({ params: { method: 'fake_rec', payload: Buffer.alloc(1 << 20, 0x41), csr: Buffer.from(csr) } }));
+  t.is((big as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT);
+  t.regex((big as grpc.ServiceError).details, /payload/);
+  const bigCsr = await rawAttest(t, srv, (s) => s.write({ params: { method: 'fake_rec', payload: Buffer.from('ok'), csr: Buffer.alloc(200_000, 0x30) } }));
+  t.is((bigCsr as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT);
+  t.regex((bigCsr as grpc.ServiceError).details, /csr/);
+  t.is(calls.length, 0);
+});
+
+test('Attest: an oversize challenge_response is refused', async (t) => {
+  const { srv } = await harness(t);
+  const { csr } = await newCsr();
+  const e = await rawAttest(t, srv, (s) => {
+    s.on('data', (m: AttestResponse__Output) => { if (m.challenge) s.write({ challenge_response: Buffer.alloc(1 << 20) }); });
+    s.write({ params: { method: 'fake_echo', payload: Buffer.from('big-answer'), csr: Buffer.from(csr) } });
+  });
+  t.is((e as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT);
+  t.regex((e as grpc.ServiceError).details, /challenge_response/);
+});
+
+test('Attest: a huge or odd method name is neither echoed back nor written to the audit log in full', async (t) => {
+  const { srv, store } = await harness(t);
+  const { csr } = await newCsr();
+  const method = 'x'.repeat(500_000) + '\u001b[31m';
+  const e = await rawAttest(t, srv, (s) => s.write({ params: { method, payload: Buffer.from('p'), csr: Buffer.from(csr) } })) as grpc.ServiceError;
+  t.is(e.code, grpc.status.INVALID_ARGUMENT);
+  t.true(e.details.length < 512, `details is ${e.details.length} characters`);
+  await sleep(50);
+  const audit = await store.listAudit({});
+  t.true(audit.length > 0);
+  for (const a of audit) t.true(JSON.stringify(a).length < 2048, `audit row of ${JSON.stringify(a).length} characters`);
+});
+
+test('Attest: concurrent attestations beyond the cap get RESOURCE_EXHAUSTED', async (t) => {
+  const { srv } = await harness(t, { deps: { maxConcurrentAttestations: 2 } });
+  const { csr } = await newCsr();
+  const start = (i: number) => rawAttest(t, srv, (s) => s.write({ params: { method: 'fake_slow', payload: Buffer.from(`c${i}`), csr: Buffer.from(csr) } }));
+  const held = [start(1), start(2)];
+  await sleep(150);
+  const third = await start(3);
+  t.is((third as grpc.ServiceError).code, grpc.status.RESOURCE_EXHAUSTED);
+  await Promise.all(held);
+  // Slots are released when streams finish.
+  const again = await rawAttest(t, srv, (s) => s.write({ params: { method: 'fake_rec', payload: Buffer.from('after'), csr: Buffer.from(csr) } }));
+  t.not((again as grpc.ServiceError).code, grpc.status.RESOURCE_EXHAUSTED);
+});
+
+test('Attest: a method rejecting with a non-Error ends the stream with INTERNAL (no unhandled rejection)', async (t) => {
+  const { srv } = await harness(t);
+  const { csr } = await newCsr();
+  const e = await rawAttest(t, srv, (s) => s.write({ params: { method: 'fake_weird', payload: Buffer.from('w'), csr: Buffer.from(csr) } })) as grpc.ServiceError;
+  t.is(e.code, grpc.status.INTERNAL);
+  t.is(e.details, 'internal error');
+  await sleep(50); // an unhandled rejection would fail this test here
+});
+
+test('Attest: two racing attestations of one trust-on-first-use ID: exactly one wins', async (t) => {
+  const { srv } = await harness(t);
+  const results = await Promise.allSettled(Array.from({ length: 4 }, () => attest(srv, 'fake_tofu', Buffer.from('i-race'))));
+  const won = results.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<typeof attest>>> => r.status === 'fulfilled');
+  for (const w of won) w.value.client.close();
+  t.is(won.length, 1);
+  for (const r of results) if (r.status === 'rejected') t.regex((r.reason as grpc.ServiceError).details, /already attested/);
+});
+
+test('orchestrator: racing trust-on-first-use attestations of one ID are serialized', async (t) => {
+  // Slow reads stand in for a networked store (PostgreSQL), where check-then-insert interleaves.
+  const { attestation } = await harness(t, { clock: new FakeClock(Date.now()), store: slowReads(30) });
+  const { csr } = await newCsr();
+  const p = { method: 'fake_tofu', payload: Buffer.from('i-orch'), csr };
+  const io = { challenge: async () => new Uint8Array() };
+  const results = await Promise.allSettled([attestAgent(attestation, p, io), attestAgent(attestation, p, io), attestAgent(attestation, p, io)]);
+  t.is(results.filter((r) => r.status === 'fulfilled').length, 1);
+});
+
+// ---------------------------------------------------------------- renewal races
+
+/** A store whose getAgent answers late (as a loaded PostgreSQL would): widens the read-modify-write window. */
+const slowReads = (delayMs: number) => (s: Datastore): Datastore => new Proxy(s, {
+  get(target, prop, recv) {
+    if (prop === 'getAgent') {
+      return async (id: string) => { const a = await target.getAgent(id); await sleep(delayMs); return a; };
+    }
+    const v = Reflect.get(target, prop, recv);
+    return typeof v === 'function' ? v.bind(target) : v;
+  },
+});
+
+async function attestDirect(h: Harness, name: string) {
+  const key = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { createCsr } = await import('../../spiffe/x509svid/csr.ts');
+  const csr = await createCsr(key.privateKey, key.publicKey);
+  const out = await attestAgent(h.attestation, { method: 'fake_rec', payload: Buffer.from(name), csr }, { challenge: async () => new Uint8Array() });
+  return out;
+}
+
+test('RenewAgent racing BanAgent cannot undo the ban', async (t) => {
+  const h = await harness(t, { store: slowReads(80) });
+  const a = await attestDirect(h, 'ban-race');
+  const renewing = callUnary(h.agent.RenewAgent, { csr: (await newCsr()).csr }, a.chain[0]).catch(() => undefined);
+  await sleep(20); // RenewAgent has read the (unbanned) record
+  await callUnary(h.admin.agent.BanAgent, { spiffe_id: a.agentId.toString() });
+  await renewing;
+  t.true((await h.store.getAgent(a.agentId.toString()))?.banned, 'the ban was overwritten by the renewal');
+});
+
+test('RenewAgent racing EvictAgent cannot bring the agent record back', async (t) => {
+  const h = await harness(t, { store: slowReads(80) });
+  const a = await attestDirect(h, 'evict-race');
+  const renewing = callUnary(h.agent.RenewAgent, { csr: (await newCsr()).csr }, a.chain[0]).catch(() => undefined);
+  await sleep(20);
+  await callUnary(h.admin.agent.EvictAgent, { spiffe_id: a.agentId.toString() });
+  await renewing;
+  t.is(await h.store.getAgent(a.agentId.toString()), undefined, 'the evicted agent was resurrected by the renewal');
+});
+
+test('re-attestation supersedes the SVID held before the last renewal', async (t) => {
+  const h = await harness(t);
+  const first = await attestDirect(h, 'reattest');
+  const renewed = await callUnary<{ svid_chain: Buffer[] }>(h.agent.RenewAgent, { csr: (await newCsr()).csr }, first.chain[0]);
+  t.truthy(renewed.svid_chain[0]);
+  await attestDirect(h, 'reattest'); // same ID, new serial
+  const e = await t.throwsAsync(callUnary(h.agent.GetBundle, {}, first.chain[0])) as grpc.ServiceError;
+  t.is(e.code, grpc.status.PERMISSION_DENIED);
+  t.regex(e.details, /superseded/);
+});
+
+// ---------------------------------------------------------------- authentication rules
+
+test('authn: an expired agent SVID is refused even if its serial is current', async (t) => {
+  const clock = new FakeClock(Date.now());
+  const h = await harness(t, { clock, agentTtl: 600 });
+  const a = await attestDirect(h, 'expiry');
+  await t.notThrowsAsync(callUnary(h.agent.GetBundle, {}, a.chain[0]));
+  clock.advance(601_000);
+  const e = await t.throwsAsync(callUnary(h.agent.GetBundle, {}, a.chain[0])) as grpc.ServiceError;
+  t.is(e.code, grpc.status.PERMISSION_DENIED);
+  t.regex(e.details, /expired/);
+});
+
+test('authn: after a CA rotation, agent SVIDs from the old and the new CA both authenticate', async (t) => {
+  const clock = new FakeClock(Date.now());
+  const h = await harness(t, { clock, agentTtl: 3600 });
+  const HOUR = 3_600_000;
+  clock.advance(12 * HOUR + 1000); await h.ca.tick(); // prepare
+  clock.advance(8 * HOUR); await h.ca.tick(); // activate
+  const old = h.ca.slots().length;
+  t.true(old >= 2);
+  const onOld = await attestDirect(h, 'rot-old');
+  await t.notThrowsAsync(callUnary(h.agent.GetBundle, {}, onOld.chain[0]));
+  // An SVID signed by a CA that is not (or no longer) in the bundle is refused.
+  const other = await CaManager.open({ trustDomain: td, dir: join(tempDir(t), 'ca2'), ttlSeconds: 86_400, refreshHintSeconds: 60, store: SqliteDatastore.open({ path: join(tempDir(t), 'x.sqlite3'), clock }), clock, logger: silentLogger });
+  const forged = new SvidSigner(other, clock).signX509({ spiffeId: onOld.agentId, publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey, ttlSeconds: 600 });
+  const e = await t.throwsAsync(callUnary(h.agent.GetBundle, {}, forged.chain[0])) as grpc.ServiceError;
+  t.is(e.code, grpc.status.PERMISSION_DENIED);
+});
+
+test('authn: a workload SVID from the same CA, a foreign trust domain and no certificate are all refused on every RPC', async (t) => {
+  const h = await harness(t, { clock: new FakeClock(Date.now()) });
+  const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
+  const workload = h.signer.signX509({ spiffeId: SpiffeId.parse('spiffe://example.org/workload/w'), publicKey: pub, ttlSeconds: 600 }).chain[0]!;
+  const foreign = h.signer.signX509({ spiffeId: SpiffeId.parse('spiffe://other.org/tessera/agent/join_token/x'), publicKey: pub, ttlSeconds: 600 }).chain[0]!;
+  const rpcs: [string, unknown][] = [
+    ['RenewAgent', { csr: (await newCsr()).csr }], ['BatchSignX509SVID', { params: [] }],
+    ['MintJWTSVID', { entry_id: 'e', audience: ['a'] }], ['GetBundle', {}],
+  ];
+  for (const [rpc, req] of rpcs) {
+    const h2 = (h.agent as unknown as Record<string, unknown>)[rpc];
+    for (const [what, leaf, re] of [['workload', workload, /not an agent ID/], ['foreign', foreign, /rejected/], ['none', undefined, /no agent X\.509-SVID/]] as const) {
+      const e = await t.throwsAsync(callUnary(h2, req, leaf)) as grpc.ServiceError;
+      t.is(e.code, grpc.status.PERMISSION_DENIED, `${rpc} with ${what}`);
+      t.regex(e.details, re, `${rpc} with ${what}`);
+    }
+  }
+  t.true(new X509Certificate(workload).verify(new X509Certificate(h.ca.x509Authorities()[0]!).publicKey));
+});
+
+// ---------------------------------------------------------------- sync stream
+
+function openSync(srv: TestServer, a: Awaited<ReturnType<typeof attest>>) {
+  const s = a.client.SyncEntries({});
+  const first = new Promise<SyncEntriesResponse__Output>((r) => s.once('data', r));
+  const error = new Promise<grpc.ServiceError>((r) => s.on('error', (e) => r(e as grpc.ServiceError)));
+  void srv;
+  return { s, first, error };
+}
+
+test('SyncEntries: re-attestation (a new agent SVID) closes streams opened with the old one', async (t) => {
+  const { srv } = await harness(t);
+  const respond = () => Uint8Array.of(0);
+  const a = await attest(srv, 'fake_echo', Buffer.from('sync-reattest'), { respond });
+  t.teardown(() => a.client.close());
+  const st = openSync(srv, a);
+  await st.first;
+  const b = await attest(srv, 'fake_echo', Buffer.from('sync-reattest'), { respond });
+  t.teardown(() => b.client.close());
+  const e = await Promise.race([st.error, sleep(3000).then(() => undefined)]);
+  t.truthy(e, 'the stream stayed open');
+  t.is(e!.code, grpc.status.PERMISSION_DENIED);
+  t.regex(e!.details, /superseded/);
+});
+
+test('SyncEntries: a stream ends when the agent SVID it was opened with expires', async (t) => {
+  const { srv } = await harness(t, { agentTtl: 3 });
+  const a = await attest(srv, 'fake_echo', Buffer.from('sync-expiry'), { respond: () => Uint8Array.of(0) });
+  t.teardown(() => a.client.close());
+  const st = openSync(srv, a);
+  await st.first;
+  const e = await Promise.race([st.error, sleep(6000).then(() => undefined)]);
+  t.truthy(e, 'the stream outlived the SVID');
+  t.is(e!.code, grpc.status.PERMISSION_DENIED);
+  t.regex(e!.details, /expired/);
+});
+
+test('SyncEntries: one agent may hold only a few streams at once', async (t) => {
+  const { srv } = await harness(t, { deps: { maxSyncStreamsPerAgent: 2 } });
+  const a = await attest(srv, 'fake_echo', Buffer.from('sync-cap'), { respond: () => Uint8Array.of(0) });
+  t.teardown(() => a.client.close());
+  const s1 = openSync(srv, a); const s2 = openSync(srv, a);
+  await Promise.all([s1.first, s2.first]);
+  const s3 = openSync(srv, a);
+  const e = await Promise.race([s3.error, s3.first.then(() => undefined)]);
+  t.truthy(e, 'a third stream was served');
+  t.is(e!.code, grpc.status.RESOURCE_EXHAUSTED);
+  s1.s.cancel();
+  await sleep(100);
+  const s4 = openSync(srv, a);
+  await t.notThrowsAsync(Promise.race([s4.first, s4.error.then((x) => { throw x; })]));
+  s2.s.cancel(); s4.s.cancel();
+});
