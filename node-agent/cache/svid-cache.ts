@@ -210,7 +210,8 @@ export class SvidCache implements IdentityProvider {
     if (inflight) return inflight;
     if (this.stopReason) return Promise.reject(permissionDenied('ERR_AGENT_REVOKED', `agent no longer issues SVIDs: ${this.stopReason}`));
     const p = this.minter.mint({ entry: e, instanceId }).then((m) => {
-      const claims: AgentClaims = instanceId ? { ...e.claims, agent_instance_id: instanceId } : { ...e.claims };
+      // Shared SVIDs reuse the entry's claims object (never mutated) instead of a copy per record.
+      const claims: AgentClaims = instanceId ? { ...e.claims, agent_instance_id: instanceId } : e.claims;
       const rec: X509Record = {
         key, entryId: e.id, instanceId, revision: e.revision, spiffeId: e.spiffeId, hint: e.hint, claims,
         certChain: m.certChain, privateKey: m.privateKey, notBefore: m.notBefore, notAfter: m.notAfter,

@@ -126,7 +126,8 @@ export function adminHandlers(d: AdminDeps): { entry: EntryAdminHandlers; agent:
     }),
     BanAgent: unary(log, 'BanAgent', async (call) => {
       const id = agentIdArg(call.request.spiffe_id);
-      const a = await d.store.setAgentBanned(id, true);
+      // Under the agent's lock: a renewal or attestation in flight finishes first, then the ban applies.
+      const a = await d.authn.exclusive(id, () => d.store.setAgentBanned(id, true));
       if (!a) throw notFound('ERR_AGENT_NOT_FOUND', `agent ${id} not found`);
       await audit('agent.banned', id);
       log.info('agent banned', { agent: id });
@@ -134,8 +135,8 @@ export function adminHandlers(d: AdminDeps): { entry: EntryAdminHandlers; agent:
     }),
     EvictAgent: unary(log, 'EvictAgent', async (call) => {
       const id = agentIdArg(call.request.spiffe_id);
-      if (!(await d.store.deleteAgent(id))) throw notFound('ERR_AGENT_NOT_FOUND', `agent ${id} not found`);
-      d.authn.forget(id);
+      // Under the agent's lock, so a renewal that already read the record cannot write it back.
+      if (!(await d.authn.exclusive(id, () => d.store.deleteAgent(id)))) throw notFound('ERR_AGENT_NOT_FOUND', `agent ${id} not found`);
       await audit('agent.evicted', id);
       log.info('agent evicted', { agent: id });
       return { spiffe_id: id };

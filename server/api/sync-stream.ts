@@ -1,5 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
+import { permissionDenied, TesseraError } from '../../common/errors.ts';
 import { toGrpcError } from '../../common/grpc-status.ts';
 import type { TrustDomain } from '../../spiffe/id.ts';
 import type { Datastore } from '../datastore/types.ts';
@@ -17,7 +19,7 @@ import type { EntryView } from './entry-view.ts';
 export async function serveSync(
   call: grpc.ServerWritableStream<unknown, SyncEntriesResponse>,
   peer: AuthenticatedAgent,
-  d: { view: EntryView; store: Datastore; authn: AgentAuthenticator; trustDomain: TrustDomain; logger: Logger },
+  d: { view: EntryView; store: Datastore; authn: AgentAuthenticator; trustDomain: TrustDomain; logger: Logger; clock: Clock; onClose?: () => void },
 ): Promise<void> {
   const agentId = peer.id.toString();
   const td = d.trustDomain.name;
@@ -26,47 +28,72 @@ export async function serveSync(
   let unsubscribe = () => {};
   // Bundle and agent checks are async: run them one at a time, in order.
   let queue = Promise.resolve();
+  const expiry = new AbortController();
   const close = (err?: unknown) => {
     if (closed) return;
     closed = true;
+    expiry.abort();
     unwatch();
     unsubscribe();
+    d.onClose?.();
     if (err) call.emit('error', toGrpcError(err));
     else call.end();
   };
   const later = (fn: () => Promise<void>) => {
-    queue = queue.then(fn).catch((e) => { d.logger.error('sync stream update failed', { err: e, agent: agentId }); close(e); });
+    queue = queue.then(fn).catch((e) => {
+      if (e instanceof TesseraError) d.logger.info('sync stream closed', { err: e, agent: agentId });
+      else d.logger.error('sync stream update failed', { err: e, agent: agentId });
+      close(e);
+    });
   };
   call.on('cancelled', () => close());
+  // The stream is authorized by the SVID it was opened with; it must not outlive it.
+  // (The agent reconnects after every renewal anyway.)
+  d.clock.sleep(Math.max(0, peer.notAfter - d.clock.now()), expiry.signal).then(
+    () => close(permissionDenied('ERR_AGENT_SVID_EXPIRED', `the agent X.509-SVID this stream was opened with expired; reconnect with the renewed SVID`)),
+    () => undefined,
+  );
 
-  let bundleSeq = -1;
-  const first = await d.store.getBundle(td);
-  if (closed) return;
-  unwatch = d.view.watch(agentId, (c) => {
+  try {
+    await open();
+  } catch (e) {
+    close(e);
+  }
+
+  async function open(): Promise<void> {
+    let bundleSeq = -1;
+    const first = await d.store.getBundle(td);
     if (closed) return;
-    call.write({ full: false, upserted: c.upserted.map(toWireEntry), deleted_ids: c.deletedIds, sequence: c.sequence });
-  });
-  unsubscribe = d.store.subscribe((ev) => {
-    if (closed) return;
-    if (ev.kind === 'bundle' && ev.id === td) {
-      later(async () => {
-        const b = await d.store.getBundle(td);
-        if (closed || !b || b.sequence === bundleSeq) return;
-        bundleSeq = b.sequence;
-        call.write({ full: false, upserted: [], deleted_ids: [], sequence: d.view.sequence, bundle: toWireBundle(b) });
-      });
-    } else if ((ev.kind === 'agent_upsert' || ev.kind === 'agent_delete') && ev.id === agentId) {
-      later(async () => {
-        const agent = await d.store.getAgent(agentId);
-        // Only existence and the ban are re-checked: the SVID this stream was opened
-        // with may since have been renewed, which is fine.
-        if (!agent || agent.banned) d.authn.checkRecord(peer.id, peer.serial, agent);
-      });
-    }
-  });
-  const msg: SyncEntriesResponse = {
-    full: true, upserted: d.view.authorizedEntries(agentId).map(toWireEntry), deleted_ids: [], sequence: d.view.sequence,
-  };
-  if (first) { bundleSeq = first.sequence; msg.bundle = toWireBundle(first); }
-  call.write(msg);
+    unwatch = d.view.watch(agentId, (c) => {
+      if (closed) return;
+      call.write({ full: false, upserted: c.upserted.map(toWireEntry), deleted_ids: c.deletedIds, sequence: c.sequence });
+    });
+    unsubscribe = d.store.subscribe((ev) => {
+      if (closed) return;
+      if (ev.kind === 'bundle' && ev.id === td) {
+        later(async () => {
+          const b = await d.store.getBundle(td);
+          if (closed || !b || b.sequence === bundleSeq) return;
+          bundleSeq = b.sequence;
+          call.write({ full: false, upserted: [], deleted_ids: [], sequence: d.view.sequence, bundle: toWireBundle(b) });
+        });
+      } else if (ev.kind === 'agent_delete' && ev.id === agentId) {
+        // Evicted: close now, without re-reading (a re-attestation racing the read must not keep this stream).
+        close(permissionDenied('ERR_AGENT_NOT_ATTESTED', `agent ${agentId} is not attested (it was evicted); attest again`));
+      } else if (ev.kind === 'agent_upsert' && ev.id === agentId) {
+        later(async () => {
+          // The full record rules: banned, or the stream's SVID superseded (a re-attestation,
+          // or a second renewal since it opened: the agent reconnects after each renewal).
+          d.authn.checkRecord(peer.id, peer.serial, await d.store.getAgent(agentId));
+        });
+      }
+    });
+    const msg: SyncEntriesResponse = {
+      full: true, upserted: d.view.authorizedEntries(agentId).map(toWireEntry), deleted_ids: [], sequence: d.view.sequence,
+    };
+    if (first) { bundleSeq = first.sequence; msg.bundle = toWireBundle(first); }
+    call.write(msg);
+    // The record may have changed between authentication and the subscription above.
+    later(async () => { d.authn.checkRecord(peer.id, peer.serial, await d.store.getAgent(agentId)); });
+  }
 }

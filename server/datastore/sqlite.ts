@@ -53,7 +53,7 @@ export class SqliteDatastore extends SqlStore {
       db.close();
       throw err;
     }
-    return new SqliteDatastore(new SqliteDriver(db, opts.path), opts.path, clock, logger);
+    return new SqliteDatastore(new SqliteDriver(db, opts.path, Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))), opts.path, clock, logger);
   }
 
   protected afterCommit(events: ChangeEvent[]): void {
@@ -102,7 +102,7 @@ class SqliteDriver implements SqlDriver {
   private closed = false;
   private readonly conn: SqlConn;
 
-  constructor(private readonly db: Database.Database, path: string) {
+  constructor(private readonly db: Database.Database, path: string, private readonly busyTimeoutMs: number) {
     this.description = `sqlite:${path}`;
     const stmt = (sql: string) => {
       let s = this.statements.get(sql);
@@ -132,7 +132,7 @@ class SqliteDriver implements SqlDriver {
 
   writeTransaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
-      this.db.exec('BEGIN IMMEDIATE');
+      await this.begin();
       try {
         const r = await fn(this.conn);
         this.db.exec('COMMIT');
@@ -146,6 +146,30 @@ class SqliteDriver implements SqlDriver {
 
   read<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
     return this.exclusive(() => fn(this.conn));
+  }
+
+  /**
+   * BEGIN IMMEDIATE, waiting for the write lock without blocking the event loop.
+   * SQLite's own busy handler sleeps synchronously: when another connection in this
+   * process holds the lock across an await (an async write transaction), that sleep
+   * would stop the holder from ever committing. So the wait happens here, on real
+   * timers (it waits on a real file lock, not on the injected clock).
+   */
+  private async begin(): Promise<void> {
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      this.db.pragma('busy_timeout = 0');
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (err) {
+        const code = String((err as { code?: unknown })?.code ?? '');
+        if (!code.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw err;
+      } finally {
+        this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(50, 2 ** attempt) * (0.5 + Math.random())));
+    }
   }
 
   /** Lock timeouts become Unavailable (callers retry); other engine errors Internal, with the cause kept. */

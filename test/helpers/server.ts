@@ -271,3 +271,29 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   return out;
 }
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/** Admin connection for test databases (trust auth); TESSERA_TEST_PG overrides. */
+export const POSTGRES_ADMIN_URL = process.env.TESSERA_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * A fresh, uniquely named PostgreSQL database for one test (or scope), dropped with its
+ * connections at teardown. Resolves to its connection URL, or undefined when PostgreSQL
+ * is not reachable (the caller decides whether that skips the test).
+ */
+export async function postgresTestDatabase(t: Scope, prefix = 'tessera_t'): Promise<string | undefined> {
+  const pg = (await import('pg')).default;
+  const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  try { await admin.connect(); } catch { return undefined; }
+  try { await admin.query(`CREATE DATABASE ${name}`); } finally { await admin.end(); }
+  t.teardown(async () => {
+    const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+    await c.connect();
+    try { await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); } finally { await c.end(); }
+  });
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}

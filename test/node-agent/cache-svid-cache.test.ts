@@ -256,7 +256,33 @@ test('JWT bundles are SPIFFE JWKS with jwt-svid keys only', async (t) => {
   t.is(jwks.keys.length, 1);
   t.is(jwks.keys[0].use, 'jwt-svid');
   t.is(jwks.keys[0].kid, 'k1');
+  t.is(jwks.keys[0].kty, 'EC');
+  t.is(jwks.keys[0].x5c, undefined, 'no X.509 authorities in a JWT bundle');
+  t.is(jwks.spiffe_sequence, 1);
+  t.is(jwks.spiffe_refresh_hint, 300);
   t.is(cache.x509Bundles().get('spiffe://example.org')!.length, 1);
+});
+
+test('a new bundle replaces the JWKS and the keys ValidateJWTSVID uses; an unnumbered bundle has no spiffe_sequence', async (t) => {
+  const { cache, ca } = await setup(t);
+  const before = cache.jwtBundles().get('spiffe://example.org')!;
+  cache.setBundle({ trustDomain: ca.trustDomain, x509Authorities: [ca.certificate], jwtAuthorities: [], sequence: 0, refreshHint: 0 });
+  const jwks = JSON.parse(Buffer.from(cache.jwtBundles().get('spiffe://example.org')!).toString());
+  t.notDeepEqual(cache.jwtBundles().get('spiffe://example.org'), before);
+  t.deepEqual(jwks, { keys: [] });
+});
+
+test('a minted SVID\'s certificates and key are exact copies, independent of the server\'s response buffers', async (t) => {
+  const { packSvid } = await import('../../node-agent/cache/x509-minter.ts');
+  const leaf = Buffer.from([1, 2, 3]);
+  const inter = Buffer.from([4, 5]);
+  const key = new Uint8Array([9, 9, 9, 9]);
+  const p = packSvid([leaf, inter], key);
+  leaf.fill(0); key.fill(0);
+  t.deepEqual([...p.certChain[0]!], [1, 2, 3]);
+  t.deepEqual([...p.certChain[1]!], [4, 5]);
+  t.deepEqual([...p.privateKey], [9, 9, 9, 9]);
+  t.is(p.certChain[0]!.buffer, p.privateKey.buffer, 'one backing store per SVID');
 });
 
 test('after the agent is revoked, no new SVIDs are minted', async (t) => {

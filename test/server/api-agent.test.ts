@@ -20,6 +20,9 @@ test.before(async () => { srv = await startServer(scope); });
 test.after.always(() => scope.cleanup());
 
 let n = 0;
+/** agent_instance_id values in the form agents derive them (inst_ + 22 base64url characters). */
+const INST_A = 'inst_AAAAAAAAAAAAAAAAAAAAAa';
+const INST_B = 'inst_BBBBBBBBBBBBBBBBBBBB-_';
 async function newAgent(t: { teardown(fn: () => void): void }): Promise<AttestOutcome> {
   const a = await attestJoinToken(srv, await srv.joinToken());
   t.teardown(() => a.client.close());
@@ -116,7 +119,7 @@ test('BatchSignX509SVID signs authorized entries with the entry ID and agent cla
   const ok = await newCsr(mine.spiffeId);
   const res = await unary<BatchSignX509SVIDResponse__Output>(a.client, 'BatchSignX509SVID', {
     params: [
-      { entry_id: mine.id, csr: ok.csr, instance_id: 'inst_abc' },
+      { entry_id: mine.id, csr: ok.csr, instance_id: INST_A },
       { entry_id: other.id, csr: (await newCsr()).csr },
       { entry_id: mine.id, csr: (await newCsr('spiffe://example.org/workload/not-mine')).csr },
       { entry_id: 'no-such-entry', csr: (await newCsr()).csr },
@@ -127,7 +130,7 @@ test('BatchSignX509SVID signs authorized entries with the entry ID and agent cla
   const leaf = good!.cert_chain[0]!;
   t.is(uriSan(leaf), mine.spiffeId);
   t.regex(new X509Certificate(leaf).subjectAltName!, /DNS:svc\.local/);
-  t.deepEqual(agentClaimsFromCertificate(leaf), { agent_model: 'claude-x', agent_provider: 'anthropic', agent_version: '4', agent_instance_id: 'inst_abc' });
+  t.deepEqual(agentClaimsFromCertificate(leaf), { agent_model: 'claude-x', agent_provider: 'anthropic', agent_version: '4', agent_instance_id: INST_A });
   t.true(new X509Certificate(leaf).verify(new X509Certificate(srv.bundleDer[0]!).publicKey));
   t.is(unauthorized!.status!.code, grpc.status.PERMISSION_DENIED);
   t.regex(unauthorized!.status!.message, /not in the authorized set/);
@@ -147,7 +150,7 @@ test('MintJWTSVID mints for an authorized entry with agent claims; verifies agai
   const a = await newAgent(t);
   const e = await createEntry(a.id, { agent: { agent_model: 'm' }, jwt_svid_ttl: 120 });
   const before = Math.floor(Date.now() / 1000);
-  const r = await unary<MintJWTSVIDResponse__Output>(a.client, 'MintJWTSVID', { entry_id: e.id, audience: ['svc-a'], instance_id: 'inst_1' });
+  const r = await unary<MintJWTSVIDResponse__Output>(a.client, 'MintJWTSVID', { entry_id: e.id, audience: ['svc-a'], instance_id: INST_B });
   t.true(r.expires_at >= before + 119 && r.expires_at <= before + 122);
   const b = await unary<Bundle__Output>(a.client, 'GetBundle', {});
   const keys = new Map(b.jwt_authorities.map((k) => [k.key_id, createPublicKey({ key: k.public_key, format: 'der', type: 'spki' })]));
@@ -156,7 +159,7 @@ test('MintJWTSVID mints for an authorized entry with agent claims; verifies agai
   const svid = await verifyJwtSvid(r.token, { getJwtBundleForTrustDomain: () => bundle }, 'svc-a');
   t.is(svid.id.toString(), e.spiffeId);
   t.is(svid.claims.agent_model, 'm');
-  t.is(svid.claims.agent_instance_id, 'inst_1');
+  t.is(svid.claims.agent_instance_id, INST_B);
 });
 
 test('MintJWTSVID for an entry outside the caller\'s authorized set is PermissionDenied', async (t) => {

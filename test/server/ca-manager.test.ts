@@ -110,6 +110,11 @@ test('rotation with an injected clock: prepare publishes the next CA, activate s
 
   clock.advance(4 * HOUR); // the first CA expired (and the second reached its own half-life)
   await ca.tick();
+  const inGrace = (await store.getBundle('example.org'))!;
+  t.true(inGrace.x509Authorities.some((x) => Buffer.from(x).equals(Buffer.from(first.certificate))), 'kept for the grace period (clock skew between servers)');
+  t.false(ca.x509Authorities().some((x) => Buffer.from(x).equals(Buffer.from(first.certificate))), 'but no longer trusted');
+  clock.advance(1 * HOUR); // past the default 1 h grace
+  await ca.tick();
   const b2 = (await store.getBundle('example.org'))!;
   const hex = b2.x509Authorities.map((x) => Buffer.from(x).toString('hex'));
   t.false(hex.includes(Buffer.from(first.certificate).toString('hex')), 'expired CA pruned from the bundle');
@@ -195,4 +200,91 @@ test('CA activation is logged', async (t) => {
   const logger = memoryLogger();
   await CaManager.open({ trustDomain: td, dir: join(dir, 'ca'), ttlSeconds: 3600, refreshHintSeconds: 60, store, clock, logger });
   t.true(logger.records.some((r) => r.msg === 'activated CA'));
+});
+
+// ---- several servers sharing one store (HA) ----
+
+async function twoServers(t: ExecutionContext, o: { ttl?: number; grace?: number } = {}) {
+  const dir = tempDir(t);
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  // Two store objects on one file: as two servers on one database (SQLite tells only
+  // the writing object's subscribers, so each manager also re-reads on every tick).
+  const storeA = SqliteDatastore.open({ path: join(dir, 'db.sqlite3'), clock });
+  const storeB = SqliteDatastore.open({ path: join(dir, 'db.sqlite3'), clock });
+  t.teardown(async () => { await storeA.close(); await storeB.close(); });
+  const open = (name: string, store: SqliteDatastore) => CaManager.open({
+    trustDomain: td, dir: join(dir, name), ttlSeconds: o.ttl ?? 86_400, refreshHintSeconds: 300,
+    bundlePruneGraceSeconds: o.grace, store, clock, logger: silentLogger,
+  });
+  const a = await open('a', storeA);
+  const b = await open('b', storeB);
+  t.teardown(() => { a.close(); b.close(); });
+  return { clock, store: storeA, a, b };
+}
+
+const hasCert = (list: Uint8Array[], der: Uint8Array) => list.some((x) => Buffer.from(x).equals(Buffer.from(der)));
+
+test('two servers on one store each append their own CA and JWT key; neither overwrites the other', async (t) => {
+  const { store, a, b } = await twoServers(t);
+  t.not(a.active().id, b.active().id);
+  const stored = (await store.getBundle('example.org'))!;
+  t.is(stored.x509Authorities.length, 2);
+  t.true(hasCert(stored.x509Authorities, a.active().certificate) && hasCert(stored.x509Authorities, b.active().certificate));
+  t.deepEqual(stored.jwtAuthorities.map((k) => k.kid).sort(), [a.active().jwtKey.kid, b.active().jwtKey.kid].sort());
+  await a.tick();
+  t.true(hasCert(a.x509Authorities(), b.active().certificate), 'A trusts B after re-reading the shared bundle');
+  t.true(hasCert(b.x509Authorities(), a.active().certificate));
+  const seq = (await store.getBundle('example.org'))!.sequence;
+  await a.tick(); await b.tick();
+  t.is((await store.getBundle('example.org'))!.sequence, seq, 'idle ticks write nothing');
+});
+
+test('two servers rotating on one store: each publishes its next CA before use and prunes only what expired', async (t) => {
+  const { clock, store, a, b } = await twoServers(t, { ttl: 86_400, grace: 600 });
+  const a1 = a.active(), b1 = b.active();
+  clock.advance(12 * HOUR + 1000);
+  await a.tick();
+  const a2 = a.prepared()!;
+  let stored = (await store.getBundle('example.org'))!;
+  t.true(hasCert(stored.x509Authorities, a2.certificate), 'A\'s next CA is published while A still signs with the first');
+  t.true(hasCert(stored.x509Authorities, b1.certificate), 'B\'s live CA untouched');
+  await b.tick();
+  const b2 = b.prepared()!;
+  stored = (await store.getBundle('example.org'))!;
+  t.is(stored.x509Authorities.length, 4);
+  t.is(stored.jwtAuthorities.length, 4);
+
+  clock.advance(8 * HOUR);
+  await a.tick(); await b.tick();
+  t.is(a.active().id, a2.id);
+  t.is(b.active().id, b2.id);
+
+  clock.advance(4 * HOUR + 600_000); // first CAs expired, plus the grace
+  await a.tick(); // A prunes both its own and B's expired CA; never B's live one
+  stored = (await store.getBundle('example.org'))!;
+  t.false(hasCert(stored.x509Authorities, a1.certificate));
+  t.false(hasCert(stored.x509Authorities, b1.certificate));
+  t.true(hasCert(stored.x509Authorities, a2.certificate) && hasCert(stored.x509Authorities, b2.certificate));
+  t.false(stored.jwtAuthorities.some((k) => k.kid === a1.jwtKey.kid || k.kid === b1.jwtKey.kid));
+  await b.tick();
+  t.false(hasCert(b.x509Authorities(), b1.certificate));
+  t.true(hasCert(b.x509Authorities(), a2.certificate));
+});
+
+test('a server whose CA was removed from the shared bundle by a replacing writer appends it again', async (t) => {
+  const dir = tempDir(t);
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const store = SqliteDatastore.open({ path: join(dir, 'db.sqlite3'), clock });
+  t.teardown(() => store.close());
+  const ca = await CaManager.open({ trustDomain: td, dir: join(dir, 'ca'), ttlSeconds: 86_400, refreshHintSeconds: 300, store, clock, logger: silentLogger });
+  t.teardown(() => ca.close());
+  const bundles: string[] = [];
+  ca.onChange((e) => bundles.push(e));
+  await store.putBundle({ trustDomain: td, x509Authorities: [], jwtAuthorities: [], refreshHint: 300 });
+  for (let i = 0; i < 200 && !hasCert((await store.getBundle('example.org'))!.x509Authorities, ca.active().certificate); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const b = (await store.getBundle('example.org'))!;
+  t.true(hasCert(b.x509Authorities, ca.active().certificate));
+  t.deepEqual(b.jwtAuthorities.map((k) => k.kid), [ca.active().jwtKey.kid]);
 });

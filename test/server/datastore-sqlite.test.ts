@@ -55,19 +55,32 @@ test('sqlite: a schema newer than this server knows refuses to start with a clea
   db.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (99, ?, 0)').run('from the future');
   db.close();
   const err = t.throws(() => SqliteDatastore.open({ path }), { code: 'ERR_DATASTORE_SCHEMA_TOO_NEW' });
-  t.regex(err!.message, /schema version 99, newer than this server knows \(1\)/);
+  t.regex(err!.message, new RegExp(`schema version 99, newer than this server knows \\(${SQLITE_MIGRATIONS.length}\\)`));
 });
 
 test('sqlite: a failing migration leaves no partial schema behind', async (t) => {
   const path = join(tempDir(t), 'ds.sqlite3');
-  const broken = [...SQLITE_MIGRATIONS, { version: 2, description: 'broken', sql: 'CREATE TABLE half (x INTEGER); SELECT * FROM no_such_table;' }];
+  const next = SQLITE_MIGRATIONS.length + 1;
+  const broken = [...SQLITE_MIGRATIONS, { version: next, description: 'broken', sql: 'CREATE TABLE half (x INTEGER); SELECT * FROM no_such_table;' }];
   const err = t.throws(() => SqliteDatastore.open({ path, migrations: broken }), { code: 'ERR_DATASTORE_MIGRATION' });
-  t.regex(err!.message, /migration 2 \(broken\) failed: no such table/);
+  t.regex(err!.message, new RegExp(`migration ${next} \\(broken\\) failed: no such table`));
   const db = new Database(path);
   t.teardown(() => db.close());
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => (r as { name: string }).name);
   t.false(tables.includes('half'));
   t.false(tables.includes('registration_entries'), 'migrations apply in one transaction');
+});
+
+test('sqlite: migration 2 adds previous_serial to a version-1 database and keeps its agents', async (t) => {
+  const path = join(tempDir(t), 'ds.sqlite3');
+  await SqliteDatastore.open({ path, migrations: SQLITE_MIGRATIONS.slice(0, 1) }).close();
+  const db = new Database(path);
+  db.prepare(`INSERT INTO attested_agents (spiffe_id, attestation_type, selectors, serial, expires_at, banned, created_at, updated_at)
+    VALUES ('spiffe://example.org/tessera/agent/join_token/old', 'join_token', '[]', 'abc', 2000000000, 0, 1, 1)`).run();
+  db.close();
+  const store = SqliteDatastore.open({ path });
+  t.teardown(() => store.close());
+  t.like(await store.getAgent('spiffe://example.org/tessera/agent/join_token/old'), { serial: 'abc', previousSerial: '' });
 });
 
 test('sqlite: join tokens are stored as hashes, never in the clear', async (t) => {
