@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { TesseraError, type ErrorKind } from './errors.ts';
+import { SpiffeError } from '../spiffe/errors.ts';
 
 /** The one place typed errors become gRPC statuses (transport edge). */
 const KIND_TO_STATUS: Record<ErrorKind, grpc.status> = {
@@ -34,9 +35,10 @@ export interface GrpcError extends Partial<grpc.StatusObject> {
 export function toGrpcError(err: unknown): GrpcError {
   if (isGrpcError(err)) return err;
   if (err instanceof TesseraError) return make(KIND_TO_STATUS[err.kind], err.message, err.code);
-  const code = (err as { code?: unknown } | null)?.code;
-  if (err instanceof Error && typeof code === 'string' && code.startsWith('ERR_')) {
-    return make(SPIFFE_CODE_TO_STATUS[code] ?? grpc.status.INVALID_ARGUMENT, err.message, code);
+  // Only our own SPIFFE domain errors pass their message on: Node's and OpenSSL's errors
+  // also carry ERR_* codes, and their messages are internals.
+  if (err instanceof SpiffeError) {
+    return make(SPIFFE_CODE_TO_STATUS[err.code] ?? grpc.status.INVALID_ARGUMENT, err.message, err.code);
   }
   // Unknown failures: do not leak internals to callers; the caller's log has the detail.
   return make(grpc.status.INTERNAL, 'internal error');
