@@ -43,7 +43,7 @@ const schema = t.object({
   }),
   admin_api: t.object({
     /** Default: <data_dir>/admin/admin.sock (the directory is made 0700). */
-    socket: t.optional(t.string({ nonEmpty: true })),
+    socket: t.optional(t.string({ pattern: /^\/./ })),
   }),
   ca: t.object({
     ttl: t.duration({ default: 86400, min: 10 }),

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { chmodSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../common/clock.ts';
 import type { Logger } from '../common/logger.ts';
@@ -84,7 +84,12 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     });
 
     // Agent API.
-    const agentServer = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 10_000 });
+    const agentServer = new grpc.Server({
+      'grpc.keepalive_permit_without_calls': 1, 'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+      // Agents send CSR batches (≤ 500 × ~300 B) and attestation evidence (≤ 64 KiB):
+      // nothing legitimate comes near 1 MiB, so unauthenticated callers cannot make us buffer 4 MiB.
+      'grpc.max_receive_message_length': AGENT_API_MAX_MESSAGE_BYTES,
+    });
     agentServer.addService(loadAgentProto().tessera.v1.AgentService.service, agentServiceHandlers({
       trustDomain: td, ca, signer, store, view: index, authn, clock, logger,
       attestation: { trustDomain: td, methods, store, signer, clock, logger: logger.child({ component: 'attestation' }), agentSvidTtlSeconds: cfg.svid.agent_ttl },
@@ -102,9 +107,13 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     adminServer.addService(adminProto.EntryAdmin.service, admin.entry);
     adminServer.addService(adminProto.AgentAdmin.service, admin.agent);
     adminServer.addService(adminProto.BundleAdmin.service, admin.bundle);
-    ensurePrivateDir(dirname(cfg.adminSocket));
+    prepareAdminSocketDir(dirname(cfg.adminSocket), cfg.admin_api.socket === undefined);
     if (existsSync(cfg.adminSocket)) rmSync(cfg.adminSocket); // stale socket from an unclean exit
-    await bind(adminServer, `unix://${cfg.adminSocket}`, grpc.ServerCredentials.createInsecure());
+    // umask 077 while binding: the socket is never reachable by others, not even between bind and chmod.
+    const umask = process.umask(0o077);
+    try {
+      await bind(adminServer, `unix://${cfg.adminSocket}`, grpc.ServerCredentials.createInsecure());
+    } finally { process.umask(umask); }
     chmodSync(cfg.adminSocket, 0o600);
     cleanups.push(() => shutdown(adminServer));
 
@@ -161,6 +170,23 @@ function shutdown(server: grpc.Server, graceMs = 1000): Promise<void> {
     const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
     server.tryShutdown(() => { clearTimeout(timer); resolve(); });
   });
+}
+
+const AGENT_API_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * The admin socket's directory is what keeps other users out. Our own default directory
+ * is (re)made 0700; a configured one must already be private (owned by us, no group or
+ * other access): chmod-ing an operator's shared directory (say /run) would break the host.
+ */
+export function prepareAdminSocketDir(dir: string, ours: boolean): void {
+  if (ours || !existsSync(dir)) { ensurePrivateDir(dir); return; }
+  const st = statSync(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+    throw new ConfigError(`config: admin_api.socket: directory ${dir} must be owned by this user and closed to others `
+      + `(mode ${(st.mode & 0o777).toString(8)}, owner uid ${st.uid}); use a dedicated directory such as /run/tessera-server`);
+  }
 }
 
 /** The change log is kept this long: far beyond any reconnect gap a follower server must catch up on. */
