@@ -16,8 +16,12 @@ import {
  *   unix:supplementary_gid:<n> unix:supplementary_group:<name>   (one per group)
  *   unix:path:<exe path> unix:sha256:<hex of the executable>
  *
- * uid/gid are the effective ids from /proc/<pid>/status (what SO_PEERCRED reports
- * too). The executable hash is read through /proc/<pid>/exe, so it is the binary
+ * uid/gid are the effective ids from /proc/<pid>/status, and must equal the ones the
+ * kernel recorded at connect() (SO_PEERCRED, in `proc`): a process that changed
+ * credentials since connecting (setuid(), or exec of a setuid binary while another
+ * process holds the socket) is refused rather than attested by its new ids.
+ * Supplementary groups come from the same status file. Names come from /etc/passwd
+ * and /etc/group only (no NSS: LDAP/SSSD users get no unix:user selector). The executable hash is read through /proc/<pid>/exe, so it is the binary
  * actually running even if the path was replaced since; it is cached by
  * device+inode+mtime+size and streamed in chunks so a large binary never holds
  * the event loop for long. Its instance claim is boot id + pid + start time.
@@ -29,8 +33,14 @@ export interface UnixAttestorOptions {
   groupPath?: string;
   /** Emit unix:path and unix:sha256 (default true). */
   discoverWorkloadPath?: boolean;
-  /** Skip unix:sha256 for executables larger than this many bytes; 0 = no limit. */
+  /**
+   * Skip unix:sha256 for executables larger than this many bytes; 0 = no limit.
+   * Default 1 GiB: any local user can make the agent hash whatever it executes (a
+   * sparse multi-terabyte file costs them nothing), so the default is bounded.
+   */
   workloadSizeLimit?: number;
+  /** Hashes running at once; more wait their turn. Default 2 (libuv has 4 fs threads). */
+  maxConcurrentHashes?: number;
   logger?: Logger;
 }
 
@@ -41,6 +51,7 @@ export interface UnixAttestorConfig {
 
 const HASH_CHUNK = 1 << 20;
 const HASH_CACHE_MAX = 1024;
+export const DEFAULT_WORKLOAD_SIZE_LIMIT = 1 << 30;
 
 export class UnixWorkloadAttestor implements WorkloadAttestor {
   readonly name = 'unix';
@@ -51,6 +62,7 @@ export class UnixWorkloadAttestor implements WorkloadAttestor {
   private readonly sizeLimit: number;
   private readonly logger: Logger;
   private readonly hashes = new Map<string, Promise<string>>();
+  private readonly hashSlots: Semaphore;
   private bootId: Promise<string> | undefined;
 
   constructor(opts: UnixAttestorOptions = {}) {
@@ -58,12 +70,20 @@ export class UnixWorkloadAttestor implements WorkloadAttestor {
     this.passwd = new NameFile(opts.passwdPath ?? '/etc/passwd');
     this.group = new NameFile(opts.groupPath ?? '/etc/group');
     this.discoverPath = opts.discoverWorkloadPath ?? true;
-    this.sizeLimit = opts.workloadSizeLimit ?? 0;
+    this.sizeLimit = opts.workloadSizeLimit ?? DEFAULT_WORKLOAD_SIZE_LIMIT;
     this.logger = opts.logger ?? silentLogger;
+    this.hashSlots = new Semaphore(opts.maxConcurrentHashes ?? 2);
   }
+
+  /** Most executables hashed at the same time so far (for tests and health). */
+  get peakConcurrentHashes(): number { return this.hashSlots.peak; }
 
   async attest(proc: WorkloadProcess): Promise<WorkloadAttestation> {
     const status = await this.readStatus(proc.pid);
+    if (status.uid !== proc.uid || status.gid !== proc.gid) {
+      throw new AttestationError('permission_denied', 'ERR_UNIX_CREDENTIALS_CHANGED',
+        `process ${proc.pid} connected as uid ${proc.uid} gid ${proc.gid} but now runs as uid ${status.uid} gid ${status.gid}; it must reconnect`);
+    }
     const [users, groups] = await Promise.all([this.passwd.names(), this.group.names()]);
     const out: Selector[] = [];
     const add = (key: string, value: string | number) => out.push(makeSelector('unix', `${key}:${value}`));
@@ -128,12 +148,16 @@ export class UnixWorkloadAttestor implements WorkloadAttestor {
     }
     try {
       const st = await fh.stat({ bigint: true });
-      if (this.sizeLimit > 0 && st.size > BigInt(this.sizeLimit)) return { path };
+      if (this.sizeLimit > 0 && st.size > BigInt(this.sizeLimit)) {
+        this.logger.warn('unix attestor: executable larger than workload_size_limit; no unix:sha256 selector', { pid, path, size: Number(st.size), limit: this.sizeLimit });
+        return { path };
+      }
       const key = `${st.dev}:${st.ino}:${st.mtimeNs}:${st.size}`;
       let hash = this.hashes.get(key);
       if (!hash) {
-        hash = hashFile(fh);
-        fh = undefined; // hashFile owns and closes it
+        const owned = fh;
+        fh = undefined; // the hash owns and closes it
+        hash = this.hashSlots.run(() => hashFile(owned));
         this.remember(key, hash);
       }
       return { path, sha256: await hash };
@@ -152,6 +176,26 @@ export class UnixWorkloadAttestor implements WorkloadAttestor {
     this.bootId ??= readFile(`${this.procRoot}/sys/kernel/random/boot_id`, 'utf8')
       .then((s) => s.trim(), () => 'noboot');
     return this.bootId;
+  }
+}
+
+/** At most `max` tasks at once; the rest wait in FIFO order. */
+class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  peak = 0;
+  constructor(private readonly max: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    this.peak = Math.max(this.peak, this.active);
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
   }
 }
 
@@ -203,7 +247,7 @@ export const unixWorkloadAttestorFactory: WorkloadAttestorFactory<UnixAttestorCo
   name: 'unix',
   config: t.object({
     discover_workload_path: t.boolean({ default: true }),
-    workload_size_limit: t.number({ default: 0, min: 0, integer: true }),
+    workload_size_limit: t.number({ default: DEFAULT_WORKLOAD_SIZE_LIMIT, min: 0, integer: true }),
   }),
   create(config, deps) {
     return new UnixWorkloadAttestor({

@@ -3,6 +3,7 @@ import { systemClock, type Clock } from '../../common/clock.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
 import { normalizeSelectors } from '../../spiffe/selector.ts';
 import type { WorkloadAttestation, WorkloadAttestor, WorkloadProcess } from '../../attestors/workload/types.ts';
+import type { PinnedWorkloadProcess } from '../peercred/peer-process.ts';
 import { strongestClaim } from './instance-id.ts';
 
 export interface WorkloadAttestationComposerOptions {
@@ -53,8 +54,10 @@ export class WorkloadAttestationComposer {
 
   get attestorNames(): string[] { return [this.unix.name, ...this.others.map((a) => a.name)]; }
 
-  attest(proc: WorkloadProcess): Promise<WorkloadAttestation> {
-    const key = `${proc.pid}:${proc.startTime}`;
+  attest(proc: PinnedWorkloadProcess): Promise<WorkloadAttestation> {
+    // The executable is part of the key: after an execve (same pid and start time) the
+    // process is another program and must not reuse the previous one's selectors.
+    const key = `${proc.pid}:${proc.startTime}:${proc.exeId ?? ''}`;
     const now = this.clock.now();
     const hit = this.cache.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.result;

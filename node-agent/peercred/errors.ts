@@ -6,7 +6,7 @@ import { TesseraError } from '../../common/errors.ts';
  */
 export class PeerCredentialsError extends TesseraError {
   readonly errno: number | undefined;
-  constructor(code: 'ERR_PEERCRED_READ' | 'ERR_PEERCRED_PROC' | 'ERR_PEERCRED_PID_REUSED', message: string, errno?: number, cause?: unknown) {
+  constructor(code: 'ERR_PEERCRED_READ' | 'ERR_PEERCRED_PROC' | 'ERR_PEERCRED_PID_REUSED' | 'ERR_PEERCRED_EXEC', message: string, errno?: number, cause?: unknown) {
     super('permission_denied', code, message, { cause });
     this.errno = errno;
   }

@@ -1,5 +1,8 @@
 import net from 'node:net';
-import { chmodSync } from 'node:fs';
+import { chmodSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { TesseraError } from '../../common/errors.ts';
 import type { Duplex } from 'node:stream';
 import { silentLogger, type Logger } from '../../common/logger.ts';
 import { kernelPeerCredentials, PeerProcess, type PeerCredentialSource } from './peer-process.ts';
@@ -16,7 +19,18 @@ export interface PeerListenerOptions {
   procRoot?: string;
   /** Socket file mode; default 0777 (the Workload API is for every local user). */
   mode?: number;
+  /** Open connections in all; more are closed at accept. Default 4096. */
+  maxConnections?: number;
+  /**
+   * Open connections per caller uid, so one local user cannot use up the agent's file
+   * descriptors and lock every other user out. Default 1024 (all containers without a
+   * user namespace share uid 0).
+   */
+  maxConnectionsPerUid?: number;
 }
+
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+export const DEFAULT_MAX_CONNECTIONS_PER_UID = 1024;
 
 const TOKEN_PREFIX = 'peercred:';
 
@@ -33,8 +47,12 @@ export class PeerCredentialListener {
   private readonly logger: Logger;
   private readonly server: net.Server;
   private readonly peers = new Map<string, { peer: PeerProcess; sock: net.Socket }>();
+  private readonly perUid = new Map<number, number>();
   private seq = 0;
   private dropped = 0;
+  private refused = 0;
+  /** dev:ino of the socket file we bound, so close never unlinks someone else's. */
+  private boundId: string | undefined;
 
   constructor(opts: PeerListenerOptions) {
     this.opts = opts;
@@ -42,13 +60,35 @@ export class PeerCredentialListener {
     this.server = net.createServer({ pauseOnConnect: false }, (sock) => this.accept(sock));
   }
 
+  /**
+   * Binds under a temporary name in the same directory, sets the mode, and only then
+   * renames the socket into place. So the socket is never reachable with the mode the
+   * umask gave it, and libuv (which unlinks the name it bound when the server closes)
+   * unlinks only the temporary name, never whatever is at the real path by then:
+   * `unlinkSocket()` removes that one only if it is still ours.
+   */
   listen(): Promise<void> {
+    const final = this.opts.socketPath;
+    const temp = join(dirname(final), `.${randomBytes(6).toString('hex')}.sock`);
+    if (Buffer.byteLength(temp) > 107) {
+      return Promise.reject(new TesseraError('invalid_argument', 'ERR_SOCKET_PATH', `socket directory "${dirname(final)}" is too long for a Unix socket path`));
+    }
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.opts.socketPath, () => {
+      this.server.listen(temp, () => {
         this.server.off('error', reject);
         this.server.on('error', (e) => this.logger.error('workload socket error', { err: e }));
-        try { chmodSync(this.opts.socketPath, this.opts.mode ?? 0o777); } catch (e) { reject(e); return; }
+        try {
+          chmodSync(temp, this.opts.mode ?? 0o777);
+          const st = lstatSync(temp);
+          this.boundId = `${st.dev}:${st.ino}`;
+          renameSync(temp, final);
+        } catch (e) {
+          try { unlinkSync(temp); } catch { /* not there */ }
+          this.server.close();
+          reject(e);
+          return;
+        }
         resolve();
       });
     });
@@ -63,6 +103,17 @@ export class PeerCredentialListener {
   get connections(): number { return this.peers.size; }
   /** Connections refused because their credentials could not be read. */
   get droppedConnections(): number { return this.dropped; }
+  /** Connections refused because a connection limit was reached. */
+  get refusedConnections(): number { return this.refused; }
+
+  /** Removes the socket file if it still is the one we bound (not a replacement). */
+  unlinkSocket(): void {
+    if (!this.boundId) return;
+    try {
+      const st = lstatSync(this.opts.socketPath);
+      if (st.isSocket() && `${st.dev}:${st.ino}` === this.boundId) unlinkSync(this.opts.socketPath);
+    } catch { /* already gone */ }
+  }
 
   /** Stops accepting; open connections stay (grpc-js drains them). */
   close(): Promise<void> {
@@ -75,23 +126,46 @@ export class PeerCredentialListener {
   }
 
   private accept(sock: net.Socket): void {
+    if (this.peers.size >= (this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS)) {
+      this.refuse(sock, { open: this.peers.size });
+      return;
+    }
     let peer: PeerProcess;
     try {
       // Synchronously, first thing: the fd is only safe to use here.
       peer = PeerProcess.capture(sock, this.opts.source ?? kernelPeerCredentials, this.opts.procRoot);
     } catch (e) {
       this.dropped++;
-      this.logger.warn('dropping workload connection: peer credentials unreadable', { err: e as Error });
+      // A caller can cause this at will (connect, exit): log the first and every 1000th only.
+      if (this.dropped % 1000 === 1) this.logger.warn('dropping workload connection: peer credentials unreadable', { err: e as Error, dropped_total: this.dropped });
       sock.destroy();
       return;
     }
+    const uidCount = this.perUid.get(peer.uid) ?? 0;
+    if (uidCount >= (this.opts.maxConnectionsPerUid ?? DEFAULT_MAX_CONNECTIONS_PER_UID)) {
+      peer.close();
+      this.refuse(sock, { uid: peer.uid, pid: peer.pid, open_for_uid: uidCount });
+      return;
+    }
+    this.perUid.set(peer.uid, uidCount + 1);
+    // Tokens are never reused: a call still in flight on a closed connection finds
+    // nothing (PermissionDenied), never a later connection's peer.
     const token = `${TOKEN_PREFIX}${++this.seq}`;
     this.peers.set(token, { peer, sock });
     sock.once('close', () => {
       this.peers.delete(token);
+      const n = (this.perUid.get(peer.uid) ?? 1) - 1;
+      if (n > 0) this.perUid.set(peer.uid, n); else this.perUid.delete(peer.uid);
       peer.close();
     });
     Object.defineProperty(sock, 'remoteAddress', { value: token, configurable: false, enumerable: true });
     this.opts.sink.injectConnection(sock);
+  }
+
+  private refuse(sock: net.Socket, fields: Record<string, number>): void {
+    this.refused++;
+    // The first and then every 1000th: an operator sees the flood, the flood does not fill the log.
+    if (this.refused % 1000 === 1) this.logger.warn('refusing workload connection: too many connections', { ...fields, refused_total: this.refused });
+    sock.destroy();
   }
 }

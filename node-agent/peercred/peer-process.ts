@@ -1,9 +1,9 @@
-import { closeSync } from 'node:fs';
+import { closeSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { WorkloadProcess } from '../../attestors/workload/types.ts';
 import { PeerCredentialsError } from './errors.ts';
 import { readPeerCredentials, readPeerPidfd, socketFd, type PeerCredentials } from './peer-credentials.ts';
-import { pidOfPidfd, readStartTime } from './proc.ts';
+import { pidOfPidfd, readProcStat, readStartTime } from './proc.ts';
 
 /** Test seam: how a connection's credentials are read (default: the kernel via koffi). */
 export interface PeerCredentialSource {
@@ -17,11 +17,22 @@ export const kernelPeerCredentials: PeerCredentialSource = {
   pidfd: readPeerPidfd,
 };
 
+/** What attestation receives: the process plus, when readable, its executable's identity. */
+export interface PinnedWorkloadProcess extends WorkloadProcess {
+  /** dev:ino of /proc/<pid>/exe at accept time; undefined when it could not be read. */
+  exeId?: string;
+}
+
 /**
  * The process at the other end of one accepted connection, pinned at accept time:
- * kernel credentials, a pidfd where the kernel has one, and the process start time.
- * `verify()` proves the pid still names that same process (no pid reuse), and is
- * called after workload attestation has read /proc for it.
+ * kernel credentials, a pidfd where the kernel has one, the process start time and
+ * the identity of the program it runs. `verify()` proves the pid still names that
+ * same process (no pid reuse), running the same program (no execve since accept),
+ * and is called after workload attestation has read /proc for it.
+ *
+ * Limits (as in SPIRE): an exec between connect() and our accept is not seen, and a
+ * process can hand its connected socket to another (fork, SCM_RIGHTS); that other
+ * process is then served as the original for as long as the original lives.
  */
 export class PeerProcess {
   readonly pid: number;
@@ -29,12 +40,14 @@ export class PeerProcess {
   readonly gid: number;
   readonly startTime: bigint;
   readonly pidfd: number | undefined;
+  readonly exeId: string | undefined;
   private readonly procRoot: string;
   private closed = false;
 
   private constructor(c: PeerCredentials, startTime: bigint, pidfd: number | undefined, procRoot: string) {
     this.pid = c.pid; this.uid = c.uid; this.gid = c.gid;
     this.startTime = startTime; this.pidfd = pidfd; this.procRoot = procRoot;
+    this.exeId = exeIdOf(c.pid, procRoot);
   }
 
   /**
@@ -58,25 +71,35 @@ export class PeerProcess {
     }
   }
 
-  get process(): WorkloadProcess {
-    return { pid: this.pid, uid: this.uid, gid: this.gid, startTime: this.startTime };
+  get process(): PinnedWorkloadProcess {
+    return { pid: this.pid, uid: this.uid, gid: this.gid, startTime: this.startTime, exeId: this.exeId };
   }
 
-  /** Throws ERR_PEERCRED_PID_REUSED if the process exited or its pid now names another one. */
+  /**
+   * Throws ERR_PEERCRED_PID_REUSED if the process exited (zombies included) or its pid
+   * now names another one, ERR_PEERCRED_EXEC if it has exec'd another program since
+   * accept (its /proc facts would describe a program that did not connect).
+   */
   verify(): void {
     if (this.closed) throw new PeerCredentialsError('ERR_PEERCRED_PID_REUSED', `connection of pid ${this.pid} is closed`);
     if (this.pidfd !== undefined && pidOfPidfd(this.pidfd) !== this.pid) {
       throw new PeerCredentialsError('ERR_PEERCRED_PID_REUSED', `process ${this.pid} has exited (pidfd)`);
     }
-    let now: bigint;
+    let now: { state: string; startTime: bigint };
     try {
-      now = readStartTime(this.pid, this.procRoot);
+      now = readProcStat(this.pid, this.procRoot);
     } catch (e) {
       throw new PeerCredentialsError('ERR_PEERCRED_PID_REUSED', `process ${this.pid} has exited`, undefined, e);
     }
-    if (now !== this.startTime) {
+    if (now.startTime !== this.startTime) {
       throw new PeerCredentialsError('ERR_PEERCRED_PID_REUSED',
-        `pid ${this.pid} was reused: start time ${now} differs from ${this.startTime} seen at connect`);
+        `pid ${this.pid} was reused: start time ${now.startTime} differs from ${this.startTime} seen at connect`);
+    }
+    if (now.state === 'Z' || now.state === 'X') {
+      throw new PeerCredentialsError('ERR_PEERCRED_PID_REUSED', `process ${this.pid} has exited (${now.state === 'Z' ? 'zombie' : 'dead'})`);
+    }
+    if (this.exeId !== undefined && exeIdOf(this.pid, this.procRoot) !== this.exeId) {
+      throw new PeerCredentialsError('ERR_PEERCRED_EXEC', `process ${this.pid} has executed another program since it connected`);
     }
   }
 
@@ -85,6 +108,20 @@ export class PeerProcess {
     if (this.closed) return;
     this.closed = true;
     if (this.pidfd !== undefined) closeQuietly(this.pidfd);
+  }
+}
+
+/**
+ * dev:ino of the running executable (stat through the /proc magic link). undefined
+ * when unreadable (a non-root agent and another user's process, kernel threads): the
+ * exec check is then skipped, and the unix attestor, which reads the same link, denies.
+ */
+function exeIdOf(pid: number, procRoot: string): string | undefined {
+  try {
+    const st = statSync(`${procRoot}/${pid}/exe`, { bigint: true });
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
   }
 }
 

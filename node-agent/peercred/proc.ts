@@ -7,13 +7,22 @@ import { PeerCredentialsError } from './errors.ts';
  * The comm field may hold spaces and ')', so parsing starts after the last ')'.
  */
 export function readStartTime(pid: number, procRoot = '/proc'): bigint {
+  return readProcStat(pid, procRoot).startTime;
+}
+
+/**
+ * State (field 3) and start time (field 22). A zombie ("Z") or dead ("X") process
+ * still has its /proc entry and start time until reaped, but it is gone as a caller.
+ */
+export function readProcStat(pid: number, procRoot = '/proc'): { state: string; startTime: bigint } {
   let stat: string;
   try {
     stat = readFileSync(`${procRoot}/${pid}/stat`, 'latin1');
   } catch (e) {
     throw new PeerCredentialsError('ERR_PEERCRED_PROC', `cannot read ${procRoot}/${pid}/stat: ${(e as Error).message}`, undefined, e);
   }
-  return parseStartTime(stat, pid);
+  const close = stat.lastIndexOf(')');
+  return { state: close < 0 ? '' : stat.slice(close + 2, close + 3), startTime: parseStartTime(stat, pid) };
 }
 
 export function parseStartTime(stat: string, pid: number): bigint {

@@ -2,15 +2,15 @@ import * as grpc from '@grpc/grpc-js';
 import { grpcError, toGrpcError } from '../../common/grpc-status.ts';
 import { internal } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import type { WorkloadAttestation, WorkloadProcess } from '../../attestors/workload/types.ts';
-import type { PeerProcess } from '../peercred/peer-process.ts';
+import type { WorkloadAttestation } from '../../attestors/workload/types.ts';
+import type { PeerProcess, PinnedWorkloadProcess } from '../peercred/peer-process.ts';
 import { agentInstanceId } from '../attestation/instance-id.ts';
 import type { AttestedWorkload } from './provider.ts';
 import { SECURITY_HEADER, SECURITY_HEADER_VALUE, WORKLOAD_API_PREFIX } from './proto.ts';
 
 /** Attests a process into selectors + instance claim (the composer, or a test double). */
 export interface WorkloadAttestationSource {
-  attest(proc: WorkloadProcess): Promise<WorkloadAttestation>;
+  attest(proc: PinnedWorkloadProcess): Promise<WorkloadAttestation>;
 }
 
 export interface CallerResolverOptions {
@@ -33,7 +33,7 @@ export interface CallerResolverOptions {
  */
 export class CallerResolver {
   private readonly opts: CallerResolverOptions;
-  private readonly callers = new WeakMap<grpc.Metadata, AttestedWorkload>();
+  private readonly callers = new WeakMap<grpc.Metadata, { workload: AttestedWorkload; peer: PeerProcess }>();
 
   constructor(opts: CallerResolverOptions) { this.opts = opts; }
 
@@ -54,7 +54,7 @@ export class CallerResolver {
           return;
         }
         this.resolve(peer).then((w) => {
-          this.callers.set(md, w);
+          this.callers.set(md, { workload: w, peer });
           mdNext(md);
         }, (err) => {
           this.opts.logger.warn('workload call denied', { method: method.path, pid: peer.pid, uid: peer.uid, err: err as Error });
@@ -66,9 +66,22 @@ export class CallerResolver {
 
   /** The attested caller of a call that went through the interceptor. */
   callerOf(call: { metadata: grpc.Metadata }): AttestedWorkload {
-    const w = this.callers.get(call.metadata);
-    if (!w) throw internal('ERR_WORKLOAD_CALLER', 'call reached a handler without an attested caller');
-    return w;
+    return this.entry(call).workload;
+  }
+
+  /**
+   * A check that the call's connection still belongs to the process that was attested
+   * (alive, same pid instance, same program); throws PeerCredentialsError (PermissionDenied).
+   */
+  verifierOf(call: { metadata: grpc.Metadata }): () => void {
+    const { peer } = this.entry(call);
+    return () => peer.verify();
+  }
+
+  private entry(call: { metadata: grpc.Metadata }): { workload: AttestedWorkload; peer: PeerProcess } {
+    const e = this.callers.get(call.metadata);
+    if (!e) throw internal('ERR_WORKLOAD_CALLER', 'call reached a handler without an attested caller');
+    return e;
   }
 
   private async resolve(peer: PeerProcess): Promise<AttestedWorkload> {

@@ -22,6 +22,16 @@ export interface HandlerDeps {
   allowUnauthenticatedVerifiers: boolean;
 }
 
+/**
+ * FetchJWTSVID request bounds. Each distinct audience set is a server round trip and a
+ * cache entry, and audiences are signed into the token: keep them to what real
+ * callers use. Control characters are refused (they have no place in an audience and
+ * would make distinct audience sets look alike in logs and cache keys).
+ */
+export const MAX_AUDIENCES = 64;
+export const MAX_AUDIENCE_BYTES = 2048;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 const noIdentity = () => permissionDenied('ERR_WORKLOADAPI_PERMISSION_DENIED', 'caller has no identity: no registration entry matches its selectors');
 
 /**
@@ -37,7 +47,7 @@ export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
     FetchX509SVID(call) {
       const w = callers.callerOf(call);
       void streams.serve<X509SVIDResponse>({
-        call, workload: w, requireIdentity: true,
+        call, workload: w, requireIdentity: true, verifyCaller: callers.verifierOf(call),
         build: async () => {
           const svids = await provider.x509Svids(w);
           if (svids.length === 0) return undefined;
@@ -65,7 +75,7 @@ export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
     FetchX509Bundles(call) {
       const w = callers.callerOf(call);
       void streams.serve<X509BundlesResponse>({
-        call, workload: w, requireIdentity: !d.allowUnauthenticatedVerifiers,
+        call, workload: w, requireIdentity: !d.allowUnauthenticatedVerifiers, verifyCaller: callers.verifierOf(call),
         build: async () => {
           if (!verifierAllowed(w)) return undefined;
           const bundles: Record<string, Buffer> = {};
@@ -79,7 +89,7 @@ export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
     FetchJWTBundles(call) {
       const w = callers.callerOf(call);
       void streams.serve<JWTBundlesResponse>({
-        call, workload: w, requireIdentity: !d.allowUnauthenticatedVerifiers,
+        call, workload: w, requireIdentity: !d.allowUnauthenticatedVerifiers, verifyCaller: callers.verifierOf(call),
         build: async () => {
           if (!verifierAllowed(w)) return undefined;
           const bundles: Record<string, Buffer> = {};
@@ -95,11 +105,17 @@ export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
         const w = callers.callerOf(call);
         const audience = call.request.audience ?? [];
         if (audience.length === 0) throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', 'audience must be specified');
+        if (audience.length > MAX_AUDIENCES) throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', `audience: at most ${MAX_AUDIENCES} audiences, got ${audience.length}`);
         if (audience.some((a) => a.length === 0)) throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', 'audience must not contain an empty value');
+        if (audience.some((a) => Buffer.byteLength(a) > MAX_AUDIENCE_BYTES)) {
+          throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', `audience: a value is longer than ${MAX_AUDIENCE_BYTES} bytes`);
+        }
+        if (audience.some((a) => CONTROL.test(a))) throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', 'audience: values must not contain control characters');
         let wanted: string | undefined;
         if (call.request.spiffe_id) {
           try { wanted = SpiffeId.parse(call.request.spiffe_id).toString(); } catch (e) {
-            throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', `spiffe_id "${call.request.spiffe_id}" is not a valid SPIFFE ID: ${(e as Error).message}`, e);
+            // Echo at most a prefix: the value is the caller's and can be up to the message size.
+            throw invalidArgument('ERR_WORKLOADAPI_INVALID_ARGUMENT', `spiffe_id "${call.request.spiffe_id.slice(0, 256)}" is not a valid SPIFFE ID: ${(e as Error).message.slice(0, 256)}`, e);
           }
         }
         if (!provider.hasIdentity(w)) throw noIdentity();

@@ -1,4 +1,3 @@
-import { unlinkSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { systemClock, type Clock } from '../../common/clock.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
@@ -29,10 +28,38 @@ export interface WorkloadApiServerOptions {
   drainTimeoutMs?: number;
   /** Serve bundles / ValidateJWTSVID to callers without an identity. Default false. */
   allowUnauthenticatedVerifiers?: boolean;
+  /** Bounds on what one local user (or all) can hold open; see WorkloadApiLimits. */
+  limits?: WorkloadApiLimits;
   /** Test seams. */
   peerCredentials?: PeerCredentialSource;
   procRoot?: string;
 }
+
+/**
+ * Resource bounds of the endpoint. Any local user can connect, so everything a caller
+ * can make the agent hold is capped, with a clear status (RESOURCE_EXHAUSTED) or a
+ * closed connection rather than unbounded memory or file descriptors.
+ */
+export interface WorkloadApiLimits {
+  /** Default 4096. */
+  maxConnections?: number;
+  /** Default 1024. */
+  maxConnectionsPerUid?: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (others are refused by the transport). Default 100. */
+  maxConcurrentStreamsPerConnection?: number;
+  /** Open full-state streams per caller uid. Default 2048. */
+  maxStreamsPerUid?: number;
+  /** Largest request message (bytes). Workload API requests are small; default 64 KiB. */
+  maxReceiveMessageBytes?: number;
+}
+
+export const DEFAULT_LIMITS: Required<WorkloadApiLimits> = {
+  maxConnections: 4096,
+  maxConnectionsPerUid: 1024,
+  maxConcurrentStreamsPerConnection: 100,
+  maxStreamsPerUid: 2048,
+  maxReceiveMessageBytes: 64 * 1024,
+};
 
 /**
  * The SPIFFE Workload API endpoint: grpc-js on our own Unix-socket listener, with
@@ -54,6 +81,7 @@ export class WorkloadApiServer {
     this.logger = (opts.logger ?? silentLogger).child({ component: 'workload-api' });
     const clock = opts.clock ?? systemClock;
     const proto = loadWorkloadApiProto();
+    const limits = { ...DEFAULT_LIMITS, ...opts.limits };
 
     let listener!: PeerCredentialListener;
     const callers = new CallerResolver({
@@ -62,8 +90,14 @@ export class WorkloadApiServer {
       agentId: opts.agentId,
       logger: this.logger,
     });
-    this.streams = new StreamHub({ provider: opts.provider, clock, logger: this.logger, jitterMs: opts.updateJitterMs ?? 100 });
-    this.grpcServer = new grpc.Server({ interceptors: [callers.interceptor] });
+    this.streams = new StreamHub({
+      provider: opts.provider, clock, logger: this.logger, jitterMs: opts.updateJitterMs ?? 100, maxStreamsPerUid: limits.maxStreamsPerUid,
+    });
+    this.grpcServer = new grpc.Server({
+      interceptors: [callers.interceptor],
+      'grpc.max_receive_message_length': limits.maxReceiveMessageBytes,
+      'grpc.max_concurrent_streams': limits.maxConcurrentStreamsPerConnection,
+    });
     this.grpcServer.addService(proto.service, workloadApiHandlers({
       provider: opts.provider, callers, streams: this.streams, logger: this.logger,
       allowUnauthenticatedVerifiers: opts.allowUnauthenticatedVerifiers ?? false,
@@ -76,21 +110,26 @@ export class WorkloadApiServer {
       logger: this.logger,
       source: opts.peerCredentials,
       procRoot: opts.procRoot,
+      maxConnections: limits.maxConnections,
+      maxConnectionsPerUid: limits.maxConnectionsPerUid,
     });
     this.listener = listener;
   }
 
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`WorkloadApiServer.start() called when ${this.state}`);
-    prepareSocketPath(this.socketPath);
+    await prepareSocketPath(this.socketPath);
     await this.listener.listen();
     this.state = 'serving';
     this.logger.info('workload API listening', { socket: this.socketPath });
   }
 
   /** Live counts, for health and tests. */
-  get stats(): { connections: number; streams: number; droppedConnections: number } {
-    return { connections: this.listener.connections, streams: this.streams.size, droppedConnections: this.listener.droppedConnections };
+  get stats(): { connections: number; streams: number; droppedConnections: number; refusedConnections: number } {
+    return {
+      connections: this.listener.connections, streams: this.streams.size,
+      droppedConnections: this.listener.droppedConnections, refusedConnections: this.listener.refusedConnections,
+    };
   }
 
   /**
@@ -111,7 +150,7 @@ export class WorkloadApiServer {
     });
     this.listener.destroyAll();
     await listenerClosed;
-    if (wasServing) { try { unlinkSync(this.socketPath); } catch { /* already gone */ } }
+    if (wasServing) this.listener.unlinkSocket();
     this.state = 'stopped';
     this.logger.info('workload API stopped');
   }

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { grpcError, toGrpcError, type GrpcError } from '../../common/grpc-status.ts';
+import { TesseraError } from '../../common/errors.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { AttestedWorkload, IdentityProvider } from './provider.ts';
@@ -14,6 +15,12 @@ export interface StreamSpec<T> {
   digest(msg: T): string;
   /** When false (unauthenticated verifiers allowed), losing every identity does not end it. */
   requireIdentity: boolean;
+  /**
+   * Throws when the connection's process is gone or is no longer the one that
+   * connected (pid reuse, exec). Checked before every message: a socket handed to
+   * another process must not keep receiving the original's rotated SVIDs.
+   */
+  verifyCaller?: () => void;
 }
 
 export interface StreamHubOptions {
@@ -22,6 +29,8 @@ export interface StreamHubOptions {
   logger: Logger;
   /** Updates go out after a random delay in [0, jitterMs), spreading a broadcast. */
   jitterMs: number;
+  /** Open streams per caller uid; more are refused with ResourceExhausted. Default unlimited. */
+  maxStreamsPerUid?: number;
 }
 
 interface Open {
@@ -44,6 +53,7 @@ const NO_IDENTITY = 'caller has no identity: no registration entry matches its s
 export class StreamHub {
   private readonly opts: StreamHubOptions;
   private readonly open = new Set<Open>();
+  private readonly perUid = new Map<number, number>();
   private readonly unsubscribe: () => void;
 
   constructor(opts: StreamHubOptions) {
@@ -55,8 +65,16 @@ export class StreamHub {
 
   /** Sends the first message and keeps the stream until the client goes or we end it. */
   async serve<T>(spec: StreamSpec<T>): Promise<void> {
+    const uid = spec.workload.uid;
+    const held = this.perUid.get(uid) ?? 0;
+    if (held >= (this.opts.maxStreamsPerUid ?? Infinity)) {
+      spec.call.emit('error', toGrpcError(new TesseraError('resource_exhausted', 'ERR_WORKLOADAPI_TOO_MANY_STREAMS',
+        `too many open Workload API streams for uid ${uid} (limit ${this.opts.maxStreamsPerUid})`)));
+      return;
+    }
     const s: Open = { spec: spec as StreamSpec<unknown>, last: '', pending: false, done: false, chain: Promise.resolve(), abort: new AbortController() };
-    const forget = () => { s.done = true; s.abort.abort(); this.open.delete(s); };
+    this.perUid.set(uid, held + 1);
+    const forget = () => { s.done = true; s.abort.abort(); this.remove(s); };
     spec.call.once('cancelled', forget);
     spec.call.once('close', forget);
     spec.call.once('finish', forget);
@@ -73,6 +91,14 @@ export class StreamHub {
 
   close(): void {
     this.unsubscribe();
+  }
+
+  /** Forgets a stream once, releasing its per-uid slot. */
+  private remove(s: Open): void {
+    if (!this.open.delete(s)) return;
+    const uid = s.spec.workload.uid;
+    const n = (this.perUid.get(uid) ?? 1) - 1;
+    if (n > 0) this.perUid.set(uid, n); else this.perUid.delete(uid);
   }
 
   private changed(): void {
@@ -95,6 +121,13 @@ export class StreamHub {
     if (s.done) return;
     let msg: unknown;
     try {
+      s.spec.verifyCaller?.();
+    } catch (e) {
+      this.opts.logger.info('ending workload stream: caller process gone or changed', { path: s.spec.call.getPath(), pid: s.spec.workload.pid, err: e as Error });
+      this.end(s, toGrpcError(e));
+      return;
+    }
+    try {
       msg = await s.spec.build();
     } catch (e) {
       this.opts.logger.error('workload stream update failed', { path: s.spec.call.getPath(), pid: s.spec.workload.pid, err: e as Error });
@@ -108,6 +141,8 @@ export class StreamHub {
     }
     const d = s.spec.digest(msg);
     if (d === s.last) return;
+    // build() awaited: check again that this connection still is its process.
+    try { s.spec.verifyCaller?.(); } catch (e) { this.end(s, toGrpcError(e)); return; }
     s.last = d;
     s.spec.call.write(msg);
   }
@@ -116,7 +151,7 @@ export class StreamHub {
     if (s.done) return;
     s.done = true;
     s.abort.abort();
-    this.open.delete(s);
+    this.remove(s);
     s.spec.call.emit('error', status);
   }
 }

@@ -1,10 +1,11 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.ts';
-import { UnixWorkloadAttestor, unixWorkloadAttestorFactory } from '../../attestors/workload/unix.ts';
+import { DEFAULT_WORKLOAD_SIZE_LIMIT, UnixWorkloadAttestor, unixWorkloadAttestorFactory } from '../../attestors/workload/unix.ts';
 import { formatSelector } from '../../spiffe/selector.ts';
 import { AttestationError } from '../../common/errors.ts';
 import { silentLogger } from '../../common/logger.ts';
@@ -76,7 +77,7 @@ test('workload_size_limit skips the hash of larger executables but keeps the pat
 test('discover_workload_path=false emits neither path nor sha256', async (t) => {
   const h = fakeHost(t);
   const cfg = unixWorkloadAttestorFactory.config.parse({ discover_workload_path: false }, 'workload_attestors.unix');
-  t.deepEqual(cfg, { discover_workload_path: false, workload_size_limit: 0 });
+  t.deepEqual(cfg, { discover_workload_path: false, workload_size_limit: DEFAULT_WORKLOAD_SIZE_LIMIT });
   const r = await new UnixWorkloadAttestor({ procRoot: h.proc, discoverWorkloadPath: false }).attest(h.process);
   t.false(r.selectors.some((s) => s.value.startsWith('path:') || s.value.startsWith('sha256:')));
   t.truthy(unixWorkloadAttestorFactory.create(cfg, { logger: silentLogger, clock: systemClock }));
@@ -101,7 +102,8 @@ test('attests a real process running as nobody from the real /proc', async (t) =
   t.true(r.instance!.key.endsWith(`:${proc.pid}:${proc.startTime}`));
 });
 
-test('hashing a large executable does not hold the event loop for long', async (t) => {
+// Serial: a timing measurement, not to be disturbed by other tests' synchronous work in this process.
+test.serial('hashing a large executable does not hold the event loop for long', async (t) => {
   const h = fakeHost(t, { exeContent: Buffer.alloc(96 << 20, 7) });
   let maxLag = 0;
   let last = performance.now();
@@ -110,4 +112,43 @@ test('hashing a large executable does not hold the event loop for long', async (
   clearInterval(tick);
   t.true(r.selectors.some((s) => s.value.startsWith('sha256:')));
   t.true(maxLag < 100, `event loop blocked for ${maxLag.toFixed(1)} ms`);
+});
+
+test('a process whose effective uid or gid differs from the kernel\'s connect-time credentials is refused', async (t) => {
+  const h = fakeHost(t);
+  // status says euid 1000 / egid 2000; the socket was opened as uid 0 (e.g. before a setuid drop,
+  // or the reverse: exec of a setuid binary after connecting).
+  for (const proc of [{ ...h.process, uid: 0 }, { ...h.process, gid: 0 }]) {
+    const e = await t.throwsAsync(h.attestor.attest(proc), { instanceOf: AttestationError });
+    t.is(e!.code, 'ERR_UNIX_CREDENTIALS_CHANGED');
+    t.is(e!.kind, 'permission_denied');
+  }
+});
+
+test('by default a huge (sparse) executable is not hashed: a local user cannot make the agent read terabytes', async (t) => {
+  const h = fakeHost(t);
+  truncateSync(h.exe, DEFAULT_WORKLOAD_SIZE_LIMIT + 1); // sparse: costs the attacker no disk
+  const t0 = Date.now();
+  const r = await h.attestor.attest(h.process);
+  t.true(Date.now() - t0 < 2000);
+  t.true(r.selectors.some((s) => s.value === `path:${h.exe}`));
+  t.false(r.selectors.some((s) => s.value.startsWith('sha256:')));
+});
+
+test('at most two executables are hashed at once; the others wait and still get their hash', async (t) => {
+  const h = fakeHost(t);
+  const procs = [];
+  for (let i = 0; i < 6; i++) {
+    const pid = 5000 + i;
+    mkdirSync(join(h.proc, String(pid)));
+    writeFileSync(join(h.proc, String(pid), 'status'), 'Uid:\t1000\t1000\t1000\t1000\nGid:\t2000\t2000\t2000\t2000\nGroups:\n');
+    const exe = join(h.root, `bin-${i}`);
+    await writeFile(exe, Buffer.alloc(2 << 20, i));
+    symlinkSync(exe, join(h.proc, String(pid), 'exe'));
+    procs.push({ pid, uid: 1000, gid: 2000, startTime: 1n });
+  }
+  const rs = await Promise.all(procs.map((p) => h.attestor.attest(p)));
+  for (const [i, r] of rs.entries()) t.true(r.selectors.some((s) => s.value === `sha256:${sha(Buffer.alloc(2 << 20, i))}`));
+  t.true(h.attestor.peakConcurrentHashes <= 2, `peak ${h.attestor.peakConcurrentHashes}`);
+  t.true(h.attestor.peakConcurrentHashes >= 1);
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import net from 'node:net';
-import { chmodSync, openSync, closeSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, openSync, closeSync, mkdirSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.ts';
 import { spawnTs } from '../helpers/proc.ts';
@@ -98,4 +98,36 @@ test('a pid whose start time changed since connect is treated as reused', async 
   statOf(pid, '2000');
   const e = t.throws(() => pinned.verify(), { instanceOf: PeerCredentialsError });
   t.regex(e!.message, /reused/);
+});
+
+test('a pinned peer fails verification after it exec\'d another program, or once it is a zombie', async (t) => {
+  const proc = tempDir(t, 'proc-');
+  let pid = 0;
+  const stat = (state: string) => {
+    const fields = Array.from({ length: 50 }, () => '0');
+    fields[0] = state; fields[19] = '1000';
+    writeFileSync(join(proc, String(pid), 'stat'), `${pid} (node) ${fields.join(' ')}`);
+  };
+  const exeA = join(proc, 'prog-a'), exeB = join(proc, 'prog-b');
+  writeFileSync(exeA, 'a'); writeFileSync(exeB, 'b');
+  const l = await listen(t, (s) => {
+    pid = readPeerCredentials(socketFd(s)).pid;
+    mkdirSync(join(proc, String(pid)), { recursive: true });
+    stat('S');
+    symlinkSync(exeA, join(proc, String(pid), 'exe'));
+    return PeerProcess.capture(s, { credentials: readPeerCredentials, pidfd: () => undefined }, proc);
+  });
+  spawnTs(t, 'test/fixtures/peer-connect.ts', [l.path]);
+  const pinned = await l.next();
+  t.truthy(pinned.process.exeId);
+  t.notThrows(() => pinned.verify());
+  // execve keeps pid and start time; only the program changes.
+  rmSync(join(proc, String(pid), 'exe'));
+  symlinkSync(exeB, join(proc, String(pid), 'exe'));
+  t.is(t.throws(() => pinned.verify(), { instanceOf: PeerCredentialsError })!.code, 'ERR_PEERCRED_EXEC');
+  rmSync(join(proc, String(pid), 'exe'));
+  symlinkSync(exeA, join(proc, String(pid), 'exe'));
+  t.notThrows(() => pinned.verify());
+  stat('Z');
+  t.regex(t.throws(() => pinned.verify(), { instanceOf: PeerCredentialsError })!.message, /zombie/);
 });

@@ -39,7 +39,10 @@ test('a stream on a connection whose connecting process exited delivers nothing 
   t.teardown(() => { try { process.kill(ready.child as number, 'SIGKILL'); } catch { /* gone */ } });
   const first = await nth(parent, 'message');
   t.deepEqual(first.spiffe_ids, ['spiffe://example.org/r']);
-  await parent.stop('SIGKILL');
+  // Not parent.stop(): its stdout stays open in the child, so 'close' would not come.
+  const exited = new Promise((r) => parent.child.once('exit', r));
+  process.kill(parent.child.pid!, 'SIGKILL');
+  await exited;
   ep.provider.rotateSvids();
   const s = await nth(parent, 'status');
   t.is(s.code, grpc.status.PERMISSION_DENIED);
