@@ -6,6 +6,7 @@ import { TrustDomain } from '../spiffe/id.ts';
 import { AGENT_ATTESTOR_FACTORIES } from './bootstrap/methods.ts';
 import { WORKLOAD_ATTESTOR_FACTORIES } from './attestation/workload-methods.ts';
 import { parseFingerprint } from './bootstrap/fingerprint.ts';
+import { defaultSocketPath } from './workload-api/socket-path.ts';
 
 /**
  * tessera-agent's YAML config, validated once at start: an unknown key or a bad value
@@ -35,7 +36,6 @@ export interface AgentConfig {
 }
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
-export const defaultSocketPath = () => (isRoot() ? '/run/tessera/agent.sock' : '/tmp/tessera/agent.sock');
 export const defaultDataDir = () => (isRoot() ? '/var/lib/tessera/agent' : join(homedir(), '.tessera', 'agent'));
 
 /** node_attestor: { method: <name>, <name>: { ...that method's section } } */

@@ -7,7 +7,8 @@
 export interface JwtRecord { entryId: string; token: string; issuedAt: number; expiresAt: number; refreshAt: number }
 
 export function jwtCacheKey(entryId: string, revision: number, instanceId: string, audience: readonly string[]): string {
-  return [entryId, revision, instanceId, ...[...new Set(audience)].sort()].join('\n');
+  // JSON, not a joined string: audiences are caller-chosen and may contain any separator.
+  return JSON.stringify([entryId, revision, instanceId, [...new Set(audience)].sort()]);
 }
 
 export class JwtCache {
