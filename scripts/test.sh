@@ -12,6 +12,13 @@ set +e
 npx ava 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
+# The TPM tests share one provisioned golden swtpm state per ava run
+# (<tmp>/tessera-swtpm-<ava pid>, see test/helpers/swtpm.ts); ava is done now, so remove
+# the states of runs that are no longer alive.
+for d in "${TMPDIR:-/tmp}"/tessera-swtpm-*; do
+  [ -d "$d" ] || continue
+  kill -0 "${d##*-}" 2>/dev/null || rm -rf "$d"
+done
 count() { { grep -Eo "^ *[0-9]+ tests? $1" "$log" || true; } | grep -Eo '[0-9]+' | tail -1 || true; }
 passed=$(count passed)
 failed=$(count failed)
