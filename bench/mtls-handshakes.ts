@@ -15,7 +15,7 @@ import { StaticX509Source } from '../spiffe/source/static.ts';
 import { authorizeID } from '../spiffe/tls/authorizers.ts';
 import { connectMtls } from '../spiffe/tls/client.ts';
 import { createMtlsServer } from '../spiffe/tls/server.ts';
-import { certificatesPem } from '../spiffe/tls/context.ts';
+import { certificatesToPem } from '../spiffe/pem.ts';
 import { bundleSetOf, makeRootCa, makeSvid } from '../test/helpers/pki.ts';
 
 const arg = (name: string, dflt: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : dflt; };
@@ -25,8 +25,8 @@ const ca = await makeRootCa('example.org');
 const bundles = bundleSetOf([ca]);
 const serverSvid = makeSvid(ca, 'service');
 const clientSvid = makeSvid(ca, 'client');
-const rootPem = certificatesPem([ca.root]);
-const pem = (s: typeof serverSvid) => ({ cert: certificatesPem(s.certificates), key: s.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
+const rootPem = certificatesToPem([ca.root]);
+const pem = (s: typeof serverSvid) => ({ cert: certificatesToPem(s.certificates), key: s.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
 
 // --- plain node:tls
 const plainServer = tls.createServer({ ...pem(serverSvid), ca: rootPem, requestCert: true, rejectUnauthorized: true }, (s) => { s.on('error', () => {}); s.end('k'); });

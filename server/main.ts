@@ -12,7 +12,8 @@ import { openDatastore } from './datastore/open.ts';
 import { AuthorizedEntryIndex } from './entries/index.ts';
 import { CaManager, loadUpstreamCa } from './ca/manager.ts';
 import { SvidSigner } from './ca/signer.ts';
-import { derToPem, ensurePrivateDir } from './ca/keyfiles.ts';
+import { ensurePrivateDir } from './ca/keyfiles.ts';
+import { certificatesToPem } from '../spiffe/pem.ts';
 import { SERVER_ATTESTOR_FACTORIES } from './attestation/methods.ts';
 import { AgentAuthenticator } from './api/authn.ts';
 import { agentServiceHandlers } from './api/agent-service.ts';
@@ -124,7 +125,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
       renameSync(`${p}.tmp`, p);
     };
     const publishBundle = () => {
-      writePublic(BUNDLE_FILE, ca.x509Authorities().map((c) => derToPem(c)).join(''));
+      writePublic(BUNDLE_FILE, certificatesToPem(ca.x509Authorities()));
       writePublic(FINGERPRINT_FILE, ca.fingerprint() + '\n');
     };
     publishBundle();

@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { TrustDomain } from '../../spiffe/id.ts';
 import { failedPrecondition, invalidArgument } from '../../common/errors.ts';
 import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
-import { pemBlocks } from './pem.ts';
+import { pemToDer } from '../../spiffe/pem.ts';
 
 /**
  * The agent's view of its own trust domain's bundle, as the server sends it
@@ -82,7 +82,7 @@ export function loadBundleFile(path: string, td: TrustDomain): TrustBundle {
     certs = (jwks.keys ?? []).filter((k) => k.use === 'x509-svid' && Array.isArray(k.x5c) && k.x5c.length === 1)
       .map((k) => new Uint8Array(Buffer.from(k.x5c![0]!, 'base64')));
   } else {
-    certs = pemBlocks(text);
+    certs = pemToDer(text);
   }
   if (certs.length === 0) throw invalidArgument('ERR_TRUST_BUNDLE_INVALID', `trust bundle ${path} holds no CA certificates`);
   for (const c of certs) {

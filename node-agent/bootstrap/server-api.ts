@@ -12,7 +12,7 @@ import type { RenewAgentResponse__Output } from '../../proto/gen/tessera-api/tes
 import type { BatchSignX509SVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchSignX509SVIDResponse.ts';
 import type { MintJWTSVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/MintJWTSVIDResponse.ts';
 import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
-import { certificatesToPem } from './pem.ts';
+import { certificatesToPem } from '../../spiffe/pem.ts';
 import { serverIdentityCheck } from './server-identity.ts';
 import { fromGrpcError } from './grpc-errors.ts';
 import type { TrustBundle } from './bundle.ts';

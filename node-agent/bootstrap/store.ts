@@ -3,7 +3,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { failedPrecondition } from '../../common/errors.ts';
 import { bundleFromJson, bundleToJson, type TrustBundle } from './bundle.ts';
-import { certificatesToPem, pemBlocks } from './pem.ts';
+import { certificatesToPem, pemToDer } from '../../spiffe/pem.ts';
 import type { AgentSvid } from './server-api.ts';
 
 /**
@@ -32,7 +32,7 @@ export class AgentStore {
     const paths = [KEY, SVID, BUNDLE].map((f) => join(this.dir, f));
     if (!paths.every((p) => existsSync(p))) return undefined;
     const key: KeyObject = createPrivateKey(readFileSync(paths[0]!, 'utf8'));
-    const chain = pemBlocks(readFileSync(paths[1]!, 'utf8'));
+    const chain = pemToDer(readFileSync(paths[1]!, 'utf8'));
     const bundle = bundleFromJson(readFileSync(paths[2]!, 'utf8'));
     if (chain.length === 0) return undefined;
     return { svid: { key, chain }, bundle };

@@ -4,7 +4,7 @@ import { formatTable, optString, optStrings, UsageError, type Command } from '..
 import { agentClaimsFromCertificate } from '../../spiffe/x509svid/claims-extension.ts';
 import { parseJwtSvidInsecure } from '../../spiffe/jwtsvid/parse.ts';
 import type { X509SvidMessage, X509SvidUpdate } from '../../spiffe/workloadapi/client.ts';
-import { certificatesToPem, toPem } from '../bootstrap/pem.ts';
+import { certificatesToPem, derToPem } from '../../spiffe/pem.ts';
 import { certInfo } from '../bootstrap/cert-info.ts';
 import { socketOption, timeoutMs, withClient } from './socket.ts';
 
@@ -36,7 +36,7 @@ function writeSvids(dir: string, u: X509SvidUpdate): string[] {
   u.svids.forEach((s, i) => {
     const base = i === 0 ? 'svid' : `svid.${i}`;
     writeFileSync(join(dir, `${base}.pem`), certificatesToPem(s.certificates));
-    writeFileSync(join(dir, `${base}.key`), toPem(s.privateKey, 'PRIVATE KEY'), { mode: 0o600 });
+    writeFileSync(join(dir, `${base}.key`), derToPem(s.privateKey, 'PRIVATE KEY'), { mode: 0o600 });
     files.push(`${base}.pem`, `${base}.key`);
   });
   const bundle = [...(u.svids[0]?.bundle ?? []), ...[...u.federatedBundles.values()].flat()];

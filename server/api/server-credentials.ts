@@ -6,7 +6,7 @@ import { serverId } from '../../spiffe/id.ts';
 import type { CaManager } from '../ca/manager.ts';
 import { renewAt } from '../ca/rotation.ts';
 import type { SvidSigner } from '../ca/signer.ts';
-import { derToPem } from '../ca/keyfiles.ts';
+import { certificatesToPem } from '../../spiffe/pem.ts';
 
 type CaListener = grpc.experimental.CaCertificateUpdateListener;
 type IdListener = grpc.experimental.IdentityCertificateUpdateListener;
@@ -59,7 +59,7 @@ export class ServerSvidProvider implements grpc.experimental.CertificateProvider
     this.identity = {
       // The chain ends with the root, so an agent bootstrapping by CA fingerprint
       // (before it has a bundle) can find the pinned certificate in the handshake.
-      certificate: Buffer.from([...svid.chain, ...this.anchor()].map((c) => derToPem(c)).join('')),
+      certificate: Buffer.from(certificatesToPem([...svid.chain, ...this.anchor()])),
       privateKey: Buffer.from(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string),
     };
     for (const l of this.idListeners) l(this.identity);
@@ -71,7 +71,7 @@ export class ServerSvidProvider implements grpc.experimental.CertificateProvider
   }
 
   private refreshBundle(): void {
-    this.caPem = Buffer.from(this.o.ca.x509Authorities().map((c) => derToPem(c)).join(''));
+    this.caPem = Buffer.from(certificatesToPem(this.o.ca.x509Authorities()));
     for (const l of this.caListeners) l({ caCertificate: this.caPem });
   }
 

@@ -7,7 +7,8 @@ import { internal } from '../../common/errors.ts';
 import type { TrustDomain } from '../../spiffe/id.ts';
 import { createCaCertificate } from '../../spiffe/x509svid/ca.ts';
 import type { BundleRecord, Datastore, JwtAuthority } from '../datastore/types.ts';
-import { derToPem, ensurePrivateDir, pemToDerList, readPrivateKey, writePrivateKey, writeSecretFile } from './keyfiles.ts';
+import { ensurePrivateDir, readPrivateKey, writePrivateKey, writeSecretFile } from './keyfiles.ts';
+import { certificatesToPem, pemToDer } from '../../spiffe/pem.ts';
 import { activateAt, prepareAt } from './rotation.ts';
 
 /**
@@ -358,7 +359,7 @@ export class CaManager {
     const d = join(this.o.dir, slot.id);
     ensurePrivateDir(d);
     writePrivateKey(join(d, 'ca.key'), privateKey);
-    writeSecretFile(join(d, 'ca.crt'), [certificate, ...slot.upstreamChain].map((c) => derToPem(c)).join(''));
+    writeSecretFile(join(d, 'ca.crt'), certificatesToPem([certificate, ...slot.upstreamChain]));
     writePrivateKey(join(d, 'jwt.key'), jwt.privateKey);
     writeSecretFile(join(d, 'jwt.kid'), slot.jwtKey.kid);
     this.slotsById.set(slot.id, slot);
@@ -373,7 +374,7 @@ export class CaManager {
     for (const id of st.slots) {
       const d = join(this.o.dir, id);
       try {
-        const [certificate, ...upstreamChain] = pemToDerList(readFileSync(join(d, 'ca.crt'), 'utf8'));
+        const [certificate, ...upstreamChain] = pemToDer(readFileSync(join(d, 'ca.crt'), 'utf8'));
         const x = new X509Certificate(certificate!);
         const jwtPriv = readPrivateKey(join(d, 'jwt.key'));
         this.slotsById.set(id, {
@@ -409,9 +410,9 @@ function isSelfSigned(der: Uint8Array): boolean {
 
 /** Reads an upstream CA from PEM files (cert chain: signing cert first; key: PKCS#8/SEC1 PEM). */
 export function loadUpstreamCa(certFile: string, keyFile: string, bundleFile?: string): UpstreamCa {
-  const chain = pemToDerList(readFileSync(certFile, 'utf8'));
+  const chain = pemToDer(readFileSync(certFile, 'utf8'));
   if (chain.length === 0) throw internal('ERR_CA_UPSTREAM', `no PEM certificate in ${certFile}`);
-  const roots = bundleFile ? pemToDerList(readFileSync(bundleFile, 'utf8')) : chain.filter(isSelfSigned);
+  const roots = bundleFile ? pemToDer(readFileSync(bundleFile, 'utf8')) : chain.filter(isSelfSigned);
   if (roots.length === 0) throw internal('ERR_CA_UPSTREAM', `no root certificate: ${certFile} has no self-signed certificate; set ca.upstream.bundle_file`);
   const signing = chain[0]!;
   const x = new X509Certificate(signing);

@@ -1,7 +1,7 @@
 import { optString, UsageError, type Command } from '../../common/cli.ts';
 import { TrustDomain } from '../../spiffe/id.ts';
 import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
-import { derToPem } from '../ca/keyfiles.ts';
+import { certificatesToPem } from '../../spiffe/pem.ts';
 import { bundleToJwks } from '../api/wire.ts';
 import { call, connectAdmin, SOCKET_OPTIONS } from './admin-client.ts';
 
@@ -21,7 +21,7 @@ export const bundleCommands: Command[] = [
           jwtAuthorities: b.jwt_authorities.map((k) => ({ kid: k.key_id, publicKey: k.public_key, expiresAt: k.expires_at })),
         });
         if (format === 'jwks') { ctx.io.out(JSON.stringify(jwks(), null, 2)); return; }
-        const pem = b.x509_authorities.map((d) => derToPem(d)).join('');
+        const pem = certificatesToPem(b.x509_authorities);
         if (ctx.output === 'json') ctx.print({ trust_domain: b.trust_domain, sequence: b.sequence, pem, jwks: jwks() });
         else ctx.io.out(pem);
       } finally { c.close(); }

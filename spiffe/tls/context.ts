@@ -1,20 +1,17 @@
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { X509BundleSource } from '../bundle/x509bundle.ts';
 import { SpiffeError } from '../errors.ts';
+import { certificatesToPem } from '../pem.ts';
 import { isUpdateNotifier, type X509SvidSource } from '../source/types.ts';
 import type { X509Svid } from '../x509svid/parse.ts';
 
-/** PEM of DER certificates (leaf first). */
-export function certificatesPem(ders: readonly Uint8Array[]): string {
-  return ders.map((d) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(d).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`).join('');
-}
 
 /** key + cert options presenting this SVID (its chain without the root, as received). */
 export function svidContextOptions(svid: X509Svid): SecureContextOptions {
   if (!svid.privateKey) throw new SpiffeError('ERR_SOURCE_NO_SVID', `X.509-SVID ${svid.id} has no private key`);
   return {
     key: svid.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    cert: certificatesPem(svid.certificates),
+    cert: certificatesToPem(svid.certificates),
   };
 }
 

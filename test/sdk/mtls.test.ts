@@ -10,7 +10,7 @@ import { authorizeAgent, authorizeAny, authorizeID, authorizeMemberOf } from '..
 import { connectMtls, createMtlsAgent } from '../../spiffe/tls/client.ts';
 import { createMtlsHttpsServer, createMtlsServer } from '../../spiffe/tls/server.ts';
 import { getPeer } from '../../spiffe/tls/peer.ts';
-import { certificatesPem } from '../../spiffe/tls/context.ts';
+import { certificatesToPem } from '../../spiffe/pem.ts';
 import { bundleSetOf, makeCustomCertificate, makeRootCa, x509, type TestCa } from '../helpers/pki.ts';
 import { close, get, listen, serialOf, source, svid } from './fixtures.ts';
 
@@ -43,7 +43,7 @@ async function echoServer(t: import('ava').ExecutionContext, o: { authorize?: im
 
 /** A raw node:tls client presenting `cert`/`key` that writes at once, like a careless peer would. */
 async function rawClient(port: number, certs: Uint8Array[], key: import('node:crypto').KeyObject): Promise<{ closed: boolean; got: string }> {
-  const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, cert: certificatesPem(certs), key: key.export({ type: 'pkcs8', format: 'pem' }) });
+  const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, cert: certificatesToPem(certs), key: key.export({ type: 'pkcs8', format: 'pem' }) });
   socket.on('error', () => {});
   socket.write('secret application data');
   let got = '';

@@ -12,7 +12,7 @@ import { SqliteDatastore } from '../../server/datastore/sqlite.ts';
 import { AuthorizedEntryIndex } from '../../server/entries/index.ts';
 import { CaManager } from '../../server/ca/manager.ts';
 import { SvidSigner } from '../../server/ca/signer.ts';
-import { derToPem } from '../../server/ca/keyfiles.ts';
+import { derToPem } from '../../spiffe/pem.ts';
 import { AgentAuthenticator } from '../../server/api/authn.ts';
 import { agentServiceHandlers } from '../../server/api/agent-service.ts';
 import { ServerSvidProvider } from '../../server/api/server-credentials.ts';

@@ -13,7 +13,7 @@ import { SqliteDatastore } from '../../server/datastore/sqlite.ts';
 import { CaManager, loadUpstreamCa } from '../../server/ca/manager.ts';
 import { SvidSigner } from '../../server/ca/signer.ts';
 import { activateAt, prepareAt, renewAt } from '../../server/ca/rotation.ts';
-import { derToPem } from '../../server/ca/keyfiles.ts';
+import { derToPem } from '../../spiffe/pem.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const td = TrustDomain.parse('example.org');

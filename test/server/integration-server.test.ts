@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { TrustDomain } from '../../spiffe/id.ts';
 import { createCaCertificate } from '../../spiffe/x509svid/ca.ts';
-import { derToPem } from '../../server/ca/keyfiles.ts';
+import { derToPem } from '../../spiffe/pem.ts';
 import type { SyncEntriesResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/SyncEntriesResponse.ts';
 import type { BatchSignX509SVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchSignX509SVIDResponse.ts';
 import { adminCall, agentClient, attestJoinToken, newCsr, startServer, unary, uriSan, type TestServer } from '../helpers/server.ts';

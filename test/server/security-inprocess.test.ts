@@ -13,7 +13,7 @@ import type { Datastore } from '../../server/datastore/types.ts';
 import { AuthorizedEntryIndex } from '../../server/entries/index.ts';
 import { CaManager } from '../../server/ca/manager.ts';
 import { SvidSigner } from '../../server/ca/signer.ts';
-import { derToPem } from '../../server/ca/keyfiles.ts';
+import { derToPem } from '../../spiffe/pem.ts';
 import { AgentAuthenticator } from '../../server/api/authn.ts';
 import { agentServiceHandlers, type AgentServiceDeps } from '../../server/api/agent-service.ts';
 import { adminHandlers } from '../../server/api/admin-service.ts';

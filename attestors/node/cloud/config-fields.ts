@@ -1,3 +1,4 @@
+import { pemToDer } from '../../../spiffe/pem.ts';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { t, type Field } from '../../../common/config.ts';
@@ -27,8 +28,6 @@ export function retryPolicy(c: { timeout: number; attempts: number; backoff: num
   return { timeoutMs: c.timeout * 1000, attempts: c.attempts, backoffMs: c.backoff * 1000, maxBackoffMs: c.max_backoff * 1000 };
 }
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
-
 /**
  * One or more X.509 certificates given inline as PEM text or as the path of a PEM
  * file. Loaded and parsed at start, so a bad trust root stops the process with the
@@ -43,7 +42,7 @@ export function pemCertificates(): Field<X509Certificate[]> {
       if (!v.includes('-----BEGIN')) {
         try { text = readFileSync(v, 'utf8'); } catch (e) { throw new ConfigError(`config: ${p}: cannot read ${v}: ${(e as Error).message}`); }
       }
-      const blocks = text.match(PEM_CERT) ?? [];
+      const blocks = pemToDer(text);
       if (blocks.length === 0) throw new ConfigError(`config: ${p}: no PEM certificate found`);
       return blocks.map((b, i) => {
         try { return new X509Certificate(b); } catch (e) {

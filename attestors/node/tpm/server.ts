@@ -1,3 +1,4 @@
+import { pemToDer } from '../../../spiffe/pem.ts';
 import { randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { AttestationError, ConfigError } from '../../../common/errors.ts';
@@ -160,7 +161,7 @@ export function loadPemCertificates(paths: readonly string[], key: string): X509
     try { text = readFileSync(path, 'utf8'); } catch (e) {
       throw new ConfigError(`config: node_attestors.tpm.${key}[${i}]: cannot read ${path}: ${(e as Error).message}`);
     }
-    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    const blocks = pemToDer(text);
     if (blocks.length === 0) throw new ConfigError(`config: node_attestors.tpm.${key}[${i}]: ${path} holds no PEM certificate`);
     return blocks.map((b, j) => {
       try { return new X509Certificate(b); } catch (e) {
