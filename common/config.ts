@@ -91,7 +91,7 @@ export const t = {
   optional<T>(f: Field<T>): Field<T | undefined> {
     return { describe: `${f.describe}?`, parse: (v, p) => (v === undefined || v === null) ? undefined : f.parse(v, p) };
   },
-  object<S extends Shape>(shape: S, opts: { optional?: boolean } = {}): Field<Infer<S>> {
+  object<S extends Shape>(shape: S): Field<Infer<S>> {
     return {
       describe: 'object',
       parse: (v, p) => {
@@ -100,7 +100,6 @@ export const t = {
         for (const k of Object.keys(v)) if (!(k in shape)) fail(join(p, k), `unknown key (known: ${Object.keys(shape).join(', ')})`);
         const out: Record<string, unknown> = {};
         for (const [k, f] of Object.entries(shape)) out[k] = f.parse((v as Record<string, unknown>)[k], join(p, k));
-        void opts;
         return out as Infer<S>;
       },
     };

@@ -63,29 +63,15 @@ export const COMPOSER_DEFAULT_TIMEOUT_MS = 5_000;
 export const ATTESTOR_TIMEOUT_MARGIN_MS = 1_000;
 
 /**
- * The longest an attestor can take by its own config before it gives up with its own
- * error (seconds fields as parsed by the attestor's schema), or undefined when it has
- * no configured bound. The composer's timeout must exceed this: otherwise its generic
- * "timed out" would replace the attestor's clear answer (k8s: "pod … is not known …
- * after waiting 4s"). Kept in step with attestors/workload/{k8s,docker}.ts:
- *  - k8s polls the kubelet until pod_wait has passed, and the last /pods request may
- *    start just before that and take up to `timeout`;
- *  - docker makes two requests in sequence (container inspect, image inspect), each
- *    bounded by `timeout`.
+ * Composer timeout for the enabled attestors' parsed sections: the slowest worst case
+ * (each factory's `worstCaseMs`) + margin, at least the composer's default, so an
+ * attestor's own error (k8s: "pod … is not known … after waiting 4s") is never
+ * replaced by the composer's generic "timed out".
  */
-export function attestorWorstCaseMs(name: string, section: unknown): number | undefined {
-  const s = (section ?? {}) as Record<string, unknown>;
-  const sec = (k: string) => (typeof s[k] === 'number' && Number.isFinite(s[k]) ? (s[k] as number) * 1000 : undefined);
-  if (name === 'k8s') return (sec('pod_wait') ?? 0) + (sec('timeout') ?? 0);
-  if (name === 'docker') return 2 * (sec('timeout') ?? 0);
-  return undefined;
-}
-
-/** Composer timeout for the enabled attestors' parsed sections: the slowest worst case + margin, at least the composer's default. */
 export function attestorTimeoutMs(parsed: Record<string, unknown>): number {
   let ms = COMPOSER_DEFAULT_TIMEOUT_MS;
   for (const [name, section] of Object.entries(parsed)) {
-    const worst = attestorWorstCaseMs(name, section);
+    const worst = WORKLOAD_ATTESTOR_FACTORIES.find((f) => f.name === name)?.worstCaseMs?.(section);
     if (worst !== undefined) ms = Math.max(ms, Math.ceil(worst) + ATTESTOR_TIMEOUT_MARGIN_MS);
   }
   return ms;

@@ -12,7 +12,7 @@ import { openDatastore } from './datastore/open.ts';
 import { AuthorizedEntryIndex } from './entries/index.ts';
 import { CaManager, loadUpstreamCa } from './ca/manager.ts';
 import { SvidSigner } from './ca/signer.ts';
-import { ensurePrivateDir } from './ca/keyfiles.ts';
+import { ensurePrivateDir } from '../common/private-files.ts';
 import { certificatesToPem } from '../spiffe/pem.ts';
 import { SERVER_ATTESTOR_FACTORIES } from './attestation/methods.ts';
 import { AgentAuthenticator } from './api/authn.ts';

@@ -145,6 +145,13 @@ export function expectTlv(buf: Uint8Array, offset: number, tag: number, limit: n
   return t;
 }
 
+/** Reads the TLV that must fill all of `buf` (a whole DER document or extnValue) and checks its tag. */
+export function expectWhole(buf: Uint8Array, tag: number, what: string): Tlv {
+  const t = expectTlv(buf, 0, tag, buf.length, what);
+  if (t.end !== buf.length) throw new DerError(`trailing bytes after ${what}`);
+  return t;
+}
+
 /** The direct children of a constructed TLV. */
 export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];

@@ -79,7 +79,8 @@ export function parseCgroupLines(text: string, source = 'cgroup file'): CgroupLi
 export function containerFromCgroupPath(path: string): ContainerRef | undefined {
   let podUid: string | undefined;
   let found: ContainerRef | undefined;
-  for (const segment of path.split('/')) {
+  const segments = path.split('/');
+  for (const [i, segment] of segments.entries()) {
     if (segment === '' || segment === '..' || segment === '.') continue;
     const triple = SYSTEMD_TRIPLE_SEGMENT.exec(segment);
     if (triple) {
@@ -93,7 +94,7 @@ export function containerFromCgroupPath(path: string): ContainerRef | undefined 
     const c = CONTAINER_SEGMENT.exec(segment);
     if (c) {
       // A bare ID directly under /docker/ is docker's cgroupfs layout; under a pod we cannot tell the runtime.
-      const runtime: ContainerRuntime = c[1] ? RUNTIME_PREFIX[c[1]]! : (!podUid && isUnderDocker(path, segment) ? 'docker' : 'unknown');
+      const runtime: ContainerRuntime = c[1] ? RUNTIME_PREFIX[c[1]]! : (!podUid && segments[i - 1] === 'docker' ? 'docker' : 'unknown');
       // The innermost container wins (kind, docker-in-docker): each match replaces the outer one,
       // and the pod UID applies only when it sits above this container.
       found = { containerId: c[2]!, runtime, ...(podUid ? { podUid } : {}) };
@@ -150,12 +151,6 @@ export async function readContainerRef(procRoot: string, pid: number): Promise<C
 
 function canonicalPodUid(raw: string): string {
   return raw.replace(/_/g, '-').toLowerCase();
-}
-
-function isUnderDocker(path: string, segment: string): boolean {
-  const parts = path.split('/');
-  const i = parts.lastIndexOf(segment);
-  return i > 0 && parts[i - 1] === 'docker';
 }
 
 function malformed(source: string, lineNo: number, line: string, why: string): TesseraError {

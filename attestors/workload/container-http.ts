@@ -75,6 +75,15 @@ export function parseJson(codePrefix: string, where: string, body: Buffer): unkn
   }
 }
 
+/** A response that parsed as JSON but not into the shape the client reads. */
+export function malformedResponse(codePrefix: string, where: string, why: string): TesseraError {
+  return new TesseraError('internal', `${codePrefix}_MALFORMED_RESPONSE`, `${where}: unexpected response shape: ${why}`);
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** The short reason a peer gave with an error status, for messages (bounded). */
 export function errorReason(body: Buffer): string {
   const text = body.toString('utf8').trim();

@@ -1,5 +1,5 @@
 import { TesseraError } from '../../common/errors.ts';
-import { errorReason, getJsonBody, parseJson } from './container-http.ts';
+import { errorReason, getJsonBody, isObject, malformedResponse, parseJson } from './container-http.ts';
 
 /**
  * A minimal Docker Engine API client: HTTP/1.1 over the daemon's Unix socket, the two
@@ -111,10 +111,4 @@ function parseContainer(j: unknown, where: string): DockerContainer {
   };
 }
 
-function malformed(where: string, why: string): TesseraError {
-  return new TesseraError('internal', 'ERR_DOCKER_MALFORMED_RESPONSE', `${where}: unexpected response shape: ${why}`);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const malformed = (where: string, why: string): TesseraError => malformedResponse('ERR_DOCKER', where, why);

@@ -111,4 +111,6 @@ export const dockerWorkloadAttestorFactory: WorkloadAttestorFactory<DockerAttest
   name: 'docker',
   config: dockerConfig,
   create: (config, deps) => new DockerWorkloadAttestor(config, deps.logger.child({ attestor: 'docker' })),
+  // Container inspect, then image inspect, in sequence, each bounded by `timeout`.
+  worstCaseMs: (config) => 2 * config.timeout * 1000,
 };

@@ -195,4 +195,6 @@ export const k8sWorkloadAttestorFactory: WorkloadAttestorFactory<K8sAttestorConf
   name: 'k8s',
   config: k8sConfig,
   create: (config, deps) => new K8sWorkloadAttestor(config, deps.logger.child({ attestor: 'k8s' }), deps.clock),
+  // Polls until pod_wait has passed; the last /pods request may start just before that and take `timeout`.
+  worstCaseMs: (config) => (config.pod_wait + config.timeout) * 1000,
 };

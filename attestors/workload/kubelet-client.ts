@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { TesseraError } from '../../common/errors.ts';
-import { errorReason, getJsonBody, parseJson } from './container-http.ts';
+import { errorReason, getJsonBody, isObject, malformedResponse, parseJson } from './container-http.ts';
 
 /**
  * A minimal kubelet client: GET /pods (a v1 PodList of the pods bound to this node),
@@ -143,9 +143,6 @@ function containerStatuses(list: unknown): KubeletContainer[] {
   return out;
 }
 
-function malformed(where: string, why: string): TesseraError {
-  return new TesseraError('internal', 'ERR_KUBELET_MALFORMED_RESPONSE', `${where}: unexpected response shape: ${why}`);
-}
+const malformed = (where: string, why: string): TesseraError => malformedResponse('ERR_KUBELET', where, why);
 
 function str(v: unknown): string | undefined { return typeof v === 'string' && v !== '' ? v : undefined; }
-function isObject(v: unknown): v is Record<string, unknown> { return typeof v === 'object' && v !== null && !Array.isArray(v); }

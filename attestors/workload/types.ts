@@ -44,4 +44,10 @@ export interface WorkloadAttestorFactory<C = unknown> {
   readonly name: string;
   readonly config: Field<C>;
   create(config: C, deps: { logger: Logger; clock: Clock }): WorkloadAttestor;
+  /**
+   * The longest (ms) one attest() may take by this config before the attestor gives up
+   * with its own error; absent when it has no configured bound. The agent's composer
+   * timeout is set above it, so the attestor's own answer is what gets logged.
+   */
+  worstCaseMs?(config: C): number;
 }

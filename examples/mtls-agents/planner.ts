@@ -6,13 +6,13 @@
  *   SERVICE_ID=spiffe://example.org/tools COUNT=5 node --import tsx examples/mtls-agents/planner.ts
  */
 import * as https from 'node:https';
-import type { TLSSocket } from 'node:tls';
-import { X509Source, createMtlsAgent, authorizeID, getPeer } from 'tessera';
+import { X509Source, createMtlsAgent, authorizeID, getPeer, type Peer } from 'tessera';
 
 const log = (msg: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ msg, ...fields }));
 
 const source = await X509Source.create();
-log('planner identity', { id: source.getX509Svid().id.toString(), claims: source.getX509Svid().claims });
+const me = source.getX509Svid();
+log('planner identity', { id: me.id.toString(), claims: me.claims });
 
 const agent = createMtlsAgent({
   source,
@@ -20,9 +20,9 @@ const agent = createMtlsAgent({
   agent: { keepAlive: true },
 });
 
-const call = (path: string) => new Promise<{ server: ReturnType<typeof getPeer>; body: unknown }>((resolve, reject) => {
+const call = (path: string) => new Promise<{ server: Peer | undefined; body: unknown }>((resolve, reject) => {
   https.get(new URL(path, process.env.SERVICE_URL ?? 'https://127.0.0.1:8443'), { agent }, (res) => {
-    const server = getPeer(res.socket as TLSSocket);             // verified before the request was sent
+    const server = getPeer(res);                                 // verified before the request was sent
     let body = '';
     res.on('data', (d) => { body += d; });
     res.on('end', () => resolve({ server, body: JSON.parse(body) }));

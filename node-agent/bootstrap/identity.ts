@@ -3,7 +3,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { AgentStore } from './store.ts';
 import type { AgentSvid, ServerApi } from './server-api.ts';
 import type { TrustBundle } from './bundle.ts';
-import { certInfo } from './cert-info.ts';
+import { certInfo, type CertInfo } from './cert-info.ts';
 
 /**
  * The agent's own identity while it runs: the current agent SVID and bundle. Every
@@ -12,6 +12,8 @@ import { certInfo } from './cert-info.ts';
  */
 export class AgentIdentity {
   private svidValue: AgentSvid;
+  /** The current leaf's ID and lifetime, read once per SVID: `spiffeId` is asked on every Workload API call. */
+  private leaf: CertInfo;
   private bundleValue: TrustBundle;
   private revokedReason: string | undefined;
   private readonly bundleListeners = new Set<(b: TrustBundle) => void>();
@@ -19,23 +21,25 @@ export class AgentIdentity {
 
   constructor(private readonly deps: { store: AgentStore; api: ServerApi; trustDomain: TrustDomain; logger: Logger }, state: { svid: AgentSvid; bundle: TrustBundle }) {
     this.svidValue = state.svid;
+    this.leaf = certInfo(state.svid.chain[0]!);
     this.bundleValue = state.bundle;
   }
 
   get svid(): AgentSvid { return this.svidValue; }
   get bundle(): TrustBundle { return this.bundleValue; }
   get trustDomain(): TrustDomain { return this.deps.trustDomain; }
-  get spiffeId(): string { return certInfo(this.svidValue.chain[0]!).spiffeId ?? ''; }
+  get spiffeId(): string { return this.leaf.spiffeId ?? ''; }
   /** ms since the epoch. */
   get lifetime(): { notBefore: number; notAfter: number } {
-    const i = certInfo(this.svidValue.chain[0]!);
-    return { notBefore: i.notBefore, notAfter: i.notAfter };
+    return { notBefore: this.leaf.notBefore, notAfter: this.leaf.notAfter };
   }
   get revoked(): string | undefined { return this.revokedReason; }
 
   setSvid(svid: AgentSvid): void {
+    const leaf = certInfo(svid.chain[0]!);
     this.deps.store.saveSvid(svid);
     this.svidValue = svid;
+    this.leaf = leaf;
     this.deps.api.update({ svid });
   }
 

@@ -5,6 +5,7 @@ import { TesseraError } from '../../common/errors.ts';
 import { Backoff } from '../../spiffe/lib/backoff.ts';
 import { isAgentRevoked } from './grpc-errors.ts';
 import { checkAgentSvid, newKeyPair } from './attest.ts';
+import { halfLifeTime } from '../cache/rotation.ts';
 import type { AgentIdentity } from './identity.ts';
 import type { ServerApi } from './server-api.ts';
 
@@ -39,8 +40,7 @@ export class AgentRenewal {
     let due: number | undefined;
     while (!signal.aborted) {
       const { notBefore, notAfter } = identity.lifetime;
-      const start = Math.max(notBefore, Math.min(this.receivedAt ?? notBefore, notAfter));
-      const at = due ?? start + (notAfter - start) / 2;
+      const at = due ?? halfLifeTime(notBefore, notAfter, this.receivedAt);
       if (!(await this.sleepUntil(at))) continue;
       if (signal.aborted) return;
       try {

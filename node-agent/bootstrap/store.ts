@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { writeSecretFile } from '../../common/private-files.ts';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { failedPrecondition } from '../../common/errors.ts';
@@ -53,9 +54,6 @@ export class AgentStore {
   }
 
   private write(name: string, text: string): void {
-    const path = join(this.dir, name);
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, path);
+    writeSecretFile(join(this.dir, name), text);
   }
 }

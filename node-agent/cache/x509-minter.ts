@@ -1,15 +1,13 @@
-import { generateKeyPair as generateKeyPairCb, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import type { KeyObject } from 'node:crypto';
 import { SpiffeId } from '../../spiffe/id.ts';
 import { createCsr } from '../../spiffe/x509svid/csr.ts';
 import { TesseraError, internal } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { X509SVIDResult__Output } from '../../proto/gen/tessera-api/tessera/v1/X509SVIDResult.ts';
 import type { SignParams } from '../bootstrap/server-api.ts';
+import { newKeyPair } from '../bootstrap/attest.ts';
 import { readCertificate } from '../../spiffe/x509svid/certificate.ts';
 import type { SyncedEntry } from '../sync/entry-cache.ts';
-
-const generateKeyPair = promisify(generateKeyPairCb);
 
 /** The server calls the SVID cache needs (ServerApi in the agent; a small fake in tests). */
 export interface SvidSigner {
@@ -57,7 +55,7 @@ export class X509Minter {
     let prepared: { key: KeyObject; csr: Uint8Array }[];
     try {
       prepared = await Promise.all(items.map(async ({ req }) => {
-        const { privateKey, publicKey } = await generateKeyPair('ec', { namedCurve: 'P-256' });
+        const { privateKey, publicKey } = await newKeyPair();
         return { key: privateKey, csr: await createCsr(privateKey, publicKey, SpiffeId.parse(req.entry.spiffeId)) };
       }));
     } catch (e) {

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { toGrpcError, grpcError } from '../../common/grpc-status.ts';
 import { invalidArgument, permissionDenied } from '../../common/errors.ts';
 import { SpiffeId } from '../../spiffe/id.ts';
+import { concatDer } from '../../spiffe/der.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { SpiffeWorkloadAPIHandlers } from '../../proto/gen/spiffe/SpiffeWorkloadAPI.ts';
 import type { X509SVIDResponse } from '../../proto/gen/spiffe/X509SVIDResponse.ts';
@@ -42,6 +43,14 @@ const noIdentity = () => permissionDenied('ERR_WORKLOADAPI_PERMISSION_DENIED', '
 export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
   const { provider, callers, streams } = d;
   const verifierAllowed = (w: AttestedWorkload) => d.allowUnauthenticatedVerifiers || provider.hasIdentity(w);
+  // Bundles are the same few arrays for every SVID of every stream message until the
+  // provider swaps them (a bundle change): encode each once, not per SVID per message.
+  const encodedBundles = new WeakMap<readonly Uint8Array[], Uint8Array>();
+  const bundleDer = (certs: readonly Uint8Array[]): Uint8Array => {
+    let der = encodedBundles.get(certs);
+    if (!der) encodedBundles.set(certs, der = concatDer(certs));
+    return der;
+  };
 
   return {
     FetchX509SVID(call) {
@@ -56,13 +65,13 @@ export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
           return {
             svids: svids.map((s) => ({
               spiffe_id: s.spiffeId,
-              x509_svid: concat(s.certChain),
+              x509_svid: concatDer(s.certChain),
               x509_svid_key: Buffer.from(s.privateKey),
-              bundle: concat(s.bundle),
+              bundle: bundleDer(s.bundle),
               hint: s.hint,
             })),
             crl: [],
-            federated_bundles: Object.fromEntries([...federated].filter(([td]) => !own.has(td)).map(([td, certs]) => [td, concat(certs)])),
+            federated_bundles: Object.fromEntries([...federated].filter(([td]) => !own.has(td)).map(([td, certs]) => [td, bundleDer(certs)])),
           };
         },
         digest: (m) => digestOf([
@@ -78,8 +87,8 @@ export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
         call, workload: w, requireIdentity: !d.allowUnauthenticatedVerifiers, verifyCaller: callers.verifierOf(call),
         build: async () => {
           if (!verifierAllowed(w)) return undefined;
-          const bundles: Record<string, Buffer> = {};
-          for (const [td, certs] of provider.x509Bundles()) bundles[td] = concat(certs);
+          const bundles: Record<string, Uint8Array> = {};
+          for (const [td, certs] of provider.x509Bundles()) bundles[td] = bundleDer(certs);
           return { crl: [], bundles };
         },
         digest: (m) => digestOf(sortedEntries(m.bundles)),
@@ -151,10 +160,6 @@ function safePid(callers: CallerResolver, call: { metadata: grpc.Metadata }): nu
 
 function trustDomainIdOf(spiffeId: string): string {
   return SpiffeId.parse(spiffeId).trustDomain.idString;
-}
-
-function concat(list: readonly Uint8Array[]): Buffer {
-  return Buffer.concat(list.map((b) => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength))));
 }
 
 function sortedEntries(m: Record<string, unknown> | undefined): unknown[] {

@@ -21,8 +21,11 @@ export interface WorkloadX509Svid {
   certChain: Uint8Array[];
   /** PKCS#8 DER, unencrypted. */
   privateKey: Uint8Array;
-  /** DER CA certificates of the SVID's own trust domain. */
-  bundle: Uint8Array[];
+  /**
+   * DER CA certificates of the SVID's own trust domain. Never changed in place once
+   * handed out (a new bundle is a new array): the endpoint encodes each array once.
+   */
+  bundle: readonly Uint8Array[];
   hint: string;
   expiresAt: number;
   claims: AgentClaims;
@@ -42,13 +45,13 @@ export interface IdentityProvider {
   jwtSvids(w: AttestedWorkload, audience: string[], spiffeId?: string): Promise<WorkloadJwtSvid[]>;
   /** Whether any entry matches the caller (without minting anything). */
   hasIdentity(w: AttestedWorkload): boolean;
-  /** Trust domain ID ("spiffe://td") -> DER CA certs, own and federated. */
-  x509Bundles(): Map<string, Uint8Array[]>;
+  /** Trust domain ID ("spiffe://td") -> DER CA certs, own and federated (arrays as for `bundle`). */
+  x509Bundles(): Map<string, readonly Uint8Array[]>;
   /**
    * Optional: bundles of the foreign trust domains the caller's entries federate
    * with (X509SVIDResponse.federated_bundles). Absent = none are sent, never all.
    */
-  x509FederatedBundles?(w: AttestedWorkload): Map<string, Uint8Array[]>;
+  x509FederatedBundles?(w: AttestedWorkload): Map<string, readonly Uint8Array[]>;
   /** Trust domain ID -> SPIFFE JWKS JSON bytes (jwt-svid keys only). */
   jwtBundles(): Map<string, Uint8Array>;
   /** Validates a JWT-SVID against the JWT bundles; throws a typed SpiffeError. */

@@ -197,7 +197,7 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
 
     RenewAgent: unary('RenewAgent', async (call) => {
       const peer = await d.authn.authenticate(call);
-      const { publicKey, uriSans } = SvidSigner.readCsr(call.request.csr, 'csr');
+      const { spki, uriSans } = SvidSigner.readCsr(call.request.csr, 'csr');
       if (uriSans.length > 0 && (uriSans.length !== 1 || uriSans[0] !== peer.id.toString())) {
         throw permissionDenied('ERR_CSR_ID_MISMATCH', `csr URI SAN ${clip(uriSans.join(', '))} is not the caller's ID ${peer.id}`);
       }
@@ -207,7 +207,7 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
       return d.authn.exclusive(agentId, async () => {
         const agent = await d.store.getAgent(agentId);
         d.authn.checkRecord(peer.id, peer.serial, agent);
-        const svid = d.signer.signX509({ spiffeId: peer.id, publicKey, ttlSeconds: d.agentSvidTtlSeconds });
+        const svid = d.signer.signX509({ spiffeId: peer.id, publicKey: spki, ttlSeconds: d.agentSvidTtlSeconds });
         const now = Math.floor(d.clock.now() / 1000);
         await d.store.upsertAgent({
           ...agent, serial: svid.serial, previousSerial: agent.serial, expiresAt: Math.floor(svid.notAfter / 1000), updatedAt: now,
@@ -231,7 +231,7 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
           const n = (syncStreams.get(agentId) ?? 1) - 1;
           if (n > 0) syncStreams.set(agentId, n); else syncStreams.delete(agentId);
         };
-        return serveSync(call, peer, { view: d.view, store: d.store, authn: d.authn, trustDomain: d.trustDomain, logger: log, clock: d.clock, onClose: released });
+        return serveSync(call, peer, { view: d.view, store: d.store, ca: d.ca, authn: d.authn, logger: log, clock: d.clock, onClose: released });
       }).catch((e) => { log.info('SyncEntries rejected', { err: e }); call.emit('error', toGrpcError(e)); });
     },
 

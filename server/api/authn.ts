@@ -5,7 +5,7 @@ import type { SpiffeId } from '../../spiffe/id.ts';
 import { verifyX509Svid } from '../../spiffe/x509svid/verify.ts';
 import { X509Bundle } from '../../spiffe/bundle/x509bundle.ts';
 import type { AttestedAgent, Datastore } from '../datastore/types.ts';
-import type { CaManager } from '../ca/manager.ts';
+import type { CaManager, CaSlot } from '../ca/manager.ts';
 import { normalizeSerial } from '../ca/signer.ts';
 
 /**
@@ -27,6 +27,8 @@ type CallWithAuth = { getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } 
 export class AgentAuthenticator {
   /** Per-agent-ID critical sections (see exclusive()). */
   private locks = new Map<string, Promise<unknown>>();
+  /** Parsed CA certificates per slot: parsed once, not on every agent RPC. */
+  private slotCerts = new WeakMap<CaSlot, X509Certificate>();
 
   constructor(private readonly o: { ca: CaManager; store: Pick<Datastore, 'getAgent'>; clock: Clock }) {}
 
@@ -63,7 +65,7 @@ export class AgentAuthenticator {
       throw permissionDenied('ERR_AGENT_SVID_INVALID', 'agent X.509-SVID rejected: the client certificate is not parseable');
     }
     if (ca.upstream) {
-      const slot = ca.slots().find((s) => { const c = new X509Certificate(s.certificate); return x.checkIssued(c) && x.verify(c.publicKey); });
+      const slot = ca.slots().find((s) => { const c = this.slotCertificate(s); return x.checkIssued(c) && x.verify(c.publicKey); });
       if (slot) chain.push(slot.certificate, ...slot.upstreamChain);
     }
     const bundle = new X509Bundle(ca.trustDomain, ca.x509Authorities());
@@ -78,6 +80,12 @@ export class AgentAuthenticator {
       throw permissionDenied('ERR_AGENT_SVID_NOT_AGENT', `${id} is not an agent ID (spiffe://${ca.trustDomain}/tessera/agent/...)`);
     }
     return { id, serial: normalizeSerial(x.serialNumber), notAfter: new Date(x.validTo).getTime() };
+  }
+
+  private slotCertificate(s: CaSlot): X509Certificate {
+    let c = this.slotCerts.get(s);
+    if (!c) { c = new X509Certificate(s.certificate); this.slotCerts.set(s, c); }
+    return c;
   }
 
   async authenticate(call: CallWithAuth): Promise<AuthenticatedAgent> {

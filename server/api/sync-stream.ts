@@ -3,7 +3,7 @@ import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import { permissionDenied, TesseraError } from '../../common/errors.ts';
 import { toGrpcError } from '../../common/grpc-status.ts';
-import type { TrustDomain } from '../../spiffe/id.ts';
+import type { CaManager } from '../ca/manager.ts';
 import type { Datastore } from '../datastore/types.ts';
 import { toWireBundle, toWireEntry } from '../entries/wire.ts';
 import type { SyncEntriesResponse } from '../../proto/gen/tessera-api/tessera/v1/SyncEntriesResponse.ts';
@@ -13,20 +13,21 @@ import type { EntryView } from './entry-view.ts';
 /**
  * One agent's authorized-entry stream: the full set (and the bundle) on connect,
  * then each change to that agent's set as soon as the index applied it (pushed from
- * the index's watch, no polling), the bundle whenever it changes, and
+ * the index's watch, no polling), the bundle whenever it changes (from the CA
+ * manager, which already follows the stored bundle: no datastore read per stream), and
  * PermissionDenied when the agent is evicted or banned, which ends the stream.
  */
 export async function serveSync(
   call: grpc.ServerWritableStream<unknown, SyncEntriesResponse>,
   peer: AuthenticatedAgent,
-  d: { view: EntryView; store: Datastore; authn: AgentAuthenticator; trustDomain: TrustDomain; logger: Logger; clock: Clock; onClose?: () => void },
+  d: { view: EntryView; store: Pick<Datastore, 'getAgent' | 'subscribe'>; ca: Pick<CaManager, 'bundle' | 'onChange'>; authn: AgentAuthenticator; logger: Logger; clock: Clock; onClose?: () => void },
 ): Promise<void> {
   const agentId = peer.id.toString();
-  const td = d.trustDomain.name;
   let closed = false;
   let unwatch = () => {};
   let unsubscribe = () => {};
-  // Bundle and agent checks are async: run them one at a time, in order.
+  let unfollowBundle = () => {};
+  // Agent record checks are async: run them one at a time, in order.
   let queue = Promise.resolve();
   const expiry = new AbortController();
   const close = (err?: unknown) => {
@@ -35,6 +36,7 @@ export async function serveSync(
     expiry.abort();
     unwatch();
     unsubscribe();
+    unfollowBundle();
     d.onClose?.();
     if (err) call.emit('error', toGrpcError(err));
     else call.end();
@@ -55,29 +57,28 @@ export async function serveSync(
   );
 
   try {
-    await open();
+    open();
   } catch (e) {
     close(e);
   }
 
-  async function open(): Promise<void> {
-    let bundleSeq = -1;
-    const first = await d.store.getBundle(td);
-    if (closed) return;
+  function open(): void {
+    const first = d.ca.bundle();
+    let bundleSeq = first.sequence;
     unwatch = d.view.watch(agentId, (c) => {
       if (closed) return;
       call.write({ full: false, upserted: c.upserted.map(toWireEntry), deleted_ids: c.deletedIds, sequence: c.sequence });
     });
+    unfollowBundle = d.ca.onChange((ev) => {
+      if (closed || ev !== 'bundle') return;
+      const b = d.ca.bundle();
+      if (b.sequence === bundleSeq) return;
+      bundleSeq = b.sequence;
+      call.write({ full: false, upserted: [], deleted_ids: [], sequence: d.view.sequence, bundle: toWireBundle(b) });
+    });
     unsubscribe = d.store.subscribe((ev) => {
       if (closed) return;
-      if (ev.kind === 'bundle' && ev.id === td) {
-        later(async () => {
-          const b = await d.store.getBundle(td);
-          if (closed || !b || b.sequence === bundleSeq) return;
-          bundleSeq = b.sequence;
-          call.write({ full: false, upserted: [], deleted_ids: [], sequence: d.view.sequence, bundle: toWireBundle(b) });
-        });
-      } else if (ev.kind === 'agent_delete' && ev.id === agentId) {
+      if (ev.kind === 'agent_delete' && ev.id === agentId) {
         // Evicted: close now, without re-reading (a re-attestation racing the read must not keep this stream).
         close(permissionDenied('ERR_AGENT_NOT_ATTESTED', `agent ${agentId} is not attested (it was evicted); attest again`));
       } else if (ev.kind === 'agent_upsert' && ev.id === agentId) {
@@ -88,11 +89,10 @@ export async function serveSync(
         });
       }
     });
-    const msg: SyncEntriesResponse = {
+    call.write({
       full: true, upserted: d.view.authorizedEntries(agentId).map(toWireEntry), deleted_ids: [], sequence: d.view.sequence,
-    };
-    if (first) { bundleSeq = first.sequence; msg.bundle = toWireBundle(first); }
-    call.write(msg);
+      bundle: toWireBundle(first),
+    });
     // The record may have changed between authentication and the subscription above.
     later(async () => { d.authn.checkRecord(peer.id, peer.serial, await d.store.getAgent(agentId)); });
   }

@@ -1,10 +1,9 @@
-import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import { AttestationError, invalidArgument, permissionDenied, TesseraError } from '../../common/errors.ts';
 import type { NodeAttestorServer } from '../../attestors/node/types.ts';
 import type { SpiffeId, TrustDomain } from '../../spiffe/id.ts';
-import { normalizeSelectors, type Selector } from '../../spiffe/selector.ts';
+import { formatSelector, normalizeSelectors, type Selector } from '../../spiffe/selector.ts';
 import type { Datastore } from '../datastore/types.ts';
 import { SvidSigner } from '../ca/signer.ts';
 
@@ -67,7 +66,7 @@ export async function attestAgent(
     throw invalidArgument('ERR_ATTEST_TOO_LARGE', `params.csr is ${p.csr.length} bytes; at most ${ATTEST_LIMITS.csrBytes} are accepted`);
   }
   // Check the CSR before the method runs: a bad CSR must not burn a single-use token.
-  const { publicKey } = SvidSigner.readCsr(p.csr, 'params.csr');
+  const { spki } = SvidSigner.readCsr(p.csr, 'params.csr');
 
   const result = await method.attest(p.payload, {
     trustDomain: d.trustDomain, challenge: io.challenge, now: () => d.clock.now(), signal: io.signal,
@@ -79,13 +78,13 @@ export async function attestAgent(
     throw new AttestationError('internal', 'ERR_ATTESTATION_FOREIGN_ID', `method ${p.method} produced ${id} outside trust domain ${d.trustDomain}`);
   }
   const exclusive = d.exclusive ?? (<T>(_id: string, fn: () => Promise<T>) => fn());
-  return exclusive(id.toString(), () => record(d, p, id, result.selectors, result.trustOnFirstUse, result.audit, publicKey));
+  return exclusive(id.toString(), () => record(d, p, id, result.selectors, result.trustOnFirstUse, result.audit, spki));
 }
 
 /** Ban and TOFU rules, agent record, SVID, audit: one critical section per agent ID. */
 async function record(
   d: AttestationDeps, p: AttestationParams, id: SpiffeId, attested: Selector[], trustOnFirstUse: boolean,
-  audit: Record<string, unknown> | undefined, publicKey: KeyObject,
+  audit: Record<string, unknown> | undefined, spki: Uint8Array,
 ): Promise<AttestationOutcome> {
   const existing = await d.store.getAgent(id.toString());
   if (existing?.banned) {
@@ -94,7 +93,7 @@ async function record(
   if (existing && trustOnFirstUse) {
     throw permissionDenied('ERR_AGENT_ALREADY_ATTESTED', `agent ${id} is already attested; evict it first (method ${p.method} is trust-on-first-use)`);
   }
-  const svid = d.signer.signX509({ spiffeId: id, publicKey, ttlSeconds: d.agentSvidTtlSeconds });
+  const svid = d.signer.signX509({ spiffeId: id, publicKey: spki, ttlSeconds: d.agentSvidTtlSeconds });
   const now = Math.floor(d.clock.now() / 1000);
   const selectors = normalizeSelectors(attested);
   // previousSerial is left out: a fresh attestation supersedes every earlier agent SVID.
@@ -105,7 +104,7 @@ async function record(
   });
   await d.store.appendAudit({
     time: now, event: 'agent.attested', subject: id.toString(),
-    data: { method: p.method, serial: svid.serial, selectors: selectors.map((s) => `${s.type}:${s.value}`), ...(audit ?? {}) },
+    data: { method: p.method, serial: svid.serial, selectors: selectors.map(formatSelector), ...(audit ?? {}) },
   });
   d.logger.info('agent attested', { agent: id.toString(), method: p.method, serial: svid.serial });
   return { agentId: id, selectors, chain: svid.chain, serial: svid.serial, expiresAt: Math.floor(svid.notAfter / 1000) };

@@ -7,7 +7,8 @@ import { internal } from '../../common/errors.ts';
 import type { TrustDomain } from '../../spiffe/id.ts';
 import { createCaCertificate } from '../../spiffe/x509svid/ca.ts';
 import type { BundleRecord, Datastore, JwtAuthority } from '../datastore/types.ts';
-import { ensurePrivateDir, readPrivateKey, writePrivateKey, writeSecretFile } from './keyfiles.ts';
+import { ensurePrivateDir, writeSecretFile } from '../../common/private-files.ts';
+import { readPrivateKey, writePrivateKey } from './keyfiles.ts';
 import { certificatesToPem, pemToDer } from '../../spiffe/pem.ts';
 import { activateAt, prepareAt } from './rotation.ts';
 
@@ -147,18 +148,22 @@ export class CaManager {
   /** This server's own X.509 authorities: its unexpired slots' roots, or the upstream roots. */
   ownX509Authorities(): Uint8Array[] {
     if (this.o.upstream) return this.o.upstream.roots;
-    const now = this.o.clock.now();
-    return this.slots().filter((s) => s.notAfter > now).sort((a, b) => a.notBefore - b.notBefore).map((s) => s.certificate);
+    return this.liveSlots().map((s) => s.certificate);
   }
 
   /** This server's own JWT keys (unexpired slots). */
   jwtAuthorities(): JwtAuthority[] {
-    const now = this.o.clock.now();
-    return this.slots().filter((s) => s.notAfter > now).sort((a, b) => a.notBefore - b.notBefore).map((s) => ({
+    return this.liveSlots().map((s) => ({
       kid: s.jwtKey.kid,
       publicKey: new Uint8Array(s.jwtKey.publicKey.export({ type: 'spki', format: 'der' })),
       expiresAt: Math.floor(s.notAfter / 1000),
     }));
+  }
+
+  /** Unexpired slots, oldest first (the order authorities are published in). */
+  private liveSlots(): CaSlot[] {
+    const now = this.o.clock.now();
+    return this.slots().filter((s) => s.notAfter > now).sort((a, b) => a.notBefore - b.notBefore);
   }
 
   /** SHA-256 (hex) of the DER of the root agents pin (the active root, or the upstream root). */

@@ -3,8 +3,10 @@ import type { Clock } from '../../common/clock.ts';
 import { invalidArgument } from '../../common/errors.ts';
 import type { AgentClaims } from '../../spiffe/agent-claims.ts';
 import type { SpiffeId } from '../../spiffe/id.ts';
-import { parseCsr, parseCsrAsync } from '../../spiffe/x509svid/csr.ts';
-import { createAsyncLeafIssuer, createLeafIssuer, type LeafParams } from '../../spiffe/x509svid/template.ts';
+import { parseCsr, parseCsrAsync, type ParsedCsr } from '../../spiffe/x509svid/csr.ts';
+import {
+  createAsyncLeafIssuer, createLeafIssuer, type AsyncLeafIssuer, type CaSigner, type LeafIssuer, type LeafParams,
+} from '../../spiffe/x509svid/template.ts';
 import { signJwtSvid } from '../../spiffe/jwtsvid/sign.ts';
 import type { CaManager, CaSlot } from './manager.ts';
 
@@ -43,36 +45,28 @@ export interface JwtMintRequest {
 const BACKDATE_MS = 10_000;
 
 export class SvidSigner {
-  private issuers = new WeakMap<CaSlot, (p: LeafParams) => Uint8Array>();
-  private asyncIssuers = new WeakMap<CaSlot, (p: LeafParams) => Promise<Uint8Array>>();
+  private issuers = new WeakMap<CaSlot, LeafIssuer>();
+  private asyncIssuers = new WeakMap<CaSlot, AsyncLeafIssuer>();
 
   constructor(private readonly ca: CaManager, private readonly clock: Clock) {}
 
   /** Checks a CSR and returns its key and URI SANs (InvalidArgument if it is bad). */
-  static readCsr(csr: Uint8Array, field = 'csr'): { publicKey: KeyObject; spki: Uint8Array; uriSans: string[] } {
-    if (!csr || csr.length === 0) throw invalidArgument('ERR_CSR_MISSING', `${field} is required`);
-    try { return parseCsr(csr); } catch (e) {
-      throw invalidArgument('ERR_CSR_INVALID', `${field} is not a valid PKCS#10 request: ${(e as Error).message}`, e);
-    }
+  static readCsr(csr: Uint8Array, field = 'csr'): ParsedCsr {
+    checkCsrPresent(csr, field);
+    try { return parseCsr(csr); } catch (e) { throw csrInvalid(e, field); }
   }
 
   /** readCsr with the signature checked on the libuv threadpool (batches spread over every core). */
-  static async readCsrAsync(csr: Uint8Array, field = 'csr'): Promise<{ publicKey: KeyObject; spki: Uint8Array; uriSans: string[] }> {
-    if (!csr || csr.length === 0) throw invalidArgument('ERR_CSR_MISSING', `${field} is required`);
-    try { return await parseCsrAsync(csr); } catch (e) {
-      throw invalidArgument('ERR_CSR_INVALID', `${field} is not a valid PKCS#10 request: ${(e as Error).message}`, e);
-    }
+  static async readCsrAsync(csr: Uint8Array, field = 'csr'): Promise<ParsedCsr> {
+    checkCsrPresent(csr, field);
+    try { return await parseCsrAsync(csr); } catch (e) { throw csrInvalid(e, field); }
   }
 
   /** Signs on the calling thread (one SVID: attestation, renewal, the server's own). */
   signX509(r: X509SignRequest): SignedX509 {
     const slot = this.ca.active();
     const publicKey = r.publicKey ?? SvidSigner.readCsr(r.csr!).spki;
-    let issue = this.issuers.get(slot);
-    if (!issue) {
-      issue = createLeafIssuer({ certificate: slot.certificate, privateKey: slot.privateKey, chain: slot.upstreamChain });
-      this.issuers.set(slot, issue);
-    }
+    const issue = issuerFor(this.issuers, slot, createLeafIssuer);
     const { params, serial, notAfter } = this.leafParams(slot, r, publicKey);
     return { chain: this.chainFor(slot, issue(params)), serial, notAfter };
   }
@@ -84,11 +78,7 @@ export class SvidSigner {
   async signX509Async(r: X509SignRequest): Promise<SignedX509> {
     const slot = this.ca.active();
     const publicKey = r.publicKey ?? (await SvidSigner.readCsrAsync(r.csr!)).spki;
-    let issue = this.asyncIssuers.get(slot);
-    if (!issue) {
-      issue = createAsyncLeafIssuer({ certificate: slot.certificate, privateKey: slot.privateKey, chain: slot.upstreamChain });
-      this.asyncIssuers.set(slot, issue);
-    }
+    const issue = issuerFor(this.asyncIssuers, slot, createAsyncLeafIssuer);
     const { params, serial, notAfter } = this.leafParams(slot, r, publicKey);
     return { chain: this.chainFor(slot, await issue(params)), serial, notAfter };
   }
@@ -127,6 +117,24 @@ export class SvidSigner {
     });
     return { token, expiresAt };
   }
+}
+
+/** The leaf issuer for a CA slot, built once per slot (the DER template is precomputed). */
+function issuerFor<I>(cache: WeakMap<CaSlot, I>, slot: CaSlot, create: (ca: CaSigner) => I): I {
+  let issue = cache.get(slot);
+  if (!issue) {
+    issue = create({ certificate: slot.certificate, privateKey: slot.privateKey, chain: slot.upstreamChain });
+    cache.set(slot, issue);
+  }
+  return issue;
+}
+
+function checkCsrPresent(csr: Uint8Array, field: string): void {
+  if (!csr || csr.length === 0) throw invalidArgument('ERR_CSR_MISSING', `${field} is required`);
+}
+
+function csrInvalid(e: unknown, field: string): Error {
+  return invalidArgument('ERR_CSR_INVALID', `${field} is not a valid PKCS#10 request: ${(e as Error).message}`, e);
 }
 
 /** Serial numbers as compared by the server: lowercase hex without leading zeros. */

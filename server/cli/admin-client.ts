@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import { loadAdminProto } from '../../common/proto.ts';
-import { optString, UsageError, type OptionSpec, type OptionValues } from '../../common/cli.ts';
+import { optString, UsageError, type CommandContext, type OptionSpec, type OptionValues } from '../../common/cli.ts';
 import type { EntryAdminClient } from '../../proto/gen/tessera-api/tessera/v1/EntryAdmin.ts';
 import type { AgentAdminClient } from '../../proto/gen/tessera-api/tessera/v1/AgentAdmin.ts';
 import type { BundleAdminClient } from '../../proto/gen/tessera-api/tessera/v1/BundleAdmin.ts';
@@ -43,6 +43,12 @@ export function connectAdmin(o: OptionValues, env: NodeJS.ProcessEnv): AdminClie
   const agent = new p.AgentAdmin(target, creds);
   const bundle = new p.BundleAdmin(target, creds);
   return { entry, agent, bundle, close: () => { entry.close(); agent.close(); bundle.close(); } };
+}
+
+/** Connects to the admin socket, runs `fn`, and closes the clients whatever happens. */
+export async function withAdmin<T>(ctx: CommandContext, fn: (c: AdminClients) => Promise<T>): Promise<T> {
+  const c = connectAdmin(ctx.options, ctx.io.env);
+  try { return await fn(c); } finally { c.close(); }
 }
 
 /** Promisifies one unary call with a deadline; a gRPC error's details become the message. */

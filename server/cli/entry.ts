@@ -5,7 +5,8 @@ import type { Entry, Entry__Output } from '../../proto/gen/tessera-api/tessera/v
 import type { BatchEntryResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchEntryResponse.ts';
 import type { BatchDeleteEntryResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchDeleteEntryResponse.ts';
 import type { ListEntriesResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/ListEntriesResponse.ts';
-import { call, connectAdmin, SOCKET_OPTIONS } from './admin-client.ts';
+import { formatSelector } from '../../spiffe/selector.ts';
+import { call, SOCKET_OPTIONS, withAdmin } from './admin-client.ts';
 
 /** `tessera-server entry ...`: registration entries through the admin socket. */
 const FIELDS: Record<string, OptionSpec> = {
@@ -39,8 +40,16 @@ function parseSelectorArg(s: string): { type: string; value: string } {
   return { type: s.slice(0, i), value: s.slice(i + 1) };
 }
 
+const ENTRY_ID_OPT: Record<string, OptionSpec> = { id: { type: 'string', value: 'ID', description: 'entry ID (or as the positional argument)' } };
+
+function entryIdArg(ctx: CommandContext): string {
+  const id = optString(ctx.options, 'id') ?? ctx.positionals[0];
+  if (!id) throw new UsageError('an entry ID is required');
+  return id;
+}
+
 /** Builds the wire entry from flags; `base` (update) supplies fields not given. */
-async function entryFromFlags(ctx: CommandContext, base?: Entry__Output): Promise<Entry> {
+function entryFromFlags(ctx: CommandContext, base?: Entry__Output): Entry {
   const o = ctx.options;
   const e: Entry = base ? { ...base } : {};
   const spiffeId = optString(o, 'spiffe-id');
@@ -74,7 +83,7 @@ async function entryFromFlags(ctx: CommandContext, base?: Entry__Output): Promis
   return e;
 }
 
-const sel = (e: Entry__Output) => e.selectors.map((s) => `${s.type}:${s.value}`).join(',');
+const sel = (e: Entry__Output) => e.selectors.map(formatSelector).join(',');
 const entryTable = (list: Entry__Output[]) => formatTable(
   ['ID', 'SPIFFE ID', 'PARENT ID', 'SELECTORS', 'X509 TTL', 'JWT TTL', 'AGENT'],
   list.map((e) => [e.id, e.spiffe_id, e.parent_id, sel(e), e.x509_svid_ttl || 'default', e.jwt_svid_ttl || 'default',
@@ -83,7 +92,7 @@ const entryTable = (list: Entry__Output[]) => formatTable(
 const entryDetail = (e: Entry__Output) => [
   `Entry ID      : ${e.id}`, `SPIFFE ID     : ${e.spiffe_id}`, `Parent ID     : ${e.parent_id}`,
   `Revision      : ${e.revision}`, `X509-SVID TTL : ${e.x509_svid_ttl || 'default'}`, `JWT-SVID TTL  : ${e.jwt_svid_ttl || 'default'}`,
-  ...e.selectors.map((s) => `Selector      : ${s.type}:${s.value}`),
+  ...e.selectors.map((s) => `Selector      : ${formatSelector(s)}`),
   ...e.dns_names.map((d) => `DNS name      : ${d}`),
   ...(e.hint ? [`Hint          : ${e.hint}`] : []),
   ...(e.agent?.agent_model ? [`Agent model   : ${e.agent.agent_model}`] : []),
@@ -130,23 +139,20 @@ export const entryCommands: Command[] = [
         requireString(ctx.options, 'spiffe-id');
         if (!ctx.options.node) requireString(ctx.options, 'parent-id');
         if (optStrings(ctx.options, 'selector').length === 0) throw new UsageError('--selector is required (at least one)');
-        entries = [await entryFromFlags(ctx)];
+        entries = [entryFromFlags(ctx)];
       }
-      const c = connectAdmin(ctx.options, ctx.io.env);
-      try { return reportBatch(ctx, await call(c.entry, 'BatchCreateEntry', { entries })); } finally { c.close(); }
+      return withAdmin(ctx, async (c) => reportBatch(ctx, await call(c.entry, 'BatchCreateEntry', { entries })));
     },
   },
   {
     name: 'entry show', summary: 'show one entry', positionals: '<ENTRY-ID>',
-    options: { id: { type: 'string', value: 'ID', description: 'entry ID (or as the positional argument)' }, ...SOCKET_OPTIONS },
+    options: { ...ENTRY_ID_OPT, ...SOCKET_OPTIONS },
     async run(ctx) {
-      const id = optString(ctx.options, 'id') ?? ctx.positionals[0];
-      if (!id) throw new UsageError('an entry ID is required');
-      const c = connectAdmin(ctx.options, ctx.io.env);
-      try {
+      const id = entryIdArg(ctx);
+      await withAdmin(ctx, async (c) => {
         const e = await call<unknown, Entry__Output>(c.entry, 'GetEntry', { id });
         ctx.print(e, () => entryDetail(e));
-      } finally { c.close(); }
+      });
     },
   },
   {
@@ -158,29 +164,26 @@ export const entryCommands: Command[] = [
     },
     async run(ctx) {
       const o = ctx.options;
-      const c = connectAdmin(o, ctx.io.env);
-      try {
+      await withAdmin(ctx, async (c) => {
         const res = await call<unknown, ListEntriesResponse__Output>(c.entry, 'ListEntries', {
           by_spiffe_id: optString(o, 'spiffe-id') ?? '', by_parent_id: optString(o, 'parent-id') ?? '',
           by_selectors: optStrings(o, 'selector').map(parseSelectorArg), selector_match: optString(o, 'match') ?? '',
           by_hint: optString(o, 'hint') ?? '',
         });
         ctx.print(res.entries, () => (res.entries.length === 0 ? 'no entries' : entryTable(res.entries)));
-      } finally { c.close(); }
+      });
     },
   },
   {
     name: 'entry update', summary: 'update an entry: given flags replace those fields', positionals: '<ENTRY-ID>',
-    options: { id: { type: 'string', value: 'ID', description: 'entry ID (or as the positional argument)' }, ...FIELDS, ...SOCKET_OPTIONS },
+    options: { ...ENTRY_ID_OPT, ...FIELDS, ...SOCKET_OPTIONS },
     async run(ctx) {
-      const id = optString(ctx.options, 'id') ?? ctx.positionals[0];
-      if (!id) throw new UsageError('an entry ID is required');
-      const c = connectAdmin(ctx.options, ctx.io.env);
-      try {
+      const id = entryIdArg(ctx);
+      return withAdmin(ctx, async (c) => {
         const current = await call<unknown, Entry__Output>(c.entry, 'GetEntry', { id });
-        const e = await entryFromFlags(ctx, current);
+        const e = entryFromFlags(ctx, current);
         return reportBatch(ctx, await call(c.entry, 'BatchUpdateEntry', { entries: [e] }));
-      } finally { c.close(); }
+      });
     },
   },
   {
@@ -189,14 +192,13 @@ export const entryCommands: Command[] = [
     async run(ctx) {
       const ids = [...optStrings(ctx.options, 'id'), ...ctx.positionals];
       if (ids.length === 0) throw new UsageError('at least one entry ID is required');
-      const c = connectAdmin(ctx.options, ctx.io.env);
-      try {
+      return withAdmin(ctx, async (c) => {
         const res = await call<unknown, BatchDeleteEntryResponse__Output>(c.entry, 'BatchDeleteEntry', { ids });
         const failed = res.results.filter((r) => r.status?.code !== 0);
         if (ctx.output === 'json') ctx.print(res.results);
         else for (const r of res.results) (r.status?.code === 0 ? ctx.io.out : ctx.io.err)(r.status?.code === 0 ? `deleted ${r.id}` : `${r.id}: ${r.status?.message}`);
         return failed.length > 0 ? 1 : 0;
-      } finally { c.close(); }
+      });
     },
   },
 ];

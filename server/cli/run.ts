@@ -16,7 +16,8 @@ export const runCommand: Command = {
     await runUntilSignal(async () => {
       const srv = await startServer(cfg, { clock: systemClock, logger });
       // For operators: what agents need to find and pin this server.
-      ctx.io.out(`tessera-server: agent API ${srv.agentAddress}, admin socket ${srv.adminSocket}\nCA fingerprint (SHA-256): ${srv.caFingerprint}`);
+      ctx.print({ agent_api: srv.agentAddress, admin_socket: srv.adminSocket, ca_fingerprint: srv.caFingerprint },
+        () => `tessera-server: agent API ${srv.agentAddress}, admin socket ${srv.adminSocket}\nCA fingerprint (SHA-256): ${srv.caFingerprint}`);
       return srv;
     }, logger);
   },

@@ -40,6 +40,7 @@ export class SqliteDatastore extends SqlStore {
   static open(opts: SqliteDatastoreOptions): SqliteDatastore {
     const clock = opts.clock ?? systemClock;
     const logger = (opts.logger ?? silentLogger).child({ component: 'datastore', engine: 'sqlite' });
+    const busyTimeoutMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
     createPrivateFile(opts.path, logger);
     const db = new Database(opts.path);
     try {
@@ -47,13 +48,13 @@ export class SqliteDatastore extends SqlStore {
       // FULL: a committed join-token consumption or ban must survive power loss.
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       migrate(db, opts.migrations ?? SQLITE_MIGRATIONS, opts.path, clock, logger);
     } catch (err) {
       db.close();
       throw err;
     }
-    return new SqliteDatastore(new SqliteDriver(db, opts.path, Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))), opts.path, clock, logger);
+    return new SqliteDatastore(new SqliteDriver(db, opts.path, busyTimeoutMs), opts.path, clock, logger);
   }
 
   protected afterCommit(events: ChangeEvent[]): void {

@@ -1,4 +1,3 @@
-import type { SpiffeId } from '../../spiffe/id.ts';
 import { formatSelector } from '../../spiffe/selector.ts';
 import type { RegistrationEntry } from '../datastore/types.ts';
 
@@ -110,8 +109,6 @@ export class EntryGraph {
 export function expired(e: RegistrationEntry, now: number): boolean {
   return e.expiresAt > 0 && e.expiresAt <= now;
 }
-
-export function idKey(id: SpiffeId | string): string { return typeof id === 'string' ? id : id.toString(); }
 
 /** Multimap helpers shared by the graph and the index. */
 export function addTo(m: Map<string, Set<string>>, k: string, v: string): void {

@@ -119,9 +119,6 @@ export class AuthorizedEntryIndex {
     return this.agents.get(agentId)?.agent;
   }
 
-  /** Every entry the index holds, for admin listings that must not hit the store. */
-  getEntry(id: string): RegistrationEntry | undefined { return this.graph.byId.get(id); }
-
   /** The datastore change sequence the index reflects. */
   get sequence(): number { return this.seq; }
 

@@ -32,15 +32,20 @@ export function svidFromPayload(token: string, payload: JWTPayload): JwtSvid {
   if (audience.length === 0 || audience.some((a) => typeof a !== 'string')) throw invalid('missing_aud', 'JWT-SVID has no aud claim');
   if (payload.exp === undefined) throw invalid('missing_exp', 'JWT-SVID has no exp claim');
   if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw invalid('malformed', 'JWT-SVID exp is not a number');
+  return jwtSvidOf(id, token, audience, payload.exp, payload);
+}
+
+/** A JwtSvid from claims already checked: `exp` in seconds; issuedAt when the claims have a numeric iat. */
+export function jwtSvidOf(id: SpiffeId, token: string, audience: string[], exp: number, claims: Record<string, unknown>): JwtSvid {
   const svid: JwtSvid = {
     id,
     token,
     audience,
-    expiresAt: new Date(payload.exp * 1000),
-    claims: { ...payload },
-    agentClaims: cleanAgentClaims(payload as Record<string, unknown>),
+    expiresAt: new Date(exp * 1000),
+    claims: { ...claims },
+    agentClaims: cleanAgentClaims(claims),
   };
-  if (typeof payload.iat === 'number') svid.issuedAt = new Date(payload.iat * 1000);
+  if (typeof claims.iat === 'number') svid.issuedAt = new Date(claims.iat * 1000);
   return svid;
 }
 

@@ -2,11 +2,9 @@ import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import type { X509BundleSource } from '../bundle/x509bundle.ts';
-import { verifyX509Svid } from '../x509svid/verify.ts';
 import type { Authorizer } from './authorizers.ts';
 import { bundlesOf, svidSecureContext, type MtlsSources } from './context.ts';
-import { setPeer } from './peer.ts';
-import { verifyPeer } from './verify-peer.ts';
+import { acceptPeer, certificateChain, verifyChain } from './verify-peer.ts';
 
 /** node:tls client options the SDK leaves to you. */
 export type ExtraClientTlsOptions = Omit<tls.ConnectionOptions,
@@ -50,9 +48,7 @@ export function connectMtls(o: MtlsClientOptions & ConnectTarget): Promise<tls.T
       socket.once('secureConnect', () => {
         socket.removeListener('error', onError);
         try {
-          const peer = verifyPeer(socket, bundles, o.authorize);
-          setPeer(socket, peer);
-          (socket as { authorized: boolean }).authorized = true;
+          acceptPeer(socket, bundles, o.authorize);
           resolve(socket);
         } catch (err) {
           socket.destroy();
@@ -105,14 +101,7 @@ class MtlsAgent extends https.Agent {
 export function spiffeCheckServerIdentity(bundles: X509BundleSource, authorize: Authorizer): (host: string, cert: tls.PeerCertificate) => Error | undefined {
   return (_host, cert) => {
     try {
-      const chain: Uint8Array[] = [];
-      const seen = new Set<unknown>();
-      for (let c: tls.DetailedPeerCertificate | undefined = cert as tls.DetailedPeerCertificate; c?.raw && !seen.has(c); c = c.issuerCertificate) {
-        seen.add(c);
-        chain.push(c.raw);
-      }
-      const v = verifyX509Svid(chain, bundles);
-      authorize({ id: v.id, claims: v.claims, verifiedChain: v.verifiedChain });
+      verifyChain(certificateChain(cert as tls.DetailedPeerCertificate), bundles, authorize);
       return undefined;
     } catch (err) {
       return err as Error;

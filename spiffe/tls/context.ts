@@ -2,9 +2,8 @@ import { createSecureContext, type SecureContext, type SecureContextOptions } fr
 import type { X509BundleSource } from '../bundle/x509bundle.ts';
 import { SpiffeError } from '../errors.ts';
 import { certificatesToPem } from '../pem.ts';
-import { isUpdateNotifier, type X509SvidSource } from '../source/types.ts';
+import type { X509SvidSource } from '../source/types.ts';
 import type { X509Svid } from '../x509svid/parse.ts';
-
 
 /** key + cert options presenting this SVID (its chain without the root, as received). */
 export function svidContextOptions(svid: X509Svid): SecureContextOptions {
@@ -42,5 +41,3 @@ export function bundlesOf(o: MtlsSources): X509BundleSource {
   if (typeof s.getX509BundleForTrustDomain === 'function') return o.source as X509SvidSource & X509BundleSource;
   throw new TypeError('mTLS: `source` is not a bundle source; pass `bundles`');
 }
-
-export { isUpdateNotifier };

@@ -1,8 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type * as tls from 'node:tls';
 import type { Socket } from 'node:net';
-import { agentClaimsFromCertificate } from '../x509svid/claims-extension.ts';
-import { spiffeIdFromCertificate } from '../x509svid/parse.ts';
+import { readCertificate } from '../x509svid/certificate.ts';
+import { agentClaimsOf } from '../x509svid/claims-extension.ts';
+import { spiffeIdOf } from '../x509svid/parse.ts';
 import { connectMtls, type MtlsClientOptions } from './client.ts';
 import type { Peer } from './peer.ts';
 import { createMtlsServer, type MtlsServerOptions } from './server.ts';
@@ -92,5 +93,6 @@ export async function serveGrpcMtls(server: grpc.Server, o: MtlsServerOptions & 
 export function grpcPeer(call: { getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } } }): Peer | undefined {
   const raw = call.getAuthContext().sslPeerCertificate?.raw;
   if (!raw) return undefined;
-  return { id: spiffeIdFromCertificate(raw), claims: agentClaimsFromCertificate(raw) };
+  const leaf = readCertificate(raw);
+  return { id: spiffeIdOf(leaf), claims: agentClaimsOf(leaf) };
 }

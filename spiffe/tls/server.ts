@@ -5,8 +5,8 @@ import { isUpdateNotifier } from '../source/types.ts';
 import type { X509Svid } from '../x509svid/parse.ts';
 import type { Authorizer } from './authorizers.ts';
 import { bundlesOf, svidContextOptions, type MtlsSources } from './context.ts';
-import { getPeer, setPeer, type Peer } from './peer.ts';
-import { verifyPeer } from './verify-peer.ts';
+import { getPeer, type Peer } from './peer.ts';
+import { acceptPeer } from './verify-peer.ts';
 
 /** node:tls server options the SDK leaves to you (it owns key/cert/ca and peer verification). */
 export type ExtraServerTlsOptions = Omit<tls.TlsOptions, 'key' | 'cert' | 'pfx' | 'ca' | 'requestCert' | 'rejectUnauthorized' | 'secureContext' | 'SNICallback'>;
@@ -62,18 +62,13 @@ export function secureServer<S extends tls.Server>(server: S, o: MtlsServerOptio
   server.emit = function gatedEmit(this: S, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'secureConnection') {
       const socket = args[0] as tls.TLSSocket;
-      let peer: Peer;
       try {
-        peer = verifyPeer(socket, bundles, o.authorize);
+        acceptPeer(socket, bundles, o.authorize);
       } catch (err) {
         socket.destroy();
         o.onReject?.(err as Error, socket);
         return false;
       }
-      setPeer(socket, peer);
-      // Our SPIFFE verification is the authorization: let socket consumers
-      // (grpc-js getAuthContext, http frameworks) see an authorized peer.
-      (socket as { authorized: boolean }).authorized = true;
     }
     return (emit as (this: S, e: string | symbol, ...a: unknown[]) => boolean).call(this, event, ...args);
   } as S['emit'];

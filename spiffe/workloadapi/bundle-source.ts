@@ -1,12 +1,11 @@
-import { BundleSet } from '../bundle/set.ts';
-import { SpiffeBundle } from '../bundle/spiffebundle.ts';
+import type { BundleSet } from '../bundle/set.ts';
 import type { JwtBundle, JwtBundleSource } from '../bundle/jwtbundle.ts';
 import type { X509Bundle, X509BundleSource } from '../bundle/x509bundle.ts';
-import { TrustDomain } from '../id.ts';
+import type { TrustDomain } from '../id.ts';
 import type { UpdateNotifier } from '../source/types.ts';
+import { jwtBundleSet, x509BundleSet } from './bundle-sets.ts';
 import type { JwtBundlesUpdate, X509BundlesUpdate } from './client.ts';
 import { SourceBase, type SourceOptions } from './source-base.ts';
-import { RetryingWatch } from './watch.ts';
 
 /**
  * Bundles only, for validators: X.509 bundles from FetchX509Bundles and JWT bundles
@@ -16,32 +15,17 @@ import { RetryingWatch } from './watch.ts';
 export class BundleSource extends SourceBase implements X509BundleSource, JwtBundleSource, UpdateNotifier {
   private x509: BundleSet | undefined;
   private jwt: BundleSet | undefined;
-  private readonly watches: RetryingWatch<unknown>[];
 
   private constructor(o: SourceOptions) {
     super(o);
-    const fatal = (e: { code: string }) => e.code === 'ERR_WORKLOADAPI_INVALID_ARGUMENT';
-    this.watches = [
-      new RetryingWatch<X509BundlesUpdate>({
-        what: 'bundle source (x509)', open: (w) => this.client.watchX509Bundles(w),
-        onUpdate: (u) => {
-          this.x509 = new BundleSet([...u.bundles].map(([td, certs]) => new SpiffeBundle(TrustDomain.parse(td), { x509Authorities: certs })));
-          this.changed();
-        },
-        onError: (e) => this.reportError(e, fatal(e)), backoff: o.backoff, logger: o.logger,
-      }) as RetryingWatch<unknown>,
-      new RetryingWatch<JwtBundlesUpdate>({
-        what: 'bundle source (jwt)', open: (w) => this.client.watchJwtBundles(w),
-        onUpdate: (u) => {
-          this.jwt = new BundleSet([...u].map(([td, jwks]) => {
-            const b = SpiffeBundle.parseJwks(TrustDomain.parse(td), jwks);
-            return new SpiffeBundle(b.trustDomain, { jwtAuthorities: b.jwtAuthorities, sequence: b.sequence, refreshHint: b.refreshHint });
-          }));
-          this.changed();
-        },
-        onError: (e) => this.reportError(e, fatal(e)), backoff: o.backoff, logger: o.logger,
-      }) as RetryingWatch<unknown>,
-    ];
+    this.watch<X509BundlesUpdate>('bundle source (x509)', (w) => this.client.watchX509Bundles(w), (u) => {
+      this.x509 = x509BundleSet(u.bundles);
+      this.updated(this.jwt !== undefined);
+    });
+    this.watch<JwtBundlesUpdate>('bundle source (jwt)', (w) => this.client.watchJwtBundles(w), (u) => {
+      this.jwt = jwtBundleSet(u);
+      this.updated(this.x509 !== undefined);
+    });
   }
 
   static async create(o: SourceOptions = {}): Promise<BundleSource> {
@@ -58,12 +42,5 @@ export class BundleSource extends SourceBase implements X509BundleSource, JwtBun
   getJwtBundleForTrustDomain(td: TrustDomain): JwtBundle | undefined {
     this.checkOpen('getJwtBundleForTrustDomain');
     return this.jwt?.getJwtBundleForTrustDomain(td);
-  }
-
-  protected stopWatches(): void { for (const w of this.watches) w.close(); }
-
-  private changed(): void {
-    if (this.x509 && this.jwt) this.markReady();
-    this.updates.emit();
   }
 }

@@ -1,15 +1,14 @@
-import { BundleSet } from '../bundle/set.ts';
-import { SpiffeBundle } from '../bundle/spiffebundle.ts';
+import type { BundleSet } from '../bundle/set.ts';
 import type { JwtBundle, JwtBundleSource } from '../bundle/jwtbundle.ts';
 import { SpiffeError } from '../errors.ts';
-import { TrustDomain } from '../id.ts';
+import type { TrustDomain } from '../id.ts';
 import { parseJwtSvidInsecure } from '../jwtsvid/parse.ts';
 import type { JwtSvid } from '../jwtsvid/types.ts';
 import type { JwtSvidParams, JwtSvidSource, UpdateNotifier } from '../source/types.ts';
+import { jwtBundleSet } from './bundle-sets.ts';
 import type { JwtBundlesUpdate } from './client.ts';
 import { SourceBase, type SourceOptions } from './source-base.ts';
 import { validatedToJwtSvid } from './validate.ts';
-import { RetryingWatch } from './watch.ts';
 
 /**
  * JWT bundles (always the latest, from a FetchJWTBundles stream) and JWT-SVIDs on
@@ -22,17 +21,12 @@ import { RetryingWatch } from './watch.ts';
  */
 export class JWTSource extends SourceBase implements JwtSvidSource, JwtBundleSource, UpdateNotifier {
   private bundleSet: BundleSet | undefined;
-  private readonly watch: RetryingWatch<JwtBundlesUpdate>;
 
   private constructor(o: SourceOptions) {
     super(o);
-    this.watch = new RetryingWatch<JwtBundlesUpdate>({
-      what: 'jwt source',
-      open: (w) => this.client.watchJwtBundles(w),
-      onUpdate: (u) => this.apply(u),
-      onError: (e) => this.reportError(e, e.code === 'ERR_WORKLOADAPI_INVALID_ARGUMENT'),
-      backoff: o.backoff,
-      logger: o.logger,
+    this.watch<JwtBundlesUpdate>('jwt source', (w) => this.client.watchJwtBundles(w), (u) => {
+      this.bundleSet = jwtBundleSet(u);
+      this.updated();
     });
   }
 
@@ -67,16 +61,5 @@ export class JWTSource extends SourceBase implements JwtSvidSource, JwtBundleSou
   getJwtBundleForTrustDomain(td: TrustDomain): JwtBundle | undefined {
     this.checkOpen('getJwtBundleForTrustDomain');
     return this.bundleSet?.getJwtBundleForTrustDomain(td);
-  }
-
-  protected stopWatches(): void { this.watch.close(); }
-
-  private apply(u: JwtBundlesUpdate): void {
-    const bundles: SpiffeBundle[] = [];
-    for (const [tdId, jwks] of u) bundles.push(SpiffeBundle.parseJwks(TrustDomain.parse(tdId), jwks));
-    // JWT bundles are for JWT validation only: drop any x509 authorities the JWKS carried.
-    this.bundleSet = new BundleSet(bundles.map((b) => new SpiffeBundle(b.trustDomain, { jwtAuthorities: b.jwtAuthorities, sequence: b.sequence, refreshHint: b.refreshHint })));
-    this.markReady();
-    this.updates.emit();
   }
 }

@@ -1,9 +1,9 @@
 import { SpiffeError } from '../errors.ts';
 import { Listeners } from '../source/types.ts';
 import type { BackoffOptions } from '../lib/backoff.ts';
-import { WorkloadApiClient, type WorkloadApiClientOptions } from './client.ts';
+import { WorkloadApiClient, type Subscription, type Watcher, type WorkloadApiClientOptions } from './client.ts';
 import type { WorkloadApiAddress } from './address.ts';
-import type { SdkLogger } from './watch.ts';
+import { RetryingWatch, type SdkLogger } from './watch.ts';
 
 /** Options every Workload API source takes. */
 export interface SourceOptions {
@@ -21,15 +21,17 @@ export interface SourceOptions {
 
 /**
  * Shared life cycle of X509Source / JWTSource / BundleSource: an owned or borrowed
- * client, a "ready" promise settled by the first update (or the first error that
- * can never heal, or the timeout), update and error listeners, close().
+ * client, the Workload API streams held open, a "ready" promise settled by the first
+ * update (or the first error that can never heal, or the timeout), update and error
+ * listeners, close().
  */
 export abstract class SourceBase {
   protected readonly client: WorkloadApiClient;
   private readonly ownsClient: boolean;
   protected readonly updates = new Listeners();
   protected readonly errors = new Listeners<[SpiffeError]>();
-  protected closedFlag = false;
+  private readonly watches: Subscription[] = [];
+  private closedFlag = false;
   private settleReady!: (err?: SpiffeError) => void;
   private readyPromise: Promise<void>;
   private lastError: SpiffeError | undefined;
@@ -67,12 +69,28 @@ export abstract class SourceBase {
     }
   }
 
-  protected markReady(): void { this.settleReady(); }
+  /**
+   * Holds one Workload API stream open for the life of the source (retried with
+   * backoff; closed by close()). Its errors reach onError listeners; an
+   * InvalidArgument, which retrying cannot heal, also fails a pending create().
+   */
+  protected watch<T>(what: string, open: (w: Watcher<T>) => Subscription, onUpdate: (u: T) => void, onPermissionDenied?: () => void): void {
+    this.watches.push(new RetryingWatch<T>({
+      what, open, onUpdate, onPermissionDenied,
+      onError: (err) => {
+        this.lastError = err;
+        this.errors.emit(err);
+        if (err.code === 'ERR_WORKLOADAPI_INVALID_ARGUMENT') this.settleReady(err);
+      },
+      backoff: this.opts.backoff,
+      logger: this.opts.logger,
+    }));
+  }
 
-  protected reportError(err: SpiffeError, fatal = false): void {
-    this.lastError = err;
-    this.errors.emit(err);
-    if (fatal) this.settleReady(err);
+  /** An update was applied: tells listeners, and settles create() when the source is `ready` (default). */
+  protected updated(ready = true): void {
+    if (ready) this.settleReady();
+    this.updates.emit();
   }
 
   /** Called after every applied update (also the first). */
@@ -87,14 +105,12 @@ export abstract class SourceBase {
     if (this.closedFlag) return;
     this.closedFlag = true;
     this.opts.signal?.removeEventListener('abort', this.onAbort);
-    this.stopWatches();
+    for (const w of this.watches) w.close();
     this.settleReady(new SpiffeError('ERR_SOURCE_CLOSED', 'source closed before its first update'));
     if (this.ownsClient) this.client.close();
     this.updates.clear();
     this.errors.clear();
   }
-
-  protected abstract stopWatches(): void;
 
   protected checkOpen(what: string): void {
     if (this.closedFlag) throw new SpiffeError('ERR_SOURCE_CLOSED', `${what}: source is closed`);

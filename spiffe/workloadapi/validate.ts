@@ -1,6 +1,6 @@
-import { cleanAgentClaims } from '../agent-claims.ts';
 import { JwtSvidError } from '../errors.ts';
 import { SpiffeId } from '../id.ts';
+import { jwtSvidOf } from '../jwtsvid/parse.ts';
 import type { JwtSvid } from '../jwtsvid/types.ts';
 import type { ValidatedJwt } from './client.ts';
 
@@ -9,14 +9,5 @@ export function validatedToJwtSvid(token: string, v: ValidatedJwt): JwtSvid {
   const c = v.claims;
   const aud = typeof c.aud === 'string' ? [c.aud] : Array.isArray(c.aud) ? c.aud.filter((a): a is string => typeof a === 'string') : [];
   if (typeof c.exp !== 'number') throw new JwtSvidError('ERR_JWTSVID_INVALID', 'missing_exp', 'ValidateJWTSVID returned claims without exp');
-  const svid: JwtSvid = {
-    id: SpiffeId.parse(v.spiffeId),
-    token,
-    audience: aud,
-    expiresAt: new Date(c.exp * 1000),
-    claims: { ...c },
-    agentClaims: cleanAgentClaims(c),
-  };
-  if (typeof c.iat === 'number') svid.issuedAt = new Date(c.iat * 1000);
-  return svid;
+  return jwtSvidOf(SpiffeId.parse(v.spiffeId), token, aud, c.exp, c);
 }

@@ -1,6 +1,6 @@
 import { SpiffeError } from '../errors.ts';
 import { Backoff, type BackoffOptions } from '../lib/backoff.ts';
-import { WorkloadApiError, type Subscription, type Watcher } from './client.ts';
+import type { Subscription, Watcher, WorkloadApiError } from './client.ts';
 
 /** What the SDK logs through; any console-like or common/logger.ts logger fits. */
 export interface SdkLogger {
@@ -82,5 +82,3 @@ export class RetryingWatch<T> {
     this.sub = sub;
   }
 }
-
-export { WorkloadApiError };

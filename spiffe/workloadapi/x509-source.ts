@@ -1,13 +1,13 @@
-import { BundleSet } from '../bundle/set.ts';
+import type { BundleSet } from '../bundle/set.ts';
 import { SpiffeBundle } from '../bundle/spiffebundle.ts';
 import type { X509Bundle, X509BundleSource } from '../bundle/x509bundle.ts';
 import { SpiffeError } from '../errors.ts';
-import { SpiffeId, TrustDomain } from '../id.ts';
+import { SpiffeId, type TrustDomain } from '../id.ts';
 import type { UpdateNotifier, X509SvidSource } from '../source/types.ts';
 import { parseX509Svid, type X509Svid } from '../x509svid/parse.ts';
+import { x509BundleSet } from './bundle-sets.ts';
 import type { X509SvidUpdate } from './client.ts';
 import { SourceBase, type SourceOptions } from './source-base.ts';
-import { RetryingWatch } from './watch.ts';
 
 /** Everything one X509SVIDResponse says: our SVIDs (default first) and the X.509 bundles. */
 export interface X509Context {
@@ -37,22 +37,13 @@ export interface X509SourceOptions extends SourceOptions {
 export class X509Source extends SourceBase implements X509SvidSource, X509BundleSource, UpdateNotifier {
   private ctx: X509Context | undefined;
   private revoked = false;
-  private readonly watch: RetryingWatch<X509SvidUpdate>;
   private readonly picker: (svids: X509Svid[]) => X509Svid | undefined;
 
   private constructor(o: X509SourceOptions) {
     super(o);
     this.picker = o.picker ?? ((s) => s[0]);
-    this.watch = new RetryingWatch<X509SvidUpdate>({
-      what: 'x509 source',
-      open: (w) => this.client.watchX509Svids(w),
-      onUpdate: (u) => this.apply(u),
-      onError: (e) => this.reportError(e, e.code === 'ERR_WORKLOADAPI_INVALID_ARGUMENT'),
-      onPermissionDenied: () => {
-        if (this.ctx && !this.revoked) { this.revoked = true; this.updates.emit(); }
-      },
-      backoff: o.backoff,
-      logger: o.logger,
+    this.watch<X509SvidUpdate>('x509 source', (w) => this.client.watchX509Svids(w), (u) => this.apply(u), () => {
+      if (this.ctx && !this.revoked) { this.revoked = true; this.updates.emit(); }
     });
   }
 
@@ -88,8 +79,6 @@ export class X509Source extends SourceBase implements X509SvidSource, X509Bundle
     return this.ctx.bundles;
   }
 
-  protected stopWatches(): void { this.watch.close(); }
-
   private current(): X509Context {
     if (!this.ctx) throw new SpiffeError('ERR_SOURCE_NO_SVID', 'no X.509-SVID received yet');
     if (this.revoked) throw new SpiffeError('ERR_SOURCE_NO_SVID', 'the Workload API revoked our X.509-SVIDs (PermissionDenied)');
@@ -100,25 +89,20 @@ export class X509Source extends SourceBase implements X509SvidSource, X509Bundle
     if (u.svids.length === 0) throw new SpiffeError('ERR_WORKLOADAPI', 'X509SVIDResponse has no SVIDs');
     const svids = u.svids.map((m) => {
       const svid = parseX509Svid(m.certificates, m.privateKey);
-      if (svid.id.toString() !== SpiffeId.parse(m.spiffeId).toString()) {
+      if (!svid.id.equals(SpiffeId.parse(m.spiffeId))) {
         throw new SpiffeError('ERR_X509SVID_INVALID', `X509SVID spiffe_id ${m.spiffeId} does not match its certificate (${svid.id})`);
       }
       if (m.hint) svid.hint = m.hint;
       return { svid, bundle: m.bundle };
     });
-    const byTd = new Map<string, SpiffeBundle>();
-    for (const [tdId, certs] of u.federatedBundles) {
-      const td = TrustDomain.parse(tdId);
-      byTd.set(td.name, new SpiffeBundle(td, { x509Authorities: certs }));
-    }
+    const bundles = x509BundleSet(u.federatedBundles);
     // Each SVID carries the bundle of its own trust domain; it wins over a federated entry.
     for (const { svid, bundle } of svids) {
       if (bundle.length === 0) throw new SpiffeError('ERR_BUNDLE_INVALID', `X509SVID ${svid.id} has an empty bundle`);
-      byTd.set(svid.id.trustDomain.name, new SpiffeBundle(svid.id.trustDomain, { x509Authorities: bundle }));
+      bundles.set(new SpiffeBundle(svid.id.trustDomain, { x509Authorities: bundle }));
     }
-    this.ctx = { svids: svids.map((s) => s.svid), bundles: new BundleSet(byTd.values()) };
+    this.ctx = { svids: svids.map((s) => s.svid), bundles };
     this.revoked = false;
-    this.markReady();
-    this.updates.emit();
+    this.updated();
   }
 }

@@ -1,9 +1,10 @@
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { X509SvidError } from '../errors.ts';
 import type { TrustDomain } from '../id.ts';
 import { KeyUsage, hasKeyUsage, readCertificate } from './certificate.ts';
 import { encodeName } from './name.ts';
-import { keyIdentifier, spkiPublicKeyBits } from './spki.ts';
+import { keyIdentifier, privateKeyMatches, spkiPublicKeyBits } from './spki.ts';
+import { DEFAULT_ORGANIZATION, randomSerial } from './template.ts';
 import { toCryptoKey, webAlgorithms, x509 } from './peculiar.ts';
 
 /**
@@ -32,19 +33,20 @@ export async function createCaCertificate(p: CaParams): Promise<Uint8Array> {
   if (!(p.notAfter.getTime() > p.notBefore.getTime())) {
     throw new X509SvidError('ERR_X509SVID_INVALID', 'invalid_parameter', 'notAfter must be after notBefore');
   }
-  assertKeyPair(p.privateKey, p.publicKey, 'CA');
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] & 0x7f) | 0x01;
-  const serialHex = serial.toString('hex');
+  const spki = p.publicKey.export({ type: 'spki', format: 'der' });
+  if (!privateKeyMatches(p.privateKey, spki)) {
+    throw new X509SvidError('ERR_X509SVID_INVALID', 'private_key_mismatch', 'CA private key does not match its public key');
+  }
+  const serialHex = Buffer.from(randomSerial()).toString('hex');
   const subject = encodeName({
-    organization: p.subject ? p.subject.organization : 'Tessera',
+    organization: p.subject ? p.subject.organization : DEFAULT_ORGANIZATION,
     commonName: p.subject?.commonName,
     serialNumber: serialHex,
   });
 
   let issuer = subject;
   let signer = p.privateKey;
-  let authorityKeyId = Buffer.from(keyIdentifier(spkiPublicKeyBits(p.publicKey.export({ type: 'spki', format: 'der' }))));
+  let authorityKeyId = Buffer.from(keyIdentifier(spkiPublicKeyBits(spki)));
   if (p.parent) {
     const parent = readCertificate(p.parent.certificate);
     if (!parent.basicConstraints?.ca || !hasKeyUsage(parent, KeyUsage.keyCertSign)) {
@@ -53,8 +55,7 @@ export async function createCaCertificate(p: CaParams): Promise<Uint8Array> {
     if (parent.basicConstraints.pathLen === 0) {
       throw new X509SvidError('ERR_X509SVID_INVALID', 'path_length_exceeded', 'parent certificate has pathLenConstraint 0');
     }
-    const parentPub = createPublicKey(p.parent.privateKey).export({ type: 'spki', format: 'der' });
-    if (Buffer.compare(parentPub, parent.spki) !== 0) {
+    if (!privateKeyMatches(p.parent.privateKey, parent.spki)) {
       throw new X509SvidError('ERR_X509SVID_INVALID', 'private_key_mismatch', 'parent private key does not match the parent certificate');
     }
     issuer = parent.subject;
@@ -81,12 +82,4 @@ export async function createCaCertificate(p: CaParams): Promise<Uint8Array> {
     ],
   });
   return new Uint8Array(cert.rawData);
-}
-
-function assertKeyPair(priv: KeyObject, pub: KeyObject, what: string): void {
-  const a = createPublicKey(priv).export({ type: 'spki', format: 'der' });
-  const b = pub.export({ type: 'spki', format: 'der' });
-  if (Buffer.compare(a, b) !== 0) {
-    throw new X509SvidError('ERR_X509SVID_INVALID', 'private_key_mismatch', `${what} private key does not match its public key`);
-  }
 }

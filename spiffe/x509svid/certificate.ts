@@ -1,6 +1,6 @@
 import {
   DerError, TAG, bytesOf, children, ctx, decodeBoolean, decodeOid, decodeSmallInteger, decodeTime,
-  expectTlv, readTlv, valueOf, type Tlv,
+  expectTlv, expectWhole, readTlv, valueOf, type Tlv,
 } from '../der.ts';
 import { X509SvidError } from '../errors.ts';
 import { KeyUsage, OID } from './oids.ts';
@@ -54,8 +54,7 @@ export function readCertificate(der: Uint8Array): CertificateFields {
 }
 
 function read(der: Uint8Array): CertificateFields {
-  const cert = expectTlv(der, 0, TAG.SEQUENCE, der.length, 'Certificate');
-  if (cert.end !== der.length) throw new DerError('trailing bytes after Certificate');
+  const cert = expectWhole(der, TAG.SEQUENCE, 'Certificate');
   const [tbsT, algT, sigT, ...extra] = children(der, cert);
   if (!tbsT || !algT || !sigT || extra.length) throw new DerError('Certificate must have 3 elements');
   if (tbsT.tag !== TAG.SEQUENCE || algT.tag !== TAG.SEQUENCE || sigT.tag !== TAG.BIT_STRING) throw new DerError('Certificate element types');
@@ -151,14 +150,8 @@ function readExtension(der: Uint8Array, e: Tlv, f: CertificateFields): void {
   }
 }
 
-function whole(v: Uint8Array, tag: number, what: string): Tlv {
-  const t = expectTlv(v, 0, tag, v.length, what);
-  if (t.end !== v.length) throw new DerError(`${what}: trailing bytes`);
-  return t;
-}
-
 function decodeBasicConstraints(v: Uint8Array): { ca: boolean; pathLen?: number } {
-  const parts = children(v, whole(v, TAG.SEQUENCE, 'BasicConstraints'));
+  const parts = children(v, expectWhole(v, TAG.SEQUENCE, 'BasicConstraints'));
   let ca = false;
   let pathLen: number | undefined;
   let k = 0;
@@ -172,7 +165,7 @@ function decodeBasicConstraints(v: Uint8Array): { ca: boolean; pathLen?: number 
 }
 
 function decodeKeyUsage(v: Uint8Array): number {
-  const bits = valueOf(v, whole(v, TAG.BIT_STRING, 'KeyUsage'));
+  const bits = valueOf(v, expectWhole(v, TAG.BIT_STRING, 'KeyUsage'));
   if (bits.length < 1 || bits[0] > 7) throw new DerError('KeyUsage BIT STRING');
   let flags = 0;
   for (let byte = 1; byte < bits.length && byte <= 2; byte++) {
@@ -182,7 +175,7 @@ function decodeKeyUsage(v: Uint8Array): number {
 }
 
 function decodeExtKeyUsage(v: Uint8Array): string[] {
-  return children(v, whole(v, TAG.SEQUENCE, 'ExtKeyUsage')).map((t) => {
+  return children(v, expectWhole(v, TAG.SEQUENCE, 'ExtKeyUsage')).map((t) => {
     if (t.tag !== TAG.OID) throw new DerError('ExtKeyUsage element is not an OID');
     return decodeOid(valueOf(v, t));
   });
@@ -190,7 +183,7 @@ function decodeExtKeyUsage(v: Uint8Array): string[] {
 
 /** GeneralNames of a SubjectAltName extnValue: URIs, DNS names and IP octets (others skipped). */
 export function decodeSubjectAltName(v: Uint8Array, f: { uris: string[]; dnsNames: string[]; ipAddresses: Uint8Array[] }): void {
-  for (const t of children(v, whole(v, TAG.SEQUENCE, 'SubjectAltName'))) {
+  for (const t of children(v, expectWhole(v, TAG.SEQUENCE, 'SubjectAltName'))) {
     const s = valueOf(v, t);
     if (t.tag === ctx(6, false)) f.uris.push(ascii(s, 'URI SAN'));
     else if (t.tag === ctx(2, false)) f.dnsNames.push(ascii(s, 'DNS SAN'));
@@ -199,7 +192,7 @@ export function decodeSubjectAltName(v: Uint8Array, f: { uris: string[]; dnsName
 }
 
 function decodeAki(v: Uint8Array): Uint8Array | undefined {
-  for (const t of children(v, whole(v, TAG.SEQUENCE, 'AuthorityKeyIdentifier'))) {
+  for (const t of children(v, expectWhole(v, TAG.SEQUENCE, 'AuthorityKeyIdentifier'))) {
     if (t.tag === ctx(0, false)) return valueOf(v, t);
   }
   return undefined;

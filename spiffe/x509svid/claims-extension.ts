@@ -1,7 +1,7 @@
 import { AGENT_CLAIM_KEYS, AGENT_CLAIMS_OID, cleanAgentClaims, type AgentClaims } from '../agent-claims.ts';
-import { DerError, TAG, children, ctx, expectTlv, seq, tlv, valueOf } from '../der.ts';
+import { DerError, TAG, children, ctx, expectWhole, seq, tlv, valueOf } from '../der.ts';
 import { X509SvidError } from '../errors.ts';
-import { readCertificate } from './certificate.ts';
+import { readCertificate, type CertificateFields } from './certificate.ts';
 
 /**
  * The agent-claims X.509 extension (docs/agent-claims.md):
@@ -36,8 +36,7 @@ export function encodeAgentClaimsExtension(c: AgentClaims): Uint8Array {
 
 export function decodeAgentClaimsExtension(extnValue: Uint8Array): AgentClaims {
   try {
-    const outer = expectTlv(extnValue, 0, TAG.SEQUENCE, extnValue.length, 'AgentClaims');
-    if (outer.end !== extnValue.length) throw new DerError('trailing bytes after AgentClaims');
+    const outer = expectWhole(extnValue, TAG.SEQUENCE, 'AgentClaims');
     const out: AgentClaims = {};
     let last = -1;
     for (const t of children(extnValue, outer)) {
@@ -61,6 +60,11 @@ export function decodeAgentClaimsExtension(extnValue: Uint8Array): AgentClaims {
 
 /** The agent claims of a certificate; {} when it has no agent-claims extension. */
 export function agentClaimsFromCertificate(certDer: Uint8Array): AgentClaims {
-  const ext = readCertificate(certDer).extensions.get(AGENT_CLAIMS_OID);
+  return agentClaimsOf(readCertificate(certDer));
+}
+
+/** The same, for a certificate already read. */
+export function agentClaimsOf(f: CertificateFields): AgentClaims {
+  const ext = f.extensions.get(AGENT_CLAIMS_OID);
   return ext ? decodeAgentClaimsExtension(ext.value) : {};
 }

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import {
   DerError, TAG, bitString, bytesOf, children, ctx, decodeBoolean, decodeOid, decodeSmallInteger, derTrue,
-  expectTlv, octetString, oid, seq, set, tlv, valueOf, type Tlv,
+  expectTlv, expectWhole, octetString, oid, seq, set, tlv, valueOf, type Tlv,
 } from '../der.ts';
 import { X509SvidError } from '../errors.ts';
 import type { SpiffeId } from '../id.ts';
@@ -43,8 +43,7 @@ interface CsrParts { cri: Uint8Array; alg: SignatureAlgorithm; signature: Uint8A
 
 function decode(der: Uint8Array): CsrParts {
   try {
-    const outer = expectTlv(der, 0, TAG.SEQUENCE, der.length, 'CertificationRequest');
-    if (outer.end !== der.length) throw new DerError('trailing bytes after CertificationRequest');
+    const outer = expectWhole(der, TAG.SEQUENCE, 'CertificationRequest');
     const parts = children(der, outer);
     if (parts.length !== 3 || parts[0].tag !== TAG.SEQUENCE || parts[1].tag !== TAG.SEQUENCE || parts[2].tag !== TAG.BIT_STRING) {
       throw new DerError('CertificationRequest must be SEQUENCE { info, algorithm, BIT STRING }');

@@ -1,11 +1,12 @@
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { AGENT_CLAIMS_OID, type AgentClaims } from '../agent-claims.ts';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import type { AgentClaims } from '../agent-claims.ts';
 import { DerError, splitDerCertificates } from '../der.ts';
 import { SpiffeIdError, X509SvidError } from '../errors.ts';
 import { SpiffeId } from '../id.ts';
 import { KeyUsage, UNDERSTOOD_EXTENSIONS, hasKeyUsage, readCertificate, type CertificateFields } from './certificate.ts';
-import { decodeAgentClaimsExtension } from './claims-extension.ts';
+import { agentClaimsOf } from './claims-extension.ts';
 import { OID } from './oids.ts';
+import { privateKeyMatches } from './spki.ts';
 
 /** An X.509-SVID: leaf first, then intermediates; the key when it is our own. */
 export interface X509Svid {
@@ -77,11 +78,6 @@ export function checkSigningCertificate(f: CertificateFields): void {
   checkCriticalExtensions(f);
 }
 
-export function claimsOf(f: CertificateFields): AgentClaims {
-  const ext = f.extensions.get(AGENT_CLAIMS_OID);
-  return ext ? decodeAgentClaimsExtension(ext.value) : {};
-}
-
 function toList(chain: Uint8Array[] | Uint8Array): Uint8Array[] {
   if (!(chain instanceof Uint8Array)) return chain;
   try {
@@ -104,7 +100,7 @@ export function parseX509Svid(chain: Uint8Array[] | Uint8Array, privateKeyPkcs8?
   const leaf = fields[0];
   const id = checkLeaf(leaf);
   for (const f of fields.slice(1)) checkSigningCertificate(f);
-  const svid: X509Svid = { id, certificates, claims: claimsOf(leaf), notAfter: leaf.notAfter };
+  const svid: X509Svid = { id, certificates, claims: agentClaimsOf(leaf), notAfter: leaf.notAfter };
   if (privateKeyPkcs8) {
     let key: KeyObject;
     try {
@@ -112,8 +108,7 @@ export function parseX509Svid(chain: Uint8Array[] | Uint8Array, privateKeyPkcs8?
     } catch (err) {
       throw new X509SvidError('ERR_X509SVID_INVALID', 'malformed', 'private key is not PKCS#8 DER', { cause: err });
     }
-    const pub = createPublicKey(key).export({ type: 'spki', format: 'der' });
-    if (Buffer.compare(pub, leaf.spki) !== 0) throw invalid('private_key_mismatch', 'private key does not match the leaf certificate');
+    if (!privateKeyMatches(key, leaf.spki)) throw invalid('private_key_mismatch', 'private key does not match the leaf certificate');
     svid.privateKey = key;
   }
   return svid;

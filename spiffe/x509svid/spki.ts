@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { DerError, TAG, children, expectTlv, valueOf } from '../der.ts';
 import { X509SvidError } from '../errors.ts';
 
@@ -21,4 +21,9 @@ export function spkiPublicKeyBits(spki: Uint8Array): Uint8Array {
 /** Key identifier, RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 export function keyIdentifier(publicKeyBits: Uint8Array): Uint8Array {
   return createHash('sha1').update(publicKeyBits).digest();
+}
+
+/** True when `privateKey` is the private half of the SubjectPublicKeyInfo DER `spki`. */
+export function privateKeyMatches(privateKey: KeyObject, spki: Uint8Array): boolean {
+  return Buffer.compare(createPublicKey(privateKey).export({ type: 'spki', format: 'der' }), spki) === 0;
 }

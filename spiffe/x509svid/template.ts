@@ -1,4 +1,4 @@
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { AGENT_CLAIMS_OID, hasAgentClaims, type AgentClaims } from '../agent-claims.ts';
 import { TAG, bitString, ctx, derTrue, octetString, oid, seq, time, tlv, unsignedInteger } from '../der.ts';
@@ -8,7 +8,7 @@ import { KeyUsage, hasKeyUsage, readCertificate } from './certificate.ts';
 import { encodeAgentClaimsExtension } from './claims-extension.ts';
 import { encodeName } from './name.ts';
 import { OID } from './oids.ts';
-import { keyIdentifier, spkiPublicKeyBits } from './spki.ts';
+import { keyIdentifier, privateKeyMatches, spkiPublicKeyBits } from './spki.ts';
 import { signWith, signWithAsync, signatureAlgorithmForKey, type SignatureAlgorithm } from './signature.ts';
 
 /**
@@ -69,8 +69,7 @@ function prepare(ca: CaSigner): Prepared {
   if (!cert.basicConstraints?.ca || !hasKeyUsage(cert, KeyUsage.keyCertSign)) {
     throw new X509SvidError('ERR_X509SVID_INVALID', 'issuer_not_ca', 'CA certificate lacks cA=true or keyCertSign');
   }
-  const pub = createPublicKey(ca.privateKey).export({ type: 'spki', format: 'der' });
-  if (Buffer.compare(pub, cert.spki) !== 0) {
+  if (!privateKeyMatches(ca.privateKey, cert.spki)) {
     throw new X509SvidError('ERR_X509SVID_INVALID', 'private_key_mismatch', 'CA private key does not match the CA certificate');
   }
   const alg = signatureAlgorithmForKey(ca.privateKey);
@@ -191,9 +190,9 @@ export function ipBytes(ip: string): Uint8Array {
   return out;
 }
 
-function randomSerial(): Uint8Array {
+/** A certificate serial: 16 random octets, positive (top bit clear) and exactly 16 octets (first octet non-zero). */
+export function randomSerial(): Uint8Array {
   const sn = randomBytes(16);
-  // Positive (top bit clear) and exactly 16 octets (first octet non-zero).
   sn[0] = (sn[0] & 0x7f) | 0x01;
   return sn;
 }

@@ -4,7 +4,8 @@ import type { X509BundleSource } from '../bundle/x509bundle.ts';
 import { X509SvidError, type X509SvidReason } from '../errors.ts';
 import type { SpiffeId } from '../id.ts';
 import { readCertificate, type CertificateFields } from './certificate.ts';
-import { checkLeaf, checkSigningCertificate, claimsOf } from './parse.ts';
+import { agentClaimsOf } from './claims-extension.ts';
+import { checkLeaf, checkSigningCertificate } from './parse.ts';
 
 /**
  * X.509-SVID validation (X509-SVID 5): RFC 5280 path building from the leaf to an
@@ -67,7 +68,7 @@ export function verifyX509Svid(chain: Uint8Array[], bundles: X509BundleSource, o
   const now = opts.now ?? new Date();
   const leaf = node(chain[0]);
   const id = checkLeaf(leaf.fields);
-  const claims = claimsOf(leaf.fields);
+  const claims = agentClaimsOf(leaf.fields);
 
   const bundle = bundles.getX509BundleForTrustDomain(id.trustDomain);
   if (!bundle || !bundle.trustDomain.equals(id.trustDomain)) {

@@ -41,6 +41,13 @@ test('server config validates EK hashes and PCR policy keys, naming the key', (t
   t.deepEqual(c.pcr_policy!.allowedSets, [[{ pcr: { hashAlg: ALG.SHA256, index: 7 }, value: '11'.repeat(32) }]]);
 });
 
+test('server config loads EK CA certificates once at start, naming the key of a bad one', (t) => {
+  t.throws(() => serverConfig.parse({ ek_ca_certs: ['/nonexistent/roots.pem'] }, 'node_attestors.tpm'),
+    { instanceOf: ConfigError, message: /node_attestors\.tpm\.ek_ca_certs\[0\]: cannot read \/nonexistent\/roots\.pem/ });
+  t.throws(() => serverConfig.parse({ ek_intermediate_certs: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'] }, 'node_attestors.tpm'),
+    { instanceOf: ConfigError, message: /node_attestors\.tpm\.ek_intermediate_certs\[0\]: certificate #1 does not parse/ });
+});
+
 test('PCR policy: required values pass, a missing PCR names it', (t) => {
   const policy = serverConfig.parse({ pcr_policy: { required: { 0: ['00'.repeat(32)] } } }, 'p').pcr_policy!;
   t.notThrows(() => enforcePcrPolicy(policy, [{ hashAlg: ALG.SHA256, index: 0, value: new Uint8Array(32) }]));

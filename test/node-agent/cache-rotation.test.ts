@@ -1,5 +1,5 @@
 import test from 'ava';
-import { rotationTime, ROTATION_JITTER } from '../../node-agent/cache/rotation.ts';
+import { halfLifeTime, jwtRefreshTime, rotationTime, ROTATION_JITTER } from '../../node-agent/cache/rotation.ts';
 
 const MIN = 60_000;
 
@@ -25,4 +25,14 @@ test('a backdated notBefore does not pull rotation forward', (t) => {
 test('a receipt time past notAfter cannot schedule rotation before notBefore or after notAfter', (t) => {
   const at = rotationTime(1000, 2000, () => 0.5, 9999);
   t.true(at >= 1000 && at <= 2000);
+});
+
+test('the agent SVID renews at exactly half its life from receipt (no jitter), or from notBefore when the receipt is unknown', (t) => {
+  const notBefore = 1_000_000;
+  const received = notBefore + 10_000; // the server backdates notBefore by 10 s
+  const notAfter = notBefore + 60 * MIN;
+  t.is(halfLifeTime(notBefore, notAfter, received), received + (notAfter - received) / 2);
+  t.is(halfLifeTime(notBefore, notAfter), notBefore + 30 * MIN);
+  t.is(halfLifeTime(notBefore, notAfter, notAfter + MIN), notAfter, 'a receipt past notAfter is clamped');
+  t.is(jwtRefreshTime(notBefore, notAfter), notBefore + 30 * MIN);
 });

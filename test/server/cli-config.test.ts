@@ -2,6 +2,7 @@ import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseServerConfig } from '../../server/config.ts';
+import { spawnTs } from '../helpers/proc.ts';
 import { runCli } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -49,4 +50,16 @@ test('tessera-server run with a missing config file says so', async (t) => {
   const r = await runCli(['run', '--config', '/nonexistent/server.yaml']);
   t.is(r.code, 1);
   t.regex(r.stderr, /cannot read \/nonexistent\/server\.yaml/);
+});
+
+test('tessera-server run --output json prints the agent API address, admin socket and CA fingerprint as JSON', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'server.yaml');
+  writeFileSync(path, `trust_domain: example.org\ndata_dir: ${join(dir, 'data')}\nagent_api:\n  listen: 127.0.0.1:0\n`);
+  const proc = spawnTs(t, 'server/cli/main.ts', ['run', '--config', path, '--output', 'json']);
+  await proc.waitFor(/"ca_fingerprint": "[0-9a-f]{64}"\n\}/, 60_000);
+  const out = JSON.parse(proc.stdout()) as { agent_api: string; admin_socket: string; ca_fingerprint: string };
+  t.regex(out.agent_api, /^127\.0\.0\.1:\d+$/);
+  t.is(out.admin_socket, join(dir, 'data', 'admin', 'admin.sock'));
+  await proc.stop();
 });

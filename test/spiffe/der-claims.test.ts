@@ -1,6 +1,7 @@
 import test from 'ava';
-import { concatDer, DerError, decodeTime, readTlv, splitDerCertificates, time } from '../../spiffe/der.ts';
+import { concatDer, DerError, decodeTime, expectWhole, readTlv, splitDerCertificates, TAG, time } from '../../spiffe/der.ts';
 import { X509SvidError } from '../../spiffe/errors.ts';
+import { readCertificate } from '../../spiffe/x509svid/certificate.ts';
 import { decodeAgentClaimsExtension, encodeAgentClaimsExtension } from '../../spiffe/x509svid/claims-extension.ts';
 import { makeRootCa, makeSvid } from '../helpers/pki.ts';
 
@@ -23,6 +24,15 @@ test('splitting rejects truncated or non-SEQUENCE input', async (t) => {
 test('the DER reader rejects indefinite and non-minimal lengths', (t) => {
   t.throws(() => readTlv(Uint8Array.of(0x30, 0x80, 0, 0), 0), { instanceOf: DerError });
   t.throws(() => readTlv(Uint8Array.of(0x04, 0x81, 0x01, 0x00), 0), { instanceOf: DerError });
+});
+
+test('a whole DER document must fill its buffer: a trailing byte after a certificate is malformed', async (t) => {
+  t.is(expectWhole(Uint8Array.of(0x30, 0x00), TAG.SEQUENCE, 'doc').end, 2);
+  t.throws(() => expectWhole(Uint8Array.of(0x30, 0x00, 0x00), TAG.SEQUENCE, 'doc'), { instanceOf: DerError, message: /trailing bytes after doc/ });
+  const ca = await makeRootCa();
+  t.notThrows(() => readCertificate(ca.certificate));
+  const err = t.throws(() => readCertificate(concatDer([ca.certificate, Uint8Array.of(0)])), { instanceOf: X509SvidError });
+  t.is(err?.reason, 'malformed');
 });
 
 test('times round-trip as UTCTime before 2050 and GeneralizedTime after', (t) => {

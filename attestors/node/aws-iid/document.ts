@@ -1,5 +1,5 @@
 import { AttestationError } from '../../../common/errors.ts';
-import { optionalString, requireString } from '../cloud/evidence.ts';
+import { decodeJsonObject, optionalString, requireString } from '../cloud/evidence.ts';
 
 /** The fields of an EC2 instance identity document that identity decisions use. */
 export interface InstanceIdentityDocument {
@@ -17,13 +17,8 @@ export interface InstanceIdentityDocument {
 const CODE = 'ERR_AWS_IID_DOCUMENT_MALFORMED';
 
 export function parseIdentityDocument(bytes: Uint8Array): InstanceIdentityDocument {
-  let v: unknown;
-  try { v = JSON.parse(Buffer.from(bytes).toString('utf8')); } catch (e) {
-    throw new AttestationError('invalid_argument', CODE, `aws_iid: instance identity document is not JSON: ${(e as Error).message}`, { cause: e });
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new AttestationError('invalid_argument', CODE, 'aws_iid: instance identity document must be a JSON object');
-  const o = v as Record<string, unknown>;
   const what = 'aws_iid: instance identity document';
+  const o = decodeJsonObject(bytes, CODE, what);
   const doc: InstanceIdentityDocument = {
     accountId: requireString(o, 'accountId', CODE, what),
     region: requireString(o, 'region', CODE, what),

@@ -1,8 +1,8 @@
-import { randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { AttestationError } from '../../../common/errors.ts';
 import type { NodeAttestationContext, NodeAttestationResult, NodeAttestorDeps, NodeAttestorServer, ServerAttestorFactory } from '../types.ts';
 import { cloudAgentId, cloudSelectors, decodeBase64, decodeJsonObject, requireString } from '../cloud/evidence.ts';
-import { findSignerCertificate, parsePkcs7, verifyPkcs7 } from '../cloud/pkcs7.ts';
+import { embeddedCertificates, parsePkcs7, verifyPkcs7 } from '../cloud/pkcs7.ts';
 import { certificateDnsNames, nameUnder, verifyChain } from '../cloud/x509-chain.ts';
 import { AZURE_IMDS_METHOD, azureImdsServerConfig, type AzureImdsServerConfig } from './config.ts';
 import { parseAttestedDocument } from './document.ts';
@@ -30,10 +30,9 @@ export class AzureImdsServer implements NodeAttestorServer {
     if (!p7.content) throw new AttestationError('invalid_argument', RESPONSE, 'azure_imds: attested data PKCS#7 carries no content');
 
     const now = ctx.now();
-    const signer = findSignerCertificate(p7);
+    const { signer, others } = embeddedCertificates(p7);
     if (!signer) throw denied('ERR_AZURE_IMDS_SIGNER_MISSING', 'azure_imds: the PKCS#7 does not carry its signer certificate');
-    const embedded = p7.certificates.map((d) => new X509Certificate(d)).filter((c) => !c.raw.equals(signer.raw));
-    verifyChain(signer, [...embedded, ...(this.config.intermediates ?? [])], this.config.roots, new Date(now));
+    verifyChain(signer, [...others, ...(this.config.intermediates ?? [])], this.config.roots, new Date(now));
     const names = certificateDnsNames(signer);
     if (!names.some((n) => nameUnder(n, this.config.signer_name))) {
       throw denied('ERR_AZURE_IMDS_SIGNER_NAME', `azure_imds: signer certificate is for ${JSON.stringify(names)}, not ${this.config.signer_name}`);

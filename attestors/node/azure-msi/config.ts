@@ -1,6 +1,6 @@
 import { t, type Field } from '../../../common/config.ts';
 import { ConfigError } from '../../../common/errors.ts';
-import { requiredList, retryFields, urlField } from '../cloud/config-fields.ts';
+import { requiredList, retryFields, signingKeyFields, urlField } from '../cloud/config-fields.ts';
 
 export const AZURE_MSI_METHOD = 'azure_msi';
 /** Resource (token audience) both halves use unless configured; SPIRE's default too. */
@@ -27,10 +27,7 @@ export const azureMsiServerConfig = t.object({
   tenants: requiredList('tenant ID'),
   /** Required `aud` of the managed identity token. */
   resource: t.string({ default: DEFAULT_AZURE_RESOURCE, nonEmpty: true }),
-  leeway: t.duration({ default: 60, max: 600 }),
-  keys_max_age: t.duration({ default: 3600, min: 1 }),
-  keys_min_refresh: t.duration({ default: 30 }),
-  fetch_timeout: t.duration({ default: 5, min: 0.001 }),
+  ...signingKeyFields,
 });
 export type AzureMsiServerConfig = ReturnType<typeof azureMsiServerConfig.parse>;
 

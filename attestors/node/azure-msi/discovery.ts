@@ -2,6 +2,7 @@ import { AttestationError } from '../../../common/errors.ts';
 import type { NodeAttestorDeps } from '../types.ts';
 import { describeFailure, fetchText } from '../cloud/http.ts';
 import { RemoteKeySet } from '../cloud/remote-keys.ts';
+import { remoteKeySetOptions } from '../cloud/config-fields.ts';
 import type { AzureMsiServerConfig } from './config.ts';
 
 export interface TenantTrust { issuer: string; keys: RemoteKeySet }
@@ -37,10 +38,7 @@ export class TenantDiscovery {
     }
     // The multi-tenant documents spell the issuer with a {tenantid} placeholder.
     const issuer = doc.issuer.replaceAll('{tenantid}', tenant);
-    const keys = hit && hit.trust.keys.url === doc.jwks_uri ? hit.trust.keys : new RemoteKeySet(doc.jwks_uri, {
-      clock: this.deps.clock, logger: this.deps.logger, codePrefix: this.prefix,
-      timeoutMs: this.config.fetch_timeout * 1000, maxAgeMs: this.config.keys_max_age * 1000, minRefreshMs: this.config.keys_min_refresh * 1000,
-    });
+    const keys = hit && hit.trust.keys.url === doc.jwks_uri ? hit.trust.keys : new RemoteKeySet(doc.jwks_uri, remoteKeySetOptions(this.config, this.deps, this.prefix));
     const trust = { issuer, keys };
     this.cache.set(tenant, { at: now, trust });
     return trust;

@@ -37,7 +37,7 @@ export class AzureMsiServer implements NodeAttestorServer {
     const tenant = await this.discovery.get(claimedTenant, ctx.signal);
     const claims = await verifyCloudJwt(token, {
       codePrefix: PREFIX, audience: this.config.resource, issuer: tenant.issuer,
-      leewaySec: this.config.leeway, nowMs: ctx.now(), key: (kid) => tenant.keys.get(kid, ctx.signal),
+      leewaySec: this.config.leeway, nowMs: ctx.now(), key: (kid) => tenant.keys.get(kid),
     });
     const tid = claims.tid, sub = claims.sub;
     if (tid !== claimedTenant || typeof sub !== 'string' || sub === '') {

@@ -3,7 +3,10 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { t, type Field } from '../../../common/config.ts';
 import { ConfigError } from '../../../common/errors.ts';
+import type { Clock } from '../../../common/clock.ts';
+import type { Logger } from '../../../common/logger.ts';
 import type { RetryPolicy } from './http.ts';
+import type { RemoteKeySetOptions } from './remote-keys.ts';
 
 /** Config pieces shared by the cloud methods, so every method spells the same knob the same way. */
 
@@ -26,6 +29,27 @@ export const retryFields = {
 
 export function retryPolicy(c: { timeout: number; attempts: number; backoff: number; max_backoff: number }): RetryPolicy {
   return { timeoutMs: c.timeout * 1000, attempts: c.attempts, backoffMs: c.backoff * 1000, maxBackoffMs: c.max_backoff * 1000 };
+}
+
+/**
+ * Server-side token checks with signing keys published at a URL (gcp_iit, azure_msi):
+ * `leeway` on the time claims, how long fetched keys are trusted (`keys_max_age`), the
+ * minimum gap between fetches triggered by unknown key ids (`keys_min_refresh`), and
+ * the per-fetch `fetch_timeout`.
+ */
+export const signingKeyFields = {
+  leeway: t.duration({ default: 60, max: 600 }),
+  keys_max_age: t.duration({ default: 3600, min: 1 }),
+  keys_min_refresh: t.duration({ default: 30 }),
+  fetch_timeout: t.duration({ default: 5, min: 0.001 }),
+};
+
+export function remoteKeySetOptions(c: { keys_max_age: number; keys_min_refresh: number; fetch_timeout: number },
+  deps: { clock: Clock; logger: Logger }, codePrefix: string): RemoteKeySetOptions {
+  return {
+    clock: deps.clock, logger: deps.logger, codePrefix,
+    timeoutMs: c.fetch_timeout * 1000, maxAgeMs: c.keys_max_age * 1000, minRefreshMs: c.keys_min_refresh * 1000,
+  };
 }
 
 /**

@@ -34,10 +34,38 @@ const MAX_BODY_BYTES = 1 << 20;
 export async function fetchBytes(url: string, init: RequestInit, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
   const timeout = AbortSignal.timeout(timeoutMs);
   const res = await fetch(url, { ...init, redirect: 'error', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-  const body = new Uint8Array(await res.arrayBuffer());
-  if (!res.ok) throw new HttpStatusError(url, res.status, Buffer.from(body.subarray(0, 512)).toString('utf8'));
-  if (body.length > MAX_BODY_BYTES) throw new HttpStatusError(url, 413, `answer larger than ${MAX_BODY_BYTES} bytes`);
+  if (!res.ok) {
+    const head = await readLimited(res, 512).catch(() => new Uint8Array());
+    throw new HttpStatusError(url, res.status, Buffer.from(head).toString('utf8'));
+  }
+  const body = await readLimited(res, MAX_BODY_BYTES);
+  if (body === TOO_LARGE) throw new HttpStatusError(url, 413, `answer larger than ${MAX_BODY_BYTES} bytes`);
   return body;
+}
+
+const TOO_LARGE = new Uint8Array();
+
+/**
+ * Reads at most `limit` bytes, stopping (and cancelling the stream) as soon as the
+ * body grows past it: a hostile or broken endpoint must not make us buffer without
+ * bound. Returns TOO_LARGE when the limit was crossed (for an error head: the first
+ * `limit` bytes are all we want, so the prefix is returned instead).
+ */
+async function readLimited(res: Response, limit: number): Promise<Uint8Array> {
+  const declared = Number(res.headers.get('content-length'));
+  if (limit === MAX_BODY_BYTES && Number.isFinite(declared) && declared > limit) { await res.body?.cancel().catch(() => {}); return TOO_LARGE; }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (res.body) {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (total > limit) break; // leaving the loop cancels the stream
+    }
+  }
+  const body = Buffer.concat(chunks);
+  if (total <= limit) return new Uint8Array(body);
+  return limit === MAX_BODY_BYTES ? TOO_LARGE : new Uint8Array(body.subarray(0, limit));
 }
 
 export async function fetchText(url: string, init: RequestInit, timeoutMs: number, signal?: AbortSignal): Promise<string> {

@@ -140,27 +140,36 @@ function signedAttributesDer(s: SignerInfo): Uint8Array {
   return new Uint8Array(AsnConvert.serialize(new UnprotectedAttributes(s.signedAttrs)));
 }
 
-/** The embedded certificate that issued the signature, matched by issuer+serial or key id. */
-export function findSignerCertificate(p: Pkcs7): X509Certificate | undefined {
+/**
+ * The embedded certificates, each parsed once: the one that issued the signature
+ * (matched by issuer+serial or key id), if present, and the others (path candidates).
+ */
+export function embeddedCertificates(p: Pkcs7): { signer: X509Certificate | undefined; others: X509Certificate[] } {
   const sid = p.signer.sid;
+  const sidIssuerDer = sid.issuerAndSerialNumber ? Buffer.from(AsnConvert.serialize(sid.issuerAndSerialNumber.issuer)) : undefined;
+  let signer: X509Certificate | undefined;
+  const others: X509Certificate[] = [];
   for (const der of p.certificates) {
     let cert: X509Certificate;
     try { cert = new X509Certificate(der); } catch (e) { throw malformed('PKCS#7 carries a certificate that does not parse', e); }
-    if (sid.issuerAndSerialNumber) {
-      const serial = Buffer.from(sid.issuerAndSerialNumber.serialNumber).toString('hex').replace(/^(00)+/, '').toUpperCase();
-      const certSerial = cert.serialNumber.replace(/^(00)+/, '').toUpperCase();
-      const parsed = AsnConvert.parse(der, CertificateShape);
-      const issuerDer = Buffer.from(AsnConvert.serialize(parsed.tbsCertificate.issuer));
-      const sidIssuerDer = Buffer.from(AsnConvert.serialize(sid.issuerAndSerialNumber.issuer));
-      if (serial === certSerial && issuerDer.equals(sidIssuerDer)) return cert;
-    } else if (sid.subjectKeyIdentifier) {
-      const parsed = AsnConvert.parse(der, CertificateShape);
-      const ext = parsed.tbsCertificate.extensions?.find((e) => e.extnID === '2.5.29.14');
-      if (ext) {
-        const ski = new Uint8Array(AsnConvert.parse(ext.extnValue.buffer, OctetString).buffer);
-        if (Buffer.from(ski).equals(Buffer.from(sid.subjectKeyIdentifier.buffer))) return cert;
-      }
-    }
+    if (!signer && isSigner(cert, der, sid, sidIssuerDer)) signer = cert;
+    else others.push(cert);
   }
-  return undefined;
+  return { signer, others };
+}
+
+function isSigner(cert: X509Certificate, der: Uint8Array, sid: SignerInfo['sid'], sidIssuerDer: Buffer | undefined): boolean {
+  if (sid.issuerAndSerialNumber) {
+    const serial = Buffer.from(sid.issuerAndSerialNumber.serialNumber).toString('hex').replace(/^(00)+/, '').toUpperCase();
+    const certSerial = cert.serialNumber.replace(/^(00)+/, '').toUpperCase();
+    const issuerDer = Buffer.from(AsnConvert.serialize(AsnConvert.parse(der, CertificateShape).tbsCertificate.issuer));
+    return serial === certSerial && issuerDer.equals(sidIssuerDer!);
+  }
+  if (sid.subjectKeyIdentifier) {
+    const ext = AsnConvert.parse(der, CertificateShape).tbsCertificate.extensions?.find((e) => e.extnID === '2.5.29.14');
+    if (!ext) return false;
+    const ski = new Uint8Array(AsnConvert.parse(ext.extnValue.buffer, OctetString).buffer);
+    return Buffer.from(ski).equals(Buffer.from(sid.subjectKeyIdentifier.buffer));
+  }
+  return false;
 }

@@ -29,12 +29,17 @@ export class RemoteKeySet {
 
   constructor(readonly url: string, private readonly opts: RemoteKeySetOptions) {}
 
-  async get(kid: string, signal?: AbortSignal): Promise<KeyObject> {
+  /**
+   * The key named `kid`. Takes no abort signal on purpose: a fetch is shared by every
+   * attestation waiting on it, so it is bounded by the timeout, not by whichever
+   * caller's signal happened to start it.
+   */
+  async get(kid: string): Promise<KeyObject> {
     const now = this.opts.clock.now();
-    if (now - this.fetchedAt > this.opts.maxAgeMs) await this.refresh(signal, this.keys.size > 0);
+    if (now - this.fetchedAt > this.opts.maxAgeMs) await this.refresh(this.keys.size > 0);
     let key = this.keys.get(kid);
     if (!key && this.opts.clock.now() - this.fetchedAt >= this.opts.minRefreshMs) {
-      await this.refresh(signal, true);
+      await this.refresh(true);
       key = this.keys.get(kid);
     }
     if (!key) {
@@ -44,17 +49,15 @@ export class RemoteKeySet {
     return key;
   }
 
-  private refresh(_signal: AbortSignal | undefined, keepStaleOnFailure: boolean): Promise<void> {
-    // One fetch shared by every attestation waiting on it; bounded by the timeout, not
-    // by whichever caller's signal happened to start it.
-    this.inflight ??= this.load(undefined, keepStaleOnFailure).finally(() => { this.inflight = undefined; });
+  private refresh(keepStaleOnFailure: boolean): Promise<void> {
+    this.inflight ??= this.load(keepStaleOnFailure).finally(() => { this.inflight = undefined; });
     return this.inflight;
   }
 
-  private async load(signal: AbortSignal | undefined, keepStaleOnFailure: boolean): Promise<void> {
+  private async load(keepStaleOnFailure: boolean): Promise<void> {
     let text: string;
     try {
-      text = await fetchText(this.url, { headers: { accept: 'application/json' } }, this.opts.timeoutMs, signal);
+      text = await fetchText(this.url, { headers: { accept: 'application/json' } }, this.opts.timeoutMs);
     } catch (err) {
       const reason = describeFailure(err, this.opts.timeoutMs);
       if (keepStaleOnFailure && this.keys.size > 0) {

@@ -2,47 +2,68 @@ import type { X509Certificate } from 'node:crypto';
 import { AttestationError } from '../../../common/errors.ts';
 
 /**
- * Path validation for the Azure attested-document signer: leaf → (intermediates) →
- * one of the configured roots, each link checked for name chaining, signature,
- * validity at `now` and the CA flag on issuers. Trust comes only from `roots`;
- * intermediates (embedded or configured) are just candidates for the path.
+ * Path validation to configured trust anchors, shared by the Azure attested-document
+ * signer and the TPM EK certificate: leaf → (intermediates) → one of the `roots`,
+ * each link checked for name chaining, signature, validity at `now` and the CA flag on
+ * issuers. Trust comes only from `roots`; intermediates (embedded or configured) are
+ * just candidates for the path. The leaf is never its own anchor: a root must issue it
+ * (directly or through intermediates).
  */
 
-const MAX_DEPTH = 6;
-
-const untrusted = (msg: string) => new AttestationError('permission_denied', 'ERR_CHAIN_UNTRUSTED', msg);
-
-function subjectCn(c: X509Certificate): string {
-  return /(?:^|\n)CN=([^\n]*)/.exec(c.subject)?.[1] ?? c.subject.replace(/\n/g, ', ');
+export interface ChainOptions {
+  /** Builds the rejection; default `ERR_CHAIN_UNTRUSTED` (permission_denied). */
+  untrusted?: (msg: string) => AttestationError;
+  /** Names the leaf in messages, e.g. "EK certificate"; default "certificate". */
+  leafLabel?: string;
+  /** Names the roots in messages, e.g. "manufacturer CA"; default "root". */
+  rootLabel?: string;
+  /** Most certificates in a path, leaf and root included; default 7. */
+  maxPath?: number;
 }
 
-function checkValidity(c: X509Certificate, now: Date): void {
-  const from = Date.parse(c.validFrom), to = Date.parse(c.validTo);
-  if (now.getTime() < from) throw untrusted(`certificate "${subjectCn(c)}" is not valid before ${new Date(from).toISOString()}`);
-  if (now.getTime() > to) throw untrusted(`certificate "${subjectCn(c)}" expired at ${new Date(to).toISOString()}`);
+const chainUntrusted = (msg: string) => new AttestationError('permission_denied', 'ERR_CHAIN_UNTRUSTED', msg);
+
+/** A distinguished name on one line ("CN=a, O=b"). */
+export const oneLine = (dn: string): string => dn.replace(/\n/g, ', ');
+
+/** The subject's common name, else the whole subject on one line. */
+function subjectCn(c: X509Certificate): string {
+  return commonName(c) ?? oneLine(c.subject);
+}
+
+function commonName(c: X509Certificate): string | undefined {
+  return /(?:^|\n)CN=([^\n]*)/.exec(c.subject)?.[1];
 }
 
 function issues(parent: X509Certificate, child: X509Certificate): boolean {
   return child.checkIssued(parent) && child.verify(parent.publicKey);
 }
 
-/** Returns the path leaf-first, ending with the root; throws ERR_CHAIN_UNTRUSTED with the reason. */
+/** Returns the path leaf-first, ending with the root; throws (default ERR_CHAIN_UNTRUSTED) with the reason. */
 export function verifyChain(leaf: X509Certificate, intermediates: readonly X509Certificate[],
-  roots: readonly X509Certificate[], now: Date): X509Certificate[] {
-  checkValidity(leaf, now);
+  roots: readonly X509Certificate[], now: Date, opts: ChainOptions = {}): X509Certificate[] {
+  const untrusted = opts.untrusted ?? chainUntrusted;
+  const leafLabel = opts.leafLabel ?? 'certificate';
+  const maxPath = opts.maxPath ?? 7;
+  const checkValidity = (c: X509Certificate): void => {
+    const what = `${c === leaf ? leafLabel : 'CA certificate'} "${subjectCn(c)}"`;
+    const from = Date.parse(c.validFrom), to = Date.parse(c.validTo);
+    if (now.getTime() < from) throw untrusted(`${what} is not valid before ${new Date(from).toISOString()}`);
+    if (now.getTime() > to) throw untrusted(`${what} expired at ${new Date(to).toISOString()}`);
+  };
+
+  checkValidity(leaf);
   const walk = (cert: X509Certificate, path: X509Certificate[]): X509Certificate[] | undefined => {
-    if (roots.some((r) => r.raw.equals(cert.raw))) return path;
-    if (path.length > MAX_DEPTH) return undefined;
+    if (path.length >= maxPath) return undefined;
+    // Roots first: an intermediate that is also a configured root is found here.
     for (const root of roots) {
-      if (issues(root, cert)) {
-        if (!root.ca) continue;
-        checkValidity(root, now);
-        return [...path, root];
-      }
+      if (!root.ca || !issues(root, cert)) continue;
+      checkValidity(root);
+      return [...path, root];
     }
     for (const ca of intermediates) {
       if (path.some((p) => p.raw.equals(ca.raw)) || !ca.ca || !issues(ca, cert)) continue;
-      checkValidity(ca, now);
+      checkValidity(ca);
       const found = walk(ca, [...path, ca]);
       if (found) return found;
     }
@@ -50,7 +71,7 @@ export function verifyChain(leaf: X509Certificate, intermediates: readonly X509C
   };
   const path = walk(leaf, [leaf]);
   if (!path) {
-    throw untrusted(`certificate "${subjectCn(leaf)}" (issuer "${leaf.issuer.replace(/\n/g, ', ')}") does not chain to a configured root`);
+    throw untrusted(`${leafLabel} "${subjectCn(leaf)}" (issuer "${oneLine(leaf.issuer)}") does not chain to a configured ${opts.rootLabel ?? 'root'}`);
   }
   return path;
 }
@@ -59,7 +80,7 @@ export function verifyChain(leaf: X509Certificate, intermediates: readonly X509C
 export function certificateDnsNames(c: X509Certificate): string[] {
   const sans = (c.subjectAltName ?? '').split(/,\s*/).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4).toLowerCase());
   if (sans.length > 0) return sans;
-  const cn = /(?:^|\n)CN=([^\n]*)/.exec(c.subject)?.[1];
+  const cn = commonName(c);
   return cn ? [cn.toLowerCase()] : [];
 }
 

@@ -1,5 +1,5 @@
 import { t } from '../../../common/config.ts';
-import { requiredList, retryFields, urlField } from '../cloud/config-fields.ts';
+import { requiredList, retryFields, signingKeyFields, urlField } from '../cloud/config-fields.ts';
 
 /** Audience both halves use unless configured: the token is minted for Tessera only. */
 export const DEFAULT_GCP_AUDIENCE = 'tessera-gcp-node-attestor';
@@ -12,15 +12,9 @@ export const gcpIitServerConfig = t.object({
   audience: t.string({ default: DEFAULT_GCP_AUDIENCE, nonEmpty: true }),
   /** GCP project IDs allowed to attest (required: a token from any project must never pass). */
   projects: requiredList('project ID'),
-  /** Clock skew tolerated on exp/iat. */
-  leeway: t.duration({ default: 60, max: 600 }),
   /** Reject tokens issued longer ago than this (Google mints them for 1h). */
   max_token_age: t.duration({ default: 3600, min: 1 }),
-  /** How long fetched keys are trusted before being fetched again. */
-  keys_max_age: t.duration({ default: 3600, min: 1 }),
-  /** Minimum gap between fetches triggered by unknown key ids. */
-  keys_min_refresh: t.duration({ default: 30 }),
-  fetch_timeout: t.duration({ default: 5, min: 0.001 }),
+  ...signingKeyFields,
 });
 export type GcpIitServerConfig = ReturnType<typeof gcpIitServerConfig.parse>;
 

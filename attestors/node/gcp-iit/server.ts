@@ -3,6 +3,7 @@ import type { NodeAttestationContext, NodeAttestationResult, NodeAttestorDeps, N
 import { cloudAgentId, cloudSelectors, decodeJsonObject, requireString } from '../cloud/evidence.ts';
 import { verifyCloudJwt } from '../cloud/jwt.ts';
 import { RemoteKeySet } from '../cloud/remote-keys.ts';
+import { remoteKeySetOptions } from '../cloud/config-fields.ts';
 import { GCP_IIT_METHOD, GOOGLE_ISSUER, gcpIitServerConfig, type GcpIitServerConfig } from './config.ts';
 
 const PREFIX = 'ERR_GCP_IIT';
@@ -19,10 +20,7 @@ export class GcpIitServer implements NodeAttestorServer {
   private readonly keys: RemoteKeySet;
 
   constructor(private readonly config: GcpIitServerConfig, private readonly deps: NodeAttestorDeps) {
-    this.keys = new RemoteKeySet(config.jwks_url, {
-      clock: deps.clock, logger: deps.logger, codePrefix: PREFIX,
-      timeoutMs: config.fetch_timeout * 1000, maxAgeMs: config.keys_max_age * 1000, minRefreshMs: config.keys_min_refresh * 1000,
-    });
+    this.keys = new RemoteKeySet(config.jwks_url, remoteKeySetOptions(config, deps, PREFIX));
   }
 
   async attest(payload: Uint8Array, ctx: NodeAttestationContext): Promise<NodeAttestationResult> {
@@ -31,7 +29,7 @@ export class GcpIitServer implements NodeAttestorServer {
     const claims = await verifyCloudJwt(token, {
       codePrefix: PREFIX, audience: this.config.audience, issuer: GOOGLE_ISSUER,
       leewaySec: this.config.leeway, maxAgeSec: this.config.max_token_age, nowMs: ctx.now(),
-      key: (kid) => this.keys.get(kid, ctx.signal),
+      key: (kid) => this.keys.get(kid),
     });
     const ce = computeEngine(claims);
     if (!this.config.projects.includes(ce.project_id)) {

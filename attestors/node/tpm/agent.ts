@@ -3,9 +3,9 @@ import type { AgentAttestorFactory, NodeAttestorAgent } from '../types.ts';
 import { agentConfig, type TpmAgentConfig } from './config.ts';
 import { TpmClient } from './esys/client.ts';
 import type { PcrSelection } from './pcr-selection.ts';
-import { decodeChallenge, encodePayload, encodeResponse } from './protocol.ts';
+import { METHOD, decodeChallenge, encodePayload, encodeResponse } from './protocol.ts';
 
-export const METHOD = 'tpm';
+export { METHOD };
 
 export interface TpmAgentOptions {
   tcti: string;

@@ -1,5 +1,6 @@
 import { ConfigError } from '../../../common/errors.ts';
 import { t, type Field } from '../../../common/config.ts';
+import { pemCertificates } from '../cloud/config-fields.ts';
 import { EK_NV_INDEX, EK_PERSISTENT_HANDLE } from './constants.ts';
 import { parsePcrSelectionSpec, type PcrSelection } from './pcr-selection.ts';
 import { parsePcrDigest, parsePcrRef, type PcrPolicy } from './pcr-policy.ts';
@@ -73,10 +74,10 @@ const pcrPolicy = custom<PcrPolicy>('PCR policy', t.object({
 
 /** `node_attestors.tpm` in the server config. */
 export const serverConfig = t.object({
-  /** PEM files with trusted EK manufacturer root CA certificates. */
-  ek_ca_certs: t.array(t.string({ nonEmpty: true }), { default: [] }),
-  /** PEM files with intermediate CA certificates used to build EK certificate paths. */
-  ek_intermediate_certs: t.array(t.string({ nonEmpty: true }), { default: [] }),
+  /** PEM files (or PEM text) with trusted EK manufacturer root CA certificates; loaded once at start. */
+  ek_ca_certs: t.array(pemCertificates(), { default: [] }),
+  /** PEM files (or PEM text) with intermediate CA certificates used to build EK certificate paths. */
+  ek_intermediate_certs: t.array(pemCertificates(), { default: [] }),
   /** SHA-256 hex of EK public key DERs accepted without an EK certificate chain. */
   ek_hashes: t.array(hexHash, { default: [] }),
   /** Optional platform-state policy over the quoted PCRs. */

@@ -1,5 +1,5 @@
 import { AttestationError } from '../../../common/errors.ts';
-import { HASHES, hashAlgByName } from './constants.ts';
+import { HASHES, MAX_PCR, hashAlgByName } from './constants.ts';
 import type { PcrValue } from './verify-quote.ts';
 
 /**
@@ -15,6 +15,9 @@ import type { PcrValue } from './verify-quote.ts';
  * lives in the EK's TPM, and both arrive together.
  */
 export const PROTOCOL_VERSION = 1;
+
+/** The method name, shared by both halves: agent IDs, selectors and the attestation stream. */
+export const METHOD = 'tpm';
 
 export interface TpmPayload {
   /** EK certificate DER; absent when the TPM has none (then the server needs an EK hash allow-list). */
@@ -106,7 +109,7 @@ export function decodeResponse(bytes: Uint8Array): TpmResponse {
     const e = p as { bank?: unknown; index?: unknown; value?: unknown } | null;
     const hashAlg = typeof e?.bank === 'string' ? hashAlgByName(e.bank) : undefined;
     if (hashAlg === undefined) throw malformed('response', `pcrs[${i}].bank is not a known PCR bank`);
-    if (typeof e!.index !== 'number' || !Number.isInteger(e!.index) || e!.index < 0 || e!.index > 23) throw malformed('response', `pcrs[${i}].index is not a PCR index`);
+    if (typeof e!.index !== 'number' || !Number.isInteger(e!.index) || e!.index < 0 || e!.index > MAX_PCR) throw malformed('response', `pcrs[${i}].index is not a PCR index`);
     if (typeof e!.value !== 'string' || !/^([0-9a-f]{2})+$/.test(e!.value)) throw malformed('response', `pcrs[${i}].value is not lowercase hex`);
     return { hashAlg, index: e!.index, value: new Uint8Array(Buffer.from(e!.value, 'hex')) };
   });

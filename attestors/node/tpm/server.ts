@@ -1,6 +1,4 @@
-import { pemToDer } from '../../../spiffe/pem.ts';
 import { randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { AttestationError, ConfigError } from '../../../common/errors.ts';
 import type { Logger } from '../../../common/logger.ts';
 import { agentId } from '../../../spiffe/id.ts';
@@ -11,11 +9,11 @@ import { HASHES, OBJECT_ATTR as A } from './constants.ts';
 import { verifyEkCertificate, type EkTrust, type VerifiedEkCertificate } from './ek-cert.ts';
 import { makeCredential, type CredentialBlob } from './make-credential.ts';
 import { enforcePcrPolicy, type PcrPolicy } from './pcr-policy.ts';
-import { decodePayload, decodeResponse, encodeChallenge } from './protocol.ts';
+import { METHOD, decodePayload, decodeResponse, encodeChallenge } from './protocol.ts';
 import { ekHash, parsePublicArea, spkiDer, type PublicArea } from './public-area.ts';
 import { pcrLabel, verifyQuote } from './verify-quote.ts';
 
-export const METHOD = 'tpm';
+export { METHOD };
 
 export interface TpmServerOptions {
   /** EK certificate trust anchors; empty roots means only `ekHashes` can admit a TPM. */
@@ -72,12 +70,12 @@ export class TpmAttestorServer implements NodeAttestorServer {
     const { quote, pcrs } = verifyQuote(ak, { attest: response.quote, signature: response.signature, pcrs: response.pcrs }, nonce);
     if (this.opts.pcrPolicy) enforcePcrPolicy(this.opts.pcrPolicy, pcrs);
 
-    const selectors: Selector[] = [makeSelector('tpm', `ek_hash:${ekHex}`)];
-    if (ekTrust.cert?.issuerCn) selectors.push(makeSelector('tpm', `ek_cert:issuer:cn:${ekTrust.cert.issuerCn}`));
+    const selectors: Selector[] = [makeSelector(METHOD, `ek_hash:${ekHex}`)];
+    if (ekTrust.cert?.issuerCn) selectors.push(makeSelector(METHOD, `ek_cert:issuer:cn:${ekTrust.cert.issuerCn}`));
     const pcrAudit: Record<string, string> = {};
     for (const p of pcrs) {
       const hex = Buffer.from(p.value).toString('hex');
-      selectors.push(makeSelector('tpm', `pcr:${HASHES[p.hashAlg]!.name}:${p.index}:${hex}`));
+      selectors.push(makeSelector(METHOD, `pcr:${HASHES[p.hashAlg]!.name}:${p.index}:${hex}`));
       pcrAudit[pcrLabel(p.hashAlg, p.index)] = hex;
     }
     const id = agentId(ctx.trustDomain, METHOD, ekHex);
@@ -119,10 +117,12 @@ export class TpmAttestorServer implements NodeAttestorServer {
       if (allowListed) return { key: ek.publicKey, by: 'ek_hash' };
       throw deny('ERR_TPM_EK_UNTRUSTED', `no EK certificate was sent and EK ${ekHex} is not in ek_hashes`);
     }
-    let certKeyDer: Buffer;
+    let cert: X509Certificate;
     let certKey: PublicArea['publicKey'];
+    let certKeyDer: Buffer;
     try {
-      certKey = new X509Certificate(certDer).publicKey;
+      cert = new X509Certificate(certDer);
+      certKey = cert.publicKey;
       certKeyDer = spkiDer(certKey);
     } catch (e) {
       throw new AttestationError('invalid_argument', 'ERR_TPM_EK_CERT_MALFORMED', `EK certificate does not parse: ${(e as Error).message}`, { cause: e });
@@ -131,7 +131,7 @@ export class TpmAttestorServer implements NodeAttestorServer {
       throw deny('ERR_TPM_EK_MISMATCH', `EK certificate is for another key than the EK public area sent (EK ${ekHex})`);
     }
     try {
-      return { key: certKey, by: 'certificate', cert: verifyEkCertificate(certDer, this.opts.trust, now) };
+      return { key: certKey, by: 'certificate', cert: verifyEkCertificate(cert, this.opts.trust, now) };
     } catch (e) {
       if (allowListed) return { key: certKey, by: 'ek_hash' };
       throw e;
@@ -154,23 +154,6 @@ function checkAk(ak: PublicArea): void {
   }
 }
 
-/** Reads every certificate from PEM files (bundles allowed); errors name the config key. */
-export function loadPemCertificates(paths: readonly string[], key: string): X509Certificate[] {
-  return paths.flatMap((path, i) => {
-    let text: string;
-    try { text = readFileSync(path, 'utf8'); } catch (e) {
-      throw new ConfigError(`config: node_attestors.tpm.${key}[${i}]: cannot read ${path}: ${(e as Error).message}`);
-    }
-    const blocks = pemToDer(text);
-    if (blocks.length === 0) throw new ConfigError(`config: node_attestors.tpm.${key}[${i}]: ${path} holds no PEM certificate`);
-    return blocks.map((b, j) => {
-      try { return new X509Certificate(b); } catch (e) {
-        throw new ConfigError(`config: node_attestors.tpm.${key}[${i}]: certificate ${j + 1} in ${path} does not parse: ${(e as Error).message}`);
-      }
-    });
-  });
-}
-
 export const serverFactory: ServerAttestorFactory<TpmServerConfig> = {
   method: METHOD,
   config: serverConfig,
@@ -178,10 +161,8 @@ export const serverFactory: ServerAttestorFactory<TpmServerConfig> = {
     if (config.ek_ca_certs.length === 0 && config.ek_hashes.length === 0) {
       throw new ConfigError('config: node_attestors.tpm: set ek_ca_certs (manufacturer CA certificates) or ek_hashes (EK allow-list), or both');
     }
-    const roots = loadPemCertificates(config.ek_ca_certs, 'ek_ca_certs');
-    const intermediates = loadPemCertificates(config.ek_intermediate_certs, 'ek_intermediate_certs');
     return new TpmAttestorServer({
-      trust: { roots, intermediates },
+      trust: { roots: config.ek_ca_certs.flat(), intermediates: config.ek_intermediate_certs.flat() },
       ekHashes: new Set(config.ek_hashes),
       pcrPolicy: config.pcr_policy,
       logger: deps.logger.child({ attestor: METHOD }),

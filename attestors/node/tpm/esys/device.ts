@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { HASHES } from '../constants.ts';
-import { parseQuoteAttest } from '../attest.ts';
+import { HASHES, OBJECT_ATTR } from '../constants.ts';
+import { parseQuoteAttest, parseSignature } from '../attest.ts';
 import { decodePcrSelection, encodePcrSelection, type PcrSelection } from '../pcr-selection.ts';
 import { EK_RSA_TEMPLATE, akRsaTemplate } from '../templates.ts';
 import type { PcrValue } from '../verify-quote.ts';
 import { Esys, TR, isMissingHandle, type EkAuth } from './esys.ts';
-import { OBJECT_ATTR } from '../constants.ts';
 import { parsePublicArea } from '../public-area.ts';
 
 export interface DeviceOptions {
@@ -93,7 +92,7 @@ export class AttestationDevice {
       const { attest, signature } = this.esys.quote(ak.tr, nonce, selWire);
       const parsed = parseQuoteAttest(attest);
       const pcrs = this.readPcrs(parsed.pcrSelect);
-      const h = createHash(HASHES[signatureHash(signature)]?.name ?? 'sha256');
+      const h = createHash(HASHES[parseSignature(signature).hash]?.name ?? 'sha256');
       for (const p of pcrs) h.update(p.value);
       if (h.digest().equals(parsed.pcrDigest) || attempt >= QUOTE_ATTEMPTS) return { attest, signature, pcrs };
     }
@@ -130,9 +129,6 @@ export class AttestationDevice {
     }
   }
 }
-
-/** Hash algorithm of a TPMT_SIGNATURE (sigAlg u16, hash u16, ...). */
-function signatureHash(sig: Buffer): number { return sig.readUInt16BE(2); }
 
 /** Password when the EK allows it (userWithAuth), else PolicySecret(endorsement) in the EK's nameAlg. */
 function ekAuth(publicArea: Buffer): EkAuth {

@@ -1,5 +1,5 @@
 import { ALG } from '../constants.ts';
-import { tpm2b, u16, u32, unwrapTpm2b } from '../wire.ts';
+import { WireReader, tpm2b, u16, u32, unwrapTpm2b } from '../wire.ts';
 import { check, marshalOut, native, TssError, unmarshalIn, type CPtr } from './ffi.ts';
 
 /** ESYS_TR constants. */
@@ -77,12 +77,6 @@ export class Esys {
     return marshalOut('TPM2B_PUBLIC', pub[0]!);
   }
 
-  name(tr: number): Buffer {
-    const o: CPtr[] = [null];
-    check('Esys_TR_GetName', native.TR_GetName(this.ctx, tr, o));
-    return Buffer.from(unwrapTpm2b(marshalOut('TPM2B_NAME', o[0]!), 'TPM2B_NAME'));
-  }
-
   flush(tr: number): void { check('Esys_FlushContext', native.FlushContext(this.ctx, tr)); }
 
   /** Whole contents of an NV index, read in chunks (NV buffer max is 1024 on swtpm; EK certs can be larger). */
@@ -91,11 +85,11 @@ export class Esys {
     try {
       const pub: CPtr[] = [null], name: CPtr[] = [null];
       check('Esys_NV_ReadPublic', native.NV_ReadPublic(this.ctx, nv, TR.NONE, TR.NONE, TR.NONE, pub, name));
-      const nvPublic = marshalOut('TPM2B_NV_PUBLIC', pub[0]!);
+      const nvPublic = new WireReader(unwrapTpm2b(marshalOut('TPM2B_NV_PUBLIC', pub[0]!), 'TPM2B_NV_PUBLIC'), 'TPMS_NV_PUBLIC');
       marshalOut('TPM2B_NAME', name[0]!);
       // TPMS_NV_PUBLIC: nvIndex u32, nameAlg u16, attributes u32, authPolicy TPM2B, dataSize u16
-      const policyLen = nvPublic.readUInt16BE(2 + 10);
-      const dataSize = nvPublic.readUInt16BE(2 + 12 + policyLen);
+      nvPublic.u32(); nvPublic.u16(); nvPublic.u32(); nvPublic.tpm2b();
+      const dataSize = nvPublic.u16();
       const parts: Buffer[] = [];
       for (let off = 0; off < dataSize; off += chunk) {
         const out: CPtr[] = [null];
@@ -182,13 +176,9 @@ export class Esys {
     const cnt = [0], sel: CPtr[] = [null], vals: CPtr[] = [null];
     check('Esys_PCR_Read', native.PCR_Read(this.ctx, TR.NONE, TR.NONE, TR.NONE, unmarshalIn('TPML_PCR_SELECTION', pcrSelection), cnt, sel, vals));
     const selection = marshalOut('TPML_PCR_SELECTION', sel[0]!);
-    const v = marshalOut('TPML_DIGEST', vals[0]!);
-    const digests: Buffer[] = [];
-    for (let i = 0, o = 4, n = v.readUInt32BE(0); i < n; i++) {
-      const l = v.readUInt16BE(o);
-      digests.push(Buffer.from(v.subarray(o + 2, o + 2 + l)));
-      o += 2 + l;
-    }
+    const list = new WireReader(marshalOut('TPML_DIGEST', vals[0]!), 'TPML_DIGEST');
+    const digests = Array.from({ length: list.u32() }, () => Buffer.from(list.tpm2b()));
+    list.end();
     return { selection, digests };
   }
 

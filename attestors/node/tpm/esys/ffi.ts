@@ -29,7 +29,6 @@ export const native = {
   Free: fn(esys, 'void Esys_Free(void *p)'),
   Startup: fn(esys, 'uint32_t Esys_Startup(void *ctx, uint16_t su)'),
   TR_FromTPMPublic: fn(esys, 'uint32_t Esys_TR_FromTPMPublic(void *ctx, uint32_t tpmHandle, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ uint32_t *obj)'),
-  TR_GetName: fn(esys, 'uint32_t Esys_TR_GetName(void *ctx, uint32_t h, _Out_ void **name)'),
   TR_Close: fn(esys, 'uint32_t Esys_TR_Close(void *ctx, _Inout_ uint32_t *h)'),
   ReadPublic: fn(esys, 'uint32_t Esys_ReadPublic(void *ctx, uint32_t obj, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ void **outPublic, void **name, void **qualifiedName)'),
   NV_ReadPublic: fn(esys, 'uint32_t Esys_NV_ReadPublic(void *ctx, uint32_t nv, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ void **nvPublic, _Out_ void **nvName)'),
