@@ -5,7 +5,7 @@ import { ConfigError } from '../common/errors.ts';
 import { TrustDomain } from '../spiffe/id.ts';
 import { AGENT_ATTESTOR_FACTORIES } from './bootstrap/methods.ts';
 import { WORKLOAD_ATTESTOR_FACTORIES } from './attestation/workload-methods.ts';
-import { parseFingerprint } from './bootstrap/fingerprint.ts';
+import { parseFingerprint } from '../spiffe/fingerprint.ts';
 import { defaultSocketPath } from './workload-api/socket-path.ts';
 
 /**

@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { serverId, type TrustDomain } from '../../spiffe/id.ts';
 import { permissionDenied, unavailable } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import { fingerprintOf } from './fingerprint.ts';
+import { fingerprintOf } from '../../spiffe/fingerprint.ts';
 import { chainsTo, certInfo } from './cert-info.ts';
 import type { TrustBundle } from './bundle.ts';
 

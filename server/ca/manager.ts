@@ -1,3 +1,4 @@
+import { fingerprintOf } from '../../spiffe/fingerprint.ts';
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -169,7 +170,7 @@ export class CaManager {
   /** SHA-256 (hex) of the DER of the root agents pin (the active root, or the upstream root). */
   fingerprint(): string {
     const root = this.o.upstream ? this.o.upstream.roots[0]! : this.active().certificate;
-    return createHash('sha256').update(root).digest('hex');
+    return fingerprintOf(root);
   }
 
   onChange(listener: (ev: CaEvent) => void): () => void {

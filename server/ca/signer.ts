@@ -1,11 +1,11 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
 import { invalidArgument } from '../../common/errors.ts';
 import type { AgentClaims } from '../../spiffe/agent-claims.ts';
 import type { SpiffeId } from '../../spiffe/id.ts';
 import { parseCsr, parseCsrAsync, type ParsedCsr } from '../../spiffe/x509svid/csr.ts';
 import {
-  createAsyncLeafIssuer, createLeafIssuer, type AsyncLeafIssuer, type CaSigner, type LeafIssuer, type LeafParams,
+  createAsyncLeafIssuer, createLeafIssuer, randomSerial, type AsyncLeafIssuer, type CaSigner, type LeafIssuer, type LeafParams,
 } from '../../spiffe/x509svid/template.ts';
 import { signJwtSvid } from '../../spiffe/jwtsvid/sign.ts';
 import type { CaManager, CaSlot } from './manager.ts';
@@ -87,8 +87,7 @@ export class SvidSigner {
     const now = this.clock.now();
     // Never beyond the CA; X.509 times have second precision.
     const notAfter = Math.floor(Math.min(now + r.ttlSeconds * 1000, slot.notAfter) / 1000) * 1000;
-    const serialBytes = randomBytes(16);
-    serialBytes[0] = (serialBytes[0]! & 0x7f) | 0x01; // positive, no leading zero byte
+    const serialBytes = randomSerial();
     return {
       params: {
         spiffeId: r.spiffeId, publicKey,
@@ -98,7 +97,7 @@ export class SvidSigner {
         ipAddresses: r.ipAddresses,
         claims: r.claims, serial: serialBytes,
       },
-      serial: normalizeSerial(serialBytes.toString('hex')),
+      serial: normalizeSerial(Buffer.from(serialBytes).toString('hex')),
       notAfter,
     };
   }

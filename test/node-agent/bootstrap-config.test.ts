@@ -1,7 +1,7 @@
 import test from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
 import { applyOverrides, parseAgentConfig } from '../../node-agent/config.ts';
-import { parseFingerprint, fingerprintOf } from '../../node-agent/bootstrap/fingerprint.ts';
+import { parseFingerprint, fingerprintOf } from '../../spiffe/fingerprint.ts';
 import { AgentStore } from '../../node-agent/bootstrap/store.ts';
 import { loadBundleFile } from '../../node-agent/bootstrap/bundle.ts';
 import { makeRootCa, makeSvid, writePem } from '../helpers/pki.ts';
