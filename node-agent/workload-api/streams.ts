@@ -121,7 +121,10 @@ export class StreamHub {
     if (s.done) return;
     let msg: unknown;
     try {
-      s.spec.verifyCaller?.();
+      // The first message follows the interceptor's own check of this caller at once;
+      // later ones may come long after, so they check first. After build() (which
+      // awaits) every message is checked again below.
+      if (s.last !== '') s.spec.verifyCaller?.();
     } catch (e) {
       this.opts.logger.info('ending workload stream: caller process gone or changed', { path: s.spec.call.getPath(), pid: s.spec.workload.pid, err: e as Error });
       this.end(s, toGrpcError(e));
