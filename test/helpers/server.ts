@@ -247,6 +247,28 @@ export function attestJoinToken(srv: TestServer, token: string): Promise<AttestO
   return attest(srv, 'join_token', new TextEncoder().encode(token));
 }
 
+/** Attests a fresh agent with a new join token; its client is closed when the test ends. */
+export async function attestNewAgent(t: { teardown(fn: () => void): void }, srv: TestServer): Promise<AttestOutcome> {
+  const a = await attestJoinToken(srv, await srv.joinToken());
+  t.teardown(() => a.client.close());
+  return a;
+}
+
+let entrySeq = 0;
+/**
+ * Creates one workload entry under `parent` through the admin API, with a unique SPIFFE
+ * ID (under /<prefix>/) and a unique unix:uid selector; throws when the server refuses it.
+ */
+export async function createTestEntry(srv: TestServer, parent: string, extra: Record<string, unknown> = {}, prefix = 'workload'): Promise<{ id: string; spiffeId: string }> {
+  const n = ++entrySeq;
+  const spiffeId = `spiffe://${srv.trustDomain}/${prefix}/w${n}-${Date.now()}`;
+  const r = await adminCall<{ results: { status: { code: number; message: string }; entry: { id: string } }[] }>(srv.admin().entry, 'BatchCreateEntry', {
+    entries: [{ spiffe_id: spiffeId, parent_id: parent, selectors: [{ type: 'unix', value: `uid:${1000 + n}` }], ...extra }],
+  });
+  if (r.results[0]!.status.code !== 0) throw new Error(r.results[0]!.status.message);
+  return { id: r.results[0]!.entry.id, spiffeId };
+}
+
 /** A PKCS#10 CSR (DER) for a fresh P-256 key, optionally with a URI SAN. */
 export async function newCsr(spiffeId?: string): Promise<{ key: KeyObject; csr: Uint8Array }> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

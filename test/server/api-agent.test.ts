@@ -11,7 +11,7 @@ import type { MintJWTSVIDResponse__Output } from '../../proto/gen/tessera-api/te
 import type { RenewAgentResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/RenewAgentResponse.ts';
 import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
 import {
-  adminCall, agentClient, attestJoinToken, newCsr, sharedScope, startServer, unary, uriSan, type AttestOutcome, type TestServer,
+  adminCall, agentClient, attestJoinToken, attestNewAgent, createTestEntry, newCsr, sharedScope, startServer, unary, uriSan, type AttestOutcome, type TestServer,
 } from '../helpers/server.ts';
 
 const scope = sharedScope();
@@ -19,25 +19,11 @@ let srv: TestServer;
 test.before(async () => { srv = await startServer(scope); });
 test.after.always(() => scope.cleanup());
 
-let n = 0;
 /** agent_instance_id values in the form agents derive them (inst_ + 22 base64url characters). */
 const INST_A = 'inst_AAAAAAAAAAAAAAAAAAAAAa';
 const INST_B = 'inst_BBBBBBBBBBBBBBBBBBBB-_';
-async function newAgent(t: { teardown(fn: () => void): void }): Promise<AttestOutcome> {
-  const a = await attestJoinToken(srv, await srv.joinToken());
-  t.teardown(() => a.client.close());
-  return a;
-}
-
-/** Creates an entry through the admin API; returns its id. */
-async function createEntry(parent: string, extra: Record<string, unknown> = {}): Promise<{ id: string; spiffeId: string }> {
-  const spiffeId = `spiffe://example.org/workload/w${++n}-${Date.now()}`;
-  const r = await adminCall<{ results: { status: { code: number; message: string }; entry: { id: string } }[] }>(srv.admin().entry, 'BatchCreateEntry', {
-    entries: [{ spiffe_id: spiffeId, parent_id: parent, selectors: [{ type: 'unix', value: `uid:${1000 + n}` }], ...extra }],
-  });
-  if (r.results[0]!.status.code !== 0) throw new Error(r.results[0]!.status.message);
-  return { id: r.results[0]!.entry.id, spiffeId };
-}
+const newAgent = (t: { teardown(fn: () => void): void }) => attestNewAgent(t, srv);
+const createEntry = (parent: string, extra: Record<string, unknown> = {}) => createTestEntry(srv, parent, extra, 'workload');
 const ban = (id: string) => adminCall(srv.admin().agent, 'BanAgent', { spiffe_id: id });
 const evict = (id: string) => adminCall(srv.admin().agent, 'EvictAgent', { spiffe_id: id });
 

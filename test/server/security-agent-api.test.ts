@@ -8,7 +8,7 @@ import { parseX509Svid } from '../../spiffe/x509svid/parse.ts';
 import { loadAdminProto } from '../../common/proto.ts';
 import type { BatchSignX509SVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchSignX509SVIDResponse.ts';
 import {
-  adminCall, agentClient, attestJoinToken, newCsr, sharedScope, startServer, unary, type AttestOutcome, type TestServer,
+  adminCall, agentClient, attestJoinToken, attestNewAgent, createTestEntry, newCsr, sharedScope, startServer, unary, type AttestOutcome, type TestServer,
 } from '../helpers/server.ts';
 
 /**
@@ -20,20 +20,8 @@ let srv: TestServer;
 test.before(async () => { srv = await startServer(scope); });
 test.after.always(() => scope.cleanup());
 
-let n = 0;
-async function newAgent(t: { teardown(fn: () => void): void }): Promise<AttestOutcome> {
-  const a = await attestJoinToken(srv, await srv.joinToken());
-  t.teardown(() => a.client.close());
-  return a;
-}
-async function createEntry(parent: string, extra: Record<string, unknown> = {}): Promise<{ id: string; spiffeId: string }> {
-  const spiffeId = `spiffe://example.org/sec/w${++n}-${Date.now()}`;
-  const r = await adminCall<{ results: { status: { code: number; message: string }; entry: { id: string } }[] }>(srv.admin().entry, 'BatchCreateEntry', {
-    entries: [{ spiffe_id: spiffeId, parent_id: parent, selectors: [{ type: 'unix', value: `uid:${2000 + n}` }], ...extra }],
-  });
-  if (r.results[0]!.status.code !== 0) throw new Error(r.results[0]!.status.message);
-  return { id: r.results[0]!.entry.id, spiffeId };
-}
+const newAgent = (t: { teardown(fn: () => void): void }) => attestNewAgent(t, srv);
+const createEntry = (parent: string, extra: Record<string, unknown> = {}) => createTestEntry(srv, parent, extra, 'sec');
 
 /** A CSR asking for more than an SVID may have: extra URI and DNS SANs, CA basicConstraints, keyCertSign. */
 async function greedyCsr(uris: string[], dns: string[]): Promise<{ key: webcrypto.CryptoKey; csr: Uint8Array }> {
