@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(swtpm swtpm-tools tpm2-tools libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-mu0 libtss2-rc0
-  libtss2-tcti-swtpm0 libtss2-tcti-device0 openssl)
+  libtss2-tcti-swtpm0 libtss2-tcti-device0 openssl chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
