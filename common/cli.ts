@@ -58,7 +58,24 @@ export const defaultIO: CliIO = {
   env: process.env,
 };
 
+/**
+ * A reader that goes away (`tessera-server entry list | head`) closes the pipe under us,
+ * and the next write fails with EPIPE, which Node raises as an unhandled 'error' event
+ * (a stack trace) since it ignores SIGPIPE. Output has nowhere to go any more, so end
+ * as a Unix tool killed by SIGPIPE would: quietly, status 141 (128 + 13). Other stream
+ * errors keep their default behaviour.
+ */
+function onClosedPipe(e: NodeJS.ErrnoException): void {
+  if (e.code === 'EPIPE') process.exit(141);
+  throw e;
+}
+
+function exitQuietlyOnClosedPipe(): void {
+  for (const s of [process.stdout, process.stderr]) if (!s.listeners('error').includes(onClosedPipe)) s.on('error', onClosedPipe);
+}
+
 export async function runCli(program: string, commands: Command[], argv: string[], io: CliIO = defaultIO): Promise<number> {
+  if (io === defaultIO) exitQuietlyOnClosedPipe();
   const words: string[] = [];
   for (const a of argv) { if (a.startsWith('-')) break; words.push(a); }
   let cmd: Command | undefined;

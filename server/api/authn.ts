@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { TLSSocket } from 'node:tls';
 import type { Clock } from '../../common/clock.ts';
 import { permissionDenied } from '../../common/errors.ts';
 import type { SpiffeId } from '../../spiffe/id.ts';
@@ -23,6 +24,21 @@ export interface AuthenticatedAgent {
 }
 
 type CallWithAuth = { getAuthContext(): { sslPeerCertificate?: { raw?: Buffer } } | null };
+
+/**
+ * The TLS socket under a grpc-js server call: the surface call wraps an intercepting
+ * call whose chain (`nextCall`) ends at the one holding the HTTP/2 stream. Internal
+ * grpc-js layout (1.14), walked defensively: undefined when it is not found.
+ */
+function tlsSocketOf(call: unknown): TLSSocket | undefined {
+  let c = (call as { call?: unknown }).call;
+  for (let i = 0; i < 8 && typeof c === 'object' && c !== null; i++) {
+    const socket = (c as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket;
+    if (socket instanceof TLSSocket) return socket;
+    c = (c as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
+}
 
 export class AgentAuthenticator {
   /** Per-agent-ID critical sections (see exclusive()). */
@@ -54,6 +70,8 @@ export class AgentAuthenticator {
   verifyPeer(call: CallWithAuth): { id: SpiffeId; serial: string; notAfter: number } {
     const raw = call.getAuthContext()?.sslPeerCertificate?.raw;
     if (!raw) {
+      const refused = this.refusedByTls(call);
+      if (refused) throw permissionDenied('ERR_AGENT_SVID_INVALID', refused);
       throw permissionDenied('ERR_AGENT_NO_SVID',
         'no agent X.509-SVID presented: this RPC needs a client certificate signed by this server\'s CA (attest first)');
     }
@@ -80,6 +98,30 @@ export class AgentAuthenticator {
       throw permissionDenied('ERR_AGENT_SVID_NOT_AGENT', `${id} is not an agent ID (spiffe://${ca.trustDomain}/tessera/agent/...)`);
     }
     return { id, serial: normalizeSerial(x.serialNumber), notAfter: new Date(x.validTo).getTime() };
+  }
+
+  /**
+   * Why TLS refused a client certificate that was presented, or undefined if none was.
+   * grpc-js hides the peer certificate of a connection whose TLS verification failed
+   * (getAuthContext() is then empty, exactly as with no certificate), so the socket is
+   * read here, only to word the refusal: nothing on it is ever trusted.
+   */
+  private refusedByTls(call: CallWithAuth): string | undefined {
+    const socket = tlsSocketOf(call);
+    if (!socket || socket.authorized) return undefined;
+    const raw = socket.getPeerCertificate()?.raw;
+    if (!raw?.length) return undefined;
+    let x: X509Certificate;
+    try { x = new X509Certificate(raw); } catch { return 'agent X.509-SVID rejected: the client certificate is not parseable'; }
+    const uri = (x.subjectAltName ?? '').split(', ').find((n) => n.startsWith('URI:'))?.slice(4).slice(0, 256);
+    const what = uri ? `the client certificate for ${uri}` : `the client certificate "${x.subject.replace(/\n/g, ', ').slice(0, 256)}"`;
+    const td = this.o.ca.trustDomain;
+    const issuers = [...this.o.ca.slots().map((s) => this.slotCertificate(s)), ...this.o.ca.x509Authorities().map((d) => new X509Certificate(d))];
+    const issued = (c: X509Certificate) => { try { return x.checkIssued(c) && x.verify(c.publicKey); } catch { return false; } };
+    if (!issuers.some(issued)) {
+      return `agent X.509-SVID rejected: ${what} was not issued by this trust domain's CA (spiffe://${td.name}); attest to get an agent SVID from this server`;
+    }
+    return `agent X.509-SVID rejected: ${what} failed TLS verification (${String(socket.authorizationError ?? 'unknown reason')})`;
   }
 
   private slotCertificate(s: CaSlot): X509Certificate {

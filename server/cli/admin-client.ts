@@ -1,5 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { permissionDenied } from '../../common/errors.ts';
 import { loadAdminProto } from '../../common/proto.ts';
 import { optString, UsageError, type CommandContext, type OptionSpec, type OptionValues } from '../../common/cli.ts';
 import type { EntryAdminClient } from '../../proto/gen/tessera-api/tessera/v1/EntryAdmin.ts';
@@ -35,7 +37,7 @@ export function socketPath(o: OptionValues, env: NodeJS.ProcessEnv): string {
 
 export function connectAdmin(o: OptionValues, env: NodeJS.ProcessEnv): AdminClients {
   const path = socketPath(o, env);
-  if (!existsSync(path)) throw new UsageError(`admin socket ${path} does not exist: is tessera-server running? (set --socket or --config)`);
+  checkSocket(path);
   const p = loadAdminProto().tessera.v1;
   const creds = grpc.credentials.createInsecure();
   const target = `unix://${path}`;
@@ -43,6 +45,57 @@ export function connectAdmin(o: OptionValues, env: NodeJS.ProcessEnv): AdminClie
   const agent = new p.AgentAdmin(target, creds);
   const bundle = new p.BundleAdmin(target, creds);
   return { entry, agent, bundle, close: () => { entry.close(); agent.close(); bundle.close(); } };
+}
+
+/**
+ * Fails early with the real reason the socket cannot be used. The socket lives in a
+ * 0700 directory, so for anyone but its owner (and root) stat fails with EACCES,
+ * which must not read as "the server is not running".
+ */
+function checkSocket(path: string): void {
+  try {
+    statSync(path);
+    accessSync(path, constants.R_OK | constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new UsageError(`admin socket ${path} does not exist: is tessera-server running? (set --socket or --config)`);
+    }
+    if (code === 'EACCES' || code === 'EPERM') throw permissionDenied('ERR_ADMIN_SOCKET_ACCESS', accessDenied(path));
+    throw new UsageError(`admin socket ${path} cannot be used: ${(e as Error).message}`);
+  }
+}
+
+/** Names the path component that refuses access (the deepest one we can still stat) and its owner. */
+function accessDenied(path: string): string {
+  let blocker = path;
+  let st: { uid: number; mode: number } | undefined;
+  for (let p = path; ; p = dirname(p)) {
+    try { st = statSync(p); blocker = p; break; } catch { /* not reachable: its parent is the blocker */ }
+    if (dirname(p) === p) break;
+  }
+  const self = describeUid(process.getuid?.() ?? -1);
+  if (!st) return `permission denied on admin socket ${path} for ${self}`;
+  const owner = describeUid(st.uid);
+  const what = blocker === path ? 'the socket' : `directory ${blocker}`;
+  return `permission denied on admin socket ${path}: ${what} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}) belongs to ${owner}; `
+    + `only that user or root may use the admin API, and this command runs as ${self}`;
+}
+
+/** "name (uid N)", or "uid N" for a uid with no passwd entry (containers). */
+function describeUid(uid: number): string {
+  const name = userName(uid);
+  return name ? `${name} (uid ${uid})` : `uid ${uid}`;
+}
+
+function userName(uid: number): string | undefined {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const [name, , id] = line.split(':');
+      if (name && Number(id) === uid && id !== '') return name;
+    }
+  } catch { /* no passwd file: the uid alone */ }
+  return undefined;
 }
 
 /** Connects to the admin socket, runs `fn`, and closes the clients whatever happens. */

@@ -87,11 +87,33 @@ function uriSans(der: Uint8Array, attrs: Tlv): string[] {
         const e = children(der, ext);
         if (e.length < 2 || e[0].tag !== TAG.OID) throw new DerError('CSR extension');
         if (e.length === 3) decodeBoolean(der, e[1]);
-        if (decodeOid(valueOf(der, e[0])) === OID.subjectAltName) decodeSubjectAltName(valueOf(der, e[e.length - 1]), out);
+        const value = e[e.length - 1];
+        // A constructed (BER) value would be read as its chunks' raw TLVs: refuse it.
+        if (value.tag !== TAG.OCTET_STRING) throw new DerError(`CSR extension value has tag 0x${value.tag.toString(16)}, not a primitive OCTET STRING`);
+        if (decodeOid(valueOf(der, e[0])) === OID.subjectAltName) {
+          const san = valueOf(der, value);
+          rejectConstructedNames(san);
+          decodeSubjectAltName(san, out);
+        }
       }
     }
   }
   return out.uris;
+}
+
+/**
+ * GeneralName string choices (rfc822Name [1], dNSName [2], URI [6], iPAddress [7],
+ * registeredID [8]) are primitive in DER. The SAN decoder skips tags it does not know,
+ * so a BER constructed [6] would silently drop a URI SAN from the comparison with the
+ * caller's ID: such a CSR is refused instead.
+ */
+function rejectConstructedNames(san: Uint8Array): void {
+  for (const n of children(san, expectWhole(san, TAG.SEQUENCE, 'SubjectAltName'))) {
+    const num = n.tag & 0x1f;
+    if (n.tag === ctx(num, true) && num >= 1 && num <= 8 && num !== 3 && num !== 4 && num !== 5) {
+      throw new DerError(`CSR subjectAltName entry [${num}] is constructed (BER); DER requires a primitive string`);
+    }
+  }
 }
 
 const JWK_CURVES = new Map([['1.2.840.10045.3.1.7', { crv: 'P-256', size: 32 }], ['1.3.132.0.34', { crv: 'P-384', size: 48 }]]);

@@ -1,6 +1,6 @@
 import { randomBytes, sign } from 'node:crypto';
 import { makeCert, type TestCert } from './cloud-pki.ts';
-import { signPkcs7 } from './cloud-pkcs7.ts';
+import { opensslPkcs7, signPkcs7 } from './cloud-pkcs7.ts';
 import { startHttpServer, type FakeHttpServer, type Scope } from './cloud-http.ts';
 
 /**
@@ -45,6 +45,17 @@ export function awsDocument(f: DocFields = {}): Uint8Array {
 export function rsa2048Of(doc: Uint8Array, keys: AwsRegionKeys, extra: { signOver?: Uint8Array; content?: Uint8Array } = {}): string {
   return Buffer.from(signPkcs7({ content: extra.content ?? doc, privateKey: keys.rsa2048.privateKey, signerCertDer: keys.rsa2048.der, signOver: extra.signOver }))
     .toString('base64').replace(/(.{64})/g, '$1\n');
+}
+
+/** The PKCS#7 bytes as IMDS serves them (base64 in 64-column lines). */
+export const imdsBase64 = (p7: Uint8Array): string => Buffer.from(p7).toString('base64').replace(/(.{64})/g, '$1\n');
+
+/**
+ * rsa2048 made by `openssl cms -sign` like a real instance's: `ber` is the streamed,
+ * indefinite-length, chunked form EC2 serves; no certificates embedded.
+ */
+export function rsa2048Openssl(doc: Uint8Array, keys: AwsRegionKeys, form: 'ber' | 'der', tool: 'cms' | 'smime' = 'cms'): Uint8Array {
+  return opensslPkcs7({ content: doc, signer: keys.rsa2048, form, tool, embedSigner: false });
 }
 
 export function signatureOf(doc: Uint8Array, keys: AwsRegionKeys): string {

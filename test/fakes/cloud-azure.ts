@@ -3,7 +3,7 @@ import { formatImdsTime } from '../../attestors/node/azure-imds/document.ts';
 import { sendJson, startHttpServer, type FakeHttpServer, type Scope } from './cloud-http.ts';
 import { jwks, mintJwt, nowSec, type TestJwtKey } from './cloud-jwt.ts';
 import { makeCert, type TestCert } from './cloud-pki.ts';
-import { signPkcs7 } from './cloud-pkcs7.ts';
+import { opensslPkcs7, signPkcs7 } from './cloud-pkcs7.ts';
 
 /**
  * Fakes for Azure: the instance metadata service (managed identity tokens and
@@ -83,6 +83,16 @@ export function attestedAnswer(content: Uint8Array, signer: TestCert, opts: { si
     content, privateKey: (opts.signWith ?? signer).privateKey, signerCertDer: signer.der, embed: opts.embed ?? [signer.der],
     digestOid: '1.2.840.113549.1.1.11', signOver: opts.signOver,
   });
+  return attestedAnswerOf(p7);
+}
+
+/** The same answer signed by `openssl cms -sign` (`ber`: streamed, chunked), embedding the signer certificate. */
+export function attestedAnswerOpenssl(content: Uint8Array, signer: TestCert, form: 'ber' | 'der', tool: 'cms' | 'smime' = 'cms'): Uint8Array {
+  return attestedAnswerOf(opensslPkcs7({ content, signer, form, tool }));
+}
+
+/** Wraps PKCS#7 bytes in IMDS's JSON answer. */
+export function attestedAnswerOf(p7: Uint8Array): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ encoding: 'pkcs7', signature: Buffer.from(p7).toString('base64') }));
 }
 

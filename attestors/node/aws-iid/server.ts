@@ -40,11 +40,13 @@ export class AwsIidServer implements NodeAttestorServer {
     if (rsa2048 !== undefined) {
       const cert = this.certificateFor(this.config.rsa2048_certificates, doc.region, 'rsa2048_certificates');
       const p7 = parsePkcs7(decodeBase64(rsa2048, PAYLOAD, 'aws_iid: payload rsa2048'));
+      // Detached (no content): the signature must cover the document sent. parsePkcs7
+      // never returns empty content (it refuses it), so this is the document or nothing.
       const { signingTime } = verifyPkcs7(p7, cert.publicKey, p7.content ?? docBytes);
       // The signature is only about the signed content; it vouches for the document
       // sent only if they are the same bytes (blocks pairing a stolen signature with
       // an edited document).
-      if (p7.content && !sameBytes(p7.content, docBytes)) {
+      if (p7.content !== undefined && !sameBytes(p7.content, docBytes)) {
         throw denied('ERR_AWS_IID_CONTENT_MISMATCH', 'aws_iid: the PKCS#7 signed content is not the instance identity document that was sent');
       }
       if (signingTime) {

@@ -27,7 +27,7 @@ export class AzureImdsServer implements NodeAttestorServer {
     const encoding = requireString(r, 'encoding', RESPONSE, 'azure_imds: attested data answer');
     if (encoding !== 'pkcs7') throw new AttestationError('invalid_argument', RESPONSE, `azure_imds: attested data encoding "${encoding}" is not pkcs7`);
     const p7 = parsePkcs7(decodeBase64(requireString(r, 'signature', RESPONSE, 'azure_imds: attested data answer'), RESPONSE, 'azure_imds: attested data signature'));
-    if (!p7.content) throw new AttestationError('invalid_argument', RESPONSE, 'azure_imds: attested data PKCS#7 carries no content');
+    if (p7.content === undefined) throw new AttestationError('invalid_argument', RESPONSE, 'azure_imds: attested data PKCS#7 carries no content (detached signature)');
 
     const now = ctx.now();
     const { signer, others } = embeddedCertificates(p7);

@@ -1,12 +1,13 @@
 import { createHash, timingSafeEqual, verify as cryptoVerify, constants, type KeyObject, X509Certificate } from 'node:crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AsnConvert } from '@peculiar/asn1-schema';
 import { ContentInfo, SignedData, SignerInfo, Attribute, UnprotectedAttributes, id_signedData, id_data } from '@peculiar/asn1-cms';
 import { Time, Certificate as CertificateShape } from '@peculiar/asn1-x509';
 import { AttestationError } from '../../../common/errors.ts';
+import { berOctetString } from './ber.ts';
 
 /**
  * PKCS#7 / CMS SignedData verification for the AWS `rsa2048` document and the Azure
- * attested document, on @peculiar/asn1-cms (no hand-written ASN.1). Only what those
+ * attested document, on @peculiar/asn1-cms (hand-written only: ber.ts, for OCTET STRINGs). Only what those
  * two producers emit is accepted: one signer, RSA PKCS#1 v1.5, SHA-256 or stronger.
  */
 
@@ -52,16 +53,37 @@ export function parsePkcs7(der: Uint8Array): Pkcs7 {
     throw malformed(`PKCS#7 encapsulated content type is ${sd.encapContentInfo.eContentType}, expected data`);
   }
   if (sd.signerInfos.length !== 1) throw malformed(`PKCS#7 has ${sd.signerInfos.length} signers, expected exactly one`);
-  const ec = sd.encapContentInfo.eContent;
-  let content: Uint8Array | undefined;
-  if (ec?.single) content = new Uint8Array(ec.single.buffer);
-  else if (ec?.any) {
-    // Constructed (BER, chunked) OCTET STRING: let the library reassemble it.
-    try { content = new Uint8Array(AsnConvert.parse(ec.any, OctetString).buffer); } catch (e) { throw malformed('PKCS#7 content does not parse', e); }
-  }
+  const content = encapsulatedContent(sd);
   const certificates: Uint8Array[] = [];
   for (const c of sd.certificates ?? []) if (c.certificate) certificates.push(new Uint8Array(AsnConvert.serialize(c.certificate)));
   return { content, certificates, signer: sd.signerInfos[0] };
+}
+
+/**
+ * The signed content. Streaming signers (AWS rsa2048, `openssl cms -stream`) write it
+ * as a constructed, indefinite-length OCTET STRING, which asn1-cms leaves as raw BER in
+ * `any` (and would read as empty through OctetString): berOctetString reassembles it.
+ * Content that is present but empty is refused here, so no caller ever hashes an
+ * empty buffer in place of the document.
+ */
+function encapsulatedContent(sd: SignedData): Uint8Array | undefined {
+  const ec = sd.encapContentInfo.eContent;
+  if (!ec) return undefined;
+  let content: Uint8Array;
+  if (ec.single) content = new Uint8Array(ec.single.buffer);
+  else if (ec.any) content = octets(ec.any, 'content');
+  else throw malformed('PKCS#7 encapsulated content is present but holds no OCTET STRING');
+  if (content.length === 0) throw malformed('PKCS#7 encapsulated content is present but empty');
+  return content;
+}
+
+/** An OCTET STRING field's bytes, primitive or constructed BER. */
+function octets(encoded: ArrayBuffer | Uint8Array, what: string): Uint8Array {
+  try {
+    return berOctetString(new Uint8Array(encoded));
+  } catch (e) {
+    throw malformed(`PKCS#7 ${what} is not a valid BER OCTET STRING: ${(e as Error).message}`, e);
+  }
 }
 
 function hashOf(oid: string, what: string): string {
@@ -94,6 +116,9 @@ export function verifyPkcs7(p: Pkcs7, publicKey: KeyObject, content: Uint8Array)
   const digestHash = hashOf(s.digestAlgorithm.algorithm, 'digest algorithm');
   const sigAlg = s.signatureAlgorithm.algorithm;
   const sigHash = sigAlg === OID.rsaEncryption ? digestHash : hashOf(sigAlg, 'signature algorithm');
+  // asn1-schema reads a constructed (chunked) signature as empty: refuse it by name
+  // rather than report a signature that merely failed to verify.
+  if (s.signature.byteLength === 0) throw malformed('PKCS#7 signature is empty or a constructed (chunked) OCTET STRING');
   const out: Pkcs7Verified = {};
   let signed: Uint8Array = content;
   if (s.signedAttrs) {
@@ -101,8 +126,7 @@ export function verifyPkcs7(p: Pkcs7, publicKey: KeyObject, content: Uint8Array)
     if (!ct) throw malformed('PKCS#7 signed attributes lack contentType');
     const md = attribute(s.signedAttrs, OID.messageDigest);
     if (!md) throw malformed('PKCS#7 signed attributes lack messageDigest');
-    let expected: Uint8Array;
-    try { expected = new Uint8Array(AsnConvert.parse(md, OctetString).buffer); } catch (e) { throw malformed('PKCS#7 messageDigest does not parse', e); }
+    const expected = octets(md, 'messageDigest');
     const actual = createHash(digestHash).update(content).digest();
     if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
       throw new AttestationError('permission_denied', 'ERR_PKCS7_DIGEST_MISMATCH',
@@ -168,8 +192,8 @@ function isSigner(cert: X509Certificate, der: Uint8Array, sid: SignerInfo['sid']
   if (sid.subjectKeyIdentifier) {
     const ext = AsnConvert.parse(der, CertificateShape).tbsCertificate.extensions?.find((e) => e.extnID === '2.5.29.14');
     if (!ext) return false;
-    const ski = new Uint8Array(AsnConvert.parse(ext.extnValue.buffer, OctetString).buffer);
-    return Buffer.from(ski).equals(Buffer.from(sid.subjectKeyIdentifier.buffer));
+    const ski = octets(ext.extnValue.buffer, 'signer certificate subjectKeyIdentifier');
+    return ski.length > 0 && Buffer.from(ski).equals(Buffer.from(sid.subjectKeyIdentifier.buffer));
   }
   return false;
 }

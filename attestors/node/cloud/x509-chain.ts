@@ -23,16 +23,19 @@ export interface ChainOptions {
 
 const chainUntrusted = (msg: string) => new AttestationError('permission_denied', 'ERR_CHAIN_UNTRUSTED', msg);
 
-/** A distinguished name on one line ("CN=a, O=b"). */
-export const oneLine = (dn: string): string => dn.replace(/\n/g, ', ');
+/**
+ * A distinguished name on one line ("CN=a, O=b"). Node gives `undefined` for an empty
+ * name, which TPM EK certificates routinely have (TCG puts the identity in the SAN).
+ */
+export const oneLine = (dn: string | undefined): string => (dn ?? '').replace(/\n/g, ', ');
 
 /** The subject's common name, else the whole subject on one line. */
 function subjectCn(c: X509Certificate): string {
-  return commonName(c) ?? oneLine(c.subject);
+  return commonName(c) ?? (oneLine(c.subject) || '(empty subject)');
 }
 
 function commonName(c: X509Certificate): string | undefined {
-  return /(?:^|\n)CN=([^\n]*)/.exec(c.subject)?.[1];
+  return /(?:^|\n)CN=([^\n]*)/.exec(c.subject ?? '')?.[1];
 }
 
 function issues(parent: X509Certificate, child: X509Certificate): boolean {

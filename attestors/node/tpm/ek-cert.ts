@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
-import { x509 } from '../../../spiffe/x509svid/peculiar.ts';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate } from '@peculiar/asn1-x509';
 import { AttestationError } from '../../../common/errors.ts';
 import { oneLine, verifyChain } from '../cloud/x509-chain.ts';
 
@@ -38,10 +39,26 @@ export function verifyEkCertificate(cert: X509Certificate, trust: EkTrust, now: 
   });
   const path = chain.map((c) => oneLine(c.subject));
   path[0] ||= '(empty subject)';
-  return { cert, issuerCn: issuerCommonName(cert.raw), path };
+  return { cert, issuerCn: issuerCommonName(cert), path };
 }
 
-function issuerCommonName(der: Uint8Array): string | undefined {
-  const cn = new x509.X509Certificate(der).issuerName.getField('CN')[0];
+const CN = '2.5.4.3';
+
+/**
+ * The issuer CN, which becomes a selector. asn1-x509 reads only primitive strings: a
+ * BER constructed one (which OpenSSL accepts, and signs over as sent) comes back as
+ * `anyValue` and would be rendered as the hex of its encoding. Then the value OpenSSL
+ * decoded (Node's `issuer`, RFC 2253-escaped) is used instead.
+ */
+function issuerCommonName(cert: X509Certificate): string | undefined {
+  const issuer = AsnConvert.parse(cert.raw, Certificate).tbsCertificate.issuer;
+  const value = issuer.flat().find((a) => a.type === CN)?.value;
+  if (!value) return undefined;
+  const cn = value.anyValue ? opensslIssuerCn(cert) : value.toString();
   return cn && cn.length > 0 ? cn : undefined;
+}
+
+function opensslIssuerCn(cert: X509Certificate): string | undefined {
+  const escaped = /(?:^|\n)CN=([^\n]*)/.exec(cert.issuer ?? '')?.[1];
+  return escaped?.replace(/\\([0-9A-Fa-f]{2}|.)/g, (_m, c: string) => (c.length === 2 ? String.fromCharCode(parseInt(c, 16)) : c));
 }
