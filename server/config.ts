@@ -3,6 +3,7 @@ import { t, loadConfigFile, parseConfig, type Field } from '../common/config.ts'
 import { ConfigError } from '../common/errors.ts';
 import { TrustDomain } from '../spiffe/id.ts';
 import { SERVER_ATTESTOR_FACTORIES } from './attestation/methods.ts';
+import { oauthConfigField } from './oauth/config.ts';
 
 /**
  * tessera-server's YAML config. Validated once at start: an unknown key or a bad
@@ -71,11 +72,18 @@ const schema = t.object({
     kind: t.enum(['sqlite', 'postgres'] as const, { default: 'sqlite' }),
     /** sqlite: file path (default <data_dir>/datastore.sqlite3); postgres: connection string. */
     connection: t.optional(t.string({ nonEmpty: true })),
+    /** postgres deadlines (docs/datastore.md); unset: 5s, 10s, 5s, 10s. */
+    connect_timeout: t.optional(t.duration({ min: 0.01 })),
+    statement_timeout: t.optional(t.duration({ min: 0.01 })),
+    pool_wait_timeout: t.optional(t.duration({ min: 0.01 })),
+    keepalive: t.optional(t.duration({ min: 0.01 })),
   }),
   join_token: t.object({
     default_ttl: t.duration({ default: 600, min: 1 }),
   }),
   node_attestors: nodeAttestors,
+  /** The OAuth authorization server (docs/delegation.md); off when absent. */
+  oauth: oauthConfigField,
 });
 
 type Raw = ReturnType<typeof schema.parse>;

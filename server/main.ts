@@ -18,7 +18,10 @@ import { SERVER_ATTESTOR_FACTORIES } from './attestation/methods.ts';
 import { AgentAuthenticator } from './api/authn.ts';
 import { agentServiceHandlers } from './api/agent-service.ts';
 import { adminHandlers } from './api/admin-service.ts';
+import { delegationAdminHandlers } from './api/delegation-admin.ts';
 import { ServerSvidProvider } from './api/server-credentials.ts';
+import { startOAuthServer } from './oauth/start.ts';
+import { openDelegationCore } from './oauth/core.ts';
 
 /**
  * Wiring: config -> store -> CA -> entry index -> attestors -> agent API (TCP, TLS
@@ -37,6 +40,8 @@ export interface RunningServer {
   caFingerprint: string;
   ca: CaManager;
   store: Datastore;
+  /** host:port of the OAuth authorization server, when configured. */
+  oauthAddress?: string;
   stop(): Promise<void>;
 }
 
@@ -108,6 +113,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     adminServer.addService(adminProto.EntryAdmin.service, admin.entry);
     adminServer.addService(adminProto.AgentAdmin.service, admin.agent);
     adminServer.addService(adminProto.BundleAdmin.service, admin.bundle);
+    adminServer.addService(adminProto.DelegationAdmin.service, delegationAdminHandlers({ store, clock, logger, maxTokenTtl: cfg.oauth?.token_ttl }));
     prepareAdminSocketDir(dirname(cfg.adminSocket), cfg.admin_api.socket === undefined);
     if (existsSync(cfg.adminSocket)) rmSync(cfg.adminSocket); // stale socket from an unclean exit
     // umask 077 while binding: the socket is never reachable by others, not even between bind and chmod.
@@ -132,6 +138,18 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     ca.onChange((ev) => { if (ev === 'bundle') publishBundle(); });
     writePublic(ADDRESS_FILE, agentAddress + '\n');
 
+    // OAuth authorization server (docs/delegation.md), when configured; writes oauth.addr.
+    let oauthAddress: string | undefined;
+    if (cfg.oauth) {
+      const core = await openDelegationCore({ store, clock, logger, tokenTtl: cfg.oauth.token_ttl, heartbeatMs: cfg.oauth.revocation_heartbeat * 1000 });
+      cleanups.push(() => core.close());
+      const oauth = await startOAuthServer({
+        cfg: cfg.oauth, dataDir: cfg.data_dir, ca, svid, store, core, refreshHintSeconds: cfg.bundle.refresh_hint, clock, logger,
+      });
+      cleanups.push(() => oauth.close());
+      oauthAddress = oauth.address;
+    }
+
     // Long-running loops.
     const loops = [
       ca.run(signal),
@@ -142,10 +160,11 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     logger.info('tessera server started', {
       trust_domain: td.name, agent_api: agentAddress, admin_socket: cfg.adminSocket, ca_fingerprint: ca.fingerprint(),
       upstream_ca: upstream !== undefined, node_attestors: [...methods.keys()], datastore: cfg.datastore.kind,
+      ...(oauthAddress ? { oauth_api: oauthAddress } : {}),
     });
 
     return {
-      agentAddress, adminSocket: cfg.adminSocket, caFingerprint: ca.fingerprint(), ca, store,
+      agentAddress, adminSocket: cfg.adminSocket, caFingerprint: ca.fingerprint(), ca, store, oauthAddress,
       async stop() {
         aborter.abort();
         await Promise.allSettled(loops);

@@ -1,16 +1,18 @@
 import pg from 'pg';
 import { systemClock, type Clock } from '../../common/clock.ts';
-import { internal, TesseraError } from '../../common/errors.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
 import { datastoreUnavailable, migrationFailed, schemaTooNew } from './errors.ts';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres.ts';
 import { latestVersion, type Migration } from './migrations/types.ts';
+import {
+  classify, clientConfig, destroyClient, isConnectionLoss, newPool, redact, resolveTimeouts, type PgTimeouts,
+} from './pg-connection.ts';
 import type { Row } from './rows.ts';
 import type { SqlConn, SqlDriver } from './sql-driver.ts';
 import { SqlStore } from './sql-store.ts';
 import type { ChangeEvent } from './types.ts';
 
-export interface PostgresDatastoreOptions {
+export interface PostgresDatastoreOptions extends PgTimeouts {
   /** e.g. "postgres://tessera@db.internal:5432/tessera". */
   connectionString: string;
   /** Pool size per server. Default 10. */
@@ -29,6 +31,8 @@ const WRITE_LOCK_KEY = '8392585648256934241';
 /** Migrations take a different lock so a starting server does not wait behind writers. */
 const MIGRATION_LOCK_KEY = '8392585648256934242';
 const PUMP_BATCH = 1000;
+/** Longest pause between LISTEN reconnect attempts: the feed is back soon after the database. */
+const MAX_RECONNECT_DELAY_MS = 5000;
 
 /**
  * PostgreSQL store: several servers share one database. Writers that append to the
@@ -40,6 +44,7 @@ const PUMP_BATCH = 1000;
 export class PostgresDatastore extends SqlStore {
   private readonly pgDriver: PostgresDriver;
   private readonly connectionString: string;
+  private readonly timeouts: Required<PgTimeouts>;
   private delivered = 0;
   private pumping = false;
   private pumpAgain = false;
@@ -50,23 +55,25 @@ export class PostgresDatastore extends SqlStore {
     super(driver, { clock, logger });
     this.pgDriver = driver;
     this.connectionString = opts.connectionString;
+    this.timeouts = resolveTimeouts(opts);
   }
 
   static async open(opts: PostgresDatastoreOptions): Promise<PostgresDatastore> {
     const clock = opts.clock ?? systemClock;
     const logger = (opts.logger ?? silentLogger).child({ component: 'datastore', engine: 'postgres' });
-    const pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.maxConnections ?? 10 });
+    const timeouts = resolveTimeouts(opts);
+    const pool = newPool(opts.connectionString, opts.maxConnections ?? 10, timeouts);
     // An idle pooled connection can fail (server restart); without a handler that would crash the process.
     pool.on('error', (err) => logger.warn('idle datastore connection failed', { err }));
-    const driver = new PostgresDriver(pool, redact(opts.connectionString));
+    const driver = new PostgresDriver(pool, redact(opts.connectionString), logger, timeouts.connectTimeoutMs);
     try {
-      await migrate(pool, opts.migrations ?? POSTGRES_MIGRATIONS, driver.description, clock, logger);
+      await migrate(driver, opts.migrations ?? POSTGRES_MIGRATIONS, clock, logger);
       const store = new PostgresDatastore(driver, opts, clock, logger);
       store.delivered = await store.currentSequence();
       if (opts.listen !== false) await store.startListening();
       return store;
     } catch (err) {
-      await pool.end().catch(() => undefined);
+      await driver.close();
       throw classify(err, driver.description);
     }
   }
@@ -105,31 +112,45 @@ export class PostgresDatastore extends SqlStore {
   }
 
   private async startListening(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString });
+    const client = new pg.Client(clientConfig(this.connectionString, this.timeouts));
     client.on('notification', () => this.pump());
     const lost = (err?: Error) => {
       if (this.stopping.signal.aborted || this.listenClient !== client) return;
       this.logger.warn('datastore LISTEN connection lost; reconnecting', { err });
       void this.reconnect(client);
     };
+    // Registered before connect: a socket error at any time is a lost connection, never an unhandled event.
     client.on('error', lost);
     client.on('end', () => lost());
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
     } catch (err) {
-      client.end().catch(() => undefined);
+      destroyClient(client);
       throw err;
     }
     this.listenClient = client;
+    void this.probe(client, lost);
+  }
+
+  /**
+   * A stalled connection raises no error and delivers no notification: only a query
+   * that must answer within the statement deadline tells it from a quiet database.
+   */
+  private async probe(client: pg.Client, lost: (err?: Error) => void): Promise<void> {
+    while (this.listenClient === client) {
+      try { await this.clock.sleep(this.timeouts.keepAliveMs, this.stopping.signal); } catch { return; }
+      if (this.listenClient !== client) return;
+      try { await client.query('SELECT 1'); } catch (err) { lost(err as Error); return; }
+    }
   }
 
   private async reconnect(dead: pg.Client): Promise<void> {
     if (this.listenClient !== dead) return;
     this.listenClient = undefined;
-    dead.end().catch(() => undefined);
+    destroyClient(dead);
     for (let attempt = 0; !this.stopping.signal.aborted; attempt++) {
-      const delay = Math.min(30_000, 250 * 2 ** attempt) * (0.5 + Math.random());
+      const delay = Math.min(MAX_RECONNECT_DELAY_MS, 250 * 2 ** attempt) * (0.5 + Math.random());
       try {
         if (attempt > 0) await this.clock.sleep(delay, this.stopping.signal);
         await this.startListening();
@@ -138,7 +159,7 @@ export class PostgresDatastore extends SqlStore {
         return;
       } catch (err) {
         if (this.stopping.signal.aborted) return;
-        this.logger.warn('datastore LISTEN reconnect failed', { err: err as Error, attempt });
+        this.logger.warn('datastore LISTEN reconnect failed', { err: classify(err, this.pgDriver.description), attempt });
       }
     }
   }
@@ -152,43 +173,43 @@ export class PostgresDatastore extends SqlStore {
     this.stopping.abort();
     const c = this.listenClient;
     this.listenClient = undefined;
-    await c?.end().catch(() => undefined);
+    if (c) destroyClient(c);
     await super.close();
   }
 
   get pool(): pg.Pool { return this.pgDriver.pool; }
 }
 
-async function migrate(pool: pg.Pool, list: readonly Migration[], where: string, clock: Clock, logger: Logger): Promise<void> {
+async function migrate(driver: PostgresDriver, list: readonly Migration[], clock: Clock, logger: Logger): Promise<void> {
   const latest = latestVersion(list);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    // Several servers may start at once against one database: one migrates, the others wait and find it done.
-    await client.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_version (
-      version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
-    const current = Number((await client.query('SELECT COALESCE(MAX(version), 0) AS v FROM schema_version')).rows[0].v);
-    if (current > latest) throw schemaTooNew(current, latest, where);
-    for (const m of list.slice(current)) {
-      try { await client.query(m.sql); } catch (err) { throw migrationFailed(m, err); }
-      await client.query('INSERT INTO schema_version (version, description, applied_at) VALUES ($1, $2, $3)',
-        [m.version, m.description, Math.floor(clock.now() / 1000)]);
-      logger.info('applied datastore migration', { version: m.version, description: m.description });
+  await driver.withClient(async (client) => {
+    try {
+      await client.query('BEGIN');
+      // Several servers may start at once against one database: one migrates, the others wait and find it done.
+      await client.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_version (
+        version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+      const current = Number((await client.query('SELECT COALESCE(MAX(version), 0) AS v FROM schema_version')).rows[0].v);
+      if (current > latest) throw schemaTooNew(current, latest, driver.description);
+      for (const m of list.slice(current)) {
+        try { await client.query(m.sql); } catch (err) { throw migrationFailed(m, err); }
+        await client.query('INSERT INTO schema_version (version, description, applied_at) VALUES ($1, $2, $3)',
+          [m.version, m.description, Math.floor(clock.now() / 1000)]);
+        logger.info('applied datastore migration', { version: m.version, description: m.description });
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 class PostgresDriver implements SqlDriver {
   readonly lockRows = ' FOR UPDATE';
   private texts = new Map<string, string>();
-  constructor(readonly pool: pg.Pool, readonly description: string) {}
+  constructor(readonly pool: pg.Pool, readonly description: string, private readonly logger: Logger,
+    private readonly closeTimeoutMs: number) {}
 
   /** `?` placeholders -> `$n` (the shared SQL never has a literal `?`). */
   private text(sql: string): string {
@@ -208,52 +229,66 @@ class PostgresDriver implements SqlDriver {
     };
   }
 
-  async writeTransaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` on a checked-out connection. pg-pool removes its idle-error listener while
+   * a client is checked out, so a socket error then (a reset mid-transaction) would be
+   * an unhandled 'error' event that ends the process: this listener takes it (the
+   * pending query rejects on its own). A lost connection is destroyed, not reused.
+   */
+  async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try { client = await this.pool.connect(); } catch (err) { throw classify(err, this.description); }
-    let broken = false;
+    let lost: Error | undefined;
+    const onError = (err: Error) => {
+      lost ??= err;
+      this.logger.warn('datastore connection failed during a request', { err });
+    };
+    client.on('error', onError);
     try {
-      await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`);
-      const r = await fn(this.conn(client));
-      // Delivered by PostgreSQL at COMMIT, never for a rolled-back write.
-      await client.query(`SELECT pg_notify('${CHANNEL}', '')`);
-      await client.query('COMMIT');
-      return r;
+      return await fn(client);
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => { broken = true; });
-      throw classify(err, this.description);
+      const e = classify(lost ?? err, this.description);
+      if (isConnectionLoss(e)) lost ??= e;
+      throw e;
     } finally {
-      client.release(broken);
+      client.removeListener('error', onError);
+      if (lost) destroyClient(client);
+      client.release(lost);
     }
+  }
+
+  writeTransaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
+    return this.withClient(async (client) => {
+      // One round trip each to start and to finish: the advisory lock is held as briefly as the work allows.
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`);
+      try {
+        const r = await fn(this.conn(client));
+        // Delivered by PostgreSQL at COMMIT, never for a rolled-back write.
+        await client.query(`SELECT pg_notify('${CHANNEL}', ''); COMMIT`);
+        return r;
+      } catch (err) {
+        // A connection that is gone or still busy with a timed-out statement cannot roll
+        // back; closing it does (withClient destroys it).
+        if (isConnectionLoss(classify(err, this.description))) throw err;
+        try { await client.query('ROLLBACK'); } catch (rb) {
+          throw datastoreUnavailable(`datastore ${this.description}: rollback failed (${(rb as Error).message}) after: ${(err as Error).message}`, err);
+        }
+        throw err;
+      }
+    });
   }
 
   async read<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
     try { return await fn(this.conn(this.pool)); } catch (err) { throw classify(err, this.description); }
   }
 
+  /** A graceful end waits for the server's goodbye, which a stalled connection never sends: bounded. */
   async close(): Promise<void> {
-    await this.pool.end().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.pool.end().catch(() => undefined),
+      new Promise((r) => { timer = setTimeout(r, this.closeTimeoutMs); }),
+    ]);
+    clearTimeout(timer);
   }
-}
-
-/** Connection-level failures become Unavailable (callers retry); anything else Internal. */
-function classify(err: unknown, where: string): Error {
-  if (err instanceof TesseraError) return err;
-  const code = String((err as { code?: unknown })?.code ?? '');
-  const msg = (err as Error)?.message ?? String(err);
-  if (/^(08|57P0[123]|53)/.test(code) || /^E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|AI_AGAIN)$/.test(code) ||
-    /Connection terminated|Client has encountered a connection error/.test(msg)) {
-    return datastoreUnavailable(`datastore ${where} is unavailable: ${msg}`, err);
-  }
-  return internal('ERR_DATASTORE', `datastore ${where}: ${msg}`, err);
-}
-
-/** Connection strings may carry a password; logs and errors get the rest. */
-function redact(cs: string): string {
-  try {
-    const u = new URL(cs);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch { return 'postgres'; }
 }

@@ -23,6 +23,9 @@ export interface SqlDriver {
    * Runs `fn` in one transaction that is serialised against every other writer of the
    * change log, so change sequence numbers are assigned in commit order (a reader of
    * changesSince never skips a sequence that commits later). Rolls back on throw.
+   * Connection failures and missed deadlines reject with ERR_DATASTORE_UNAVAILABLE.
+   * SqlStore calls it through GroupCommit (group-commit.ts), which puts several
+   * callers' writes in one transaction and may run a write again after a rollback.
    */
   writeTransaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T>;
   /** A single statement or read outside an explicit transaction. */

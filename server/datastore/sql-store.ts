@@ -5,16 +5,19 @@ import type { Logger } from '../../common/logger.ts';
 import { normalizeSelectors } from '../../spiffe/selector.ts';
 import { entryFilterSql } from './entry-filter.ts';
 import { entryExists, entryIdExists, entryNotFound, revisionMismatch } from './errors.ts';
+import { AuditAppender, GroupCommit, type WriteFn } from './group-commit.ts';
 import { ChangeListeners } from './listeners.ts';
 import {
   agentParams, bundleParams, ENTRY_COLUMNS, entryParams, IdCache, joinTokenHash, rowToAgent, rowToAudit,
   rowToBundle, rowToChange, rowToEntry, selectorsKey, unixSeconds, type Row,
 } from './rows.ts';
 import type { SqlConn, SqlDriver } from './sql-driver.ts';
+import * as dlg from './sql-delegation.ts';
 import type {
   AttestedAgent, AuditRecord, BundleRecord, ChangeEvent, ChangeKind, Datastore, EntryFilter, EntryUpdate,
-  ItemResult, JoinTokenRecord, NewEntry, RegistrationEntry,
+  ItemResult, JoinTokenRecord, NewEntry, OAuthKeyRecord, RegistrationEntry,
 } from './types.ts';
+import type { DelegationPolicy, NewDelegationPolicy, RevocationRecord } from '../delegation/types.ts';
 
 export interface SqlStoreOptions {
   clock: Clock;
@@ -54,11 +57,15 @@ export abstract class SqlStore implements Datastore {
   protected readonly ids = new IdCache();
   protected readonly clock: Clock;
   protected readonly logger: Logger;
+  private readonly writes: GroupCommit;
+  private readonly audits: AuditAppender;
 
   protected constructor(protected readonly driver: SqlDriver, opts: SqlStoreOptions) {
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.listeners = new ChangeListeners(opts.logger);
+    this.writes = new GroupCommit(driver, () => this.now(), (events) => this.afterCommit(events));
+    this.audits = new AuditAppender(driver);
   }
 
   /** Called once per committed write transaction with the events it appended, in order. */
@@ -66,19 +73,9 @@ export abstract class SqlStore implements Datastore {
 
   private now(): number { return unixSeconds(this.clock.now()); }
 
-  private async write<T>(fn: (c: SqlConn, log: (kind: ChangeKind, id: string) => Promise<void>) => Promise<T>): Promise<T> {
-    const events: ChangeEvent[] = [];
-    const time = this.now();
-    const result = await this.driver.writeTransaction(async (c) => {
-      events.length = 0; // a retried transaction starts over
-      const log = async (kind: ChangeKind, id: string) => {
-        const rows = await c.all('INSERT INTO changes (kind, id, time) VALUES (?, ?, ?) RETURNING seq', [kind, id, time]);
-        events.push({ seq: Number(rows[0].seq), kind, id });
-      };
-      return fn(c, log);
-    });
-    if (events.length) this.afterCommit(events);
-    return result;
+  /** Runs `fn` in a change-logging write transaction, coalesced with concurrent writes (group-commit.ts). */
+  private write<T>(fn: WriteFn<T>): Promise<T> {
+    return this.writes.submit(fn);
   }
 
   // ---- entries ----
@@ -342,8 +339,7 @@ export abstract class SqlStore implements Datastore {
   // ---- audit ----
 
   async appendAudit(rec: AuditRecord): Promise<void> {
-    await this.driver.read((c) => c.run('INSERT INTO audit (time, event, subject, data) VALUES (?, ?, ?, ?)',
-      [rec.time, rec.event, rec.subject, JSON.stringify(rec.data ?? {})]));
+    await this.audits.append([rec.time, rec.event, rec.subject, JSON.stringify(rec.data ?? {})]);
   }
 
   async listAudit(filter: { subject?: string; event?: string; sinceSeq?: number; limit?: number } = {}): Promise<AuditRecord[]> {
@@ -361,6 +357,69 @@ export abstract class SqlStore implements Datastore {
   async close(): Promise<void> {
     this.listeners.clear();
     await this.driver.close();
+  }
+
+  // ---- delegated authority (SQL in sql-delegation.ts) ----
+
+  /** Unix seconds of the last opportunistic prune of used_tokens. */
+  private usedTokensPrunedAt = 0;
+
+  async createDelegationPolicy(p: NewDelegationPolicy): Promise<DelegationPolicy> {
+    const now = unixSeconds(this.clock.now());
+    return this.write((c, log) => dlg.insertPolicy(c, log, p, now));
+  }
+
+  async updateDelegationPolicy(p: NewDelegationPolicy & { id: string; expectRevision?: number }): Promise<DelegationPolicy> {
+    const now = unixSeconds(this.clock.now());
+    return this.write((c, log) => dlg.updatePolicy(c, log, p, now));
+  }
+
+  async deleteDelegationPolicy(id: string): Promise<boolean> {
+    return this.write((c, log) => dlg.deletePolicy(c, log, id));
+  }
+
+  async getDelegationPolicy(id: string): Promise<DelegationPolicy | undefined> {
+    return this.driver.read((c) => dlg.selectPolicy(c, id));
+  }
+
+  async listDelegationPolicies(): Promise<DelegationPolicy[]> {
+    return this.driver.read((c) => dlg.selectPolicies(c));
+  }
+
+  async addRevocation(r: Omit<RevocationRecord, 'seq'>): Promise<RevocationRecord> {
+    return this.write((c, log) => dlg.insertRevocation(c, log, r));
+  }
+
+  async listRevocations(opts?: { afterSeq?: number; liveAt?: number }): Promise<RevocationRecord[]> {
+    return this.driver.read((c) => dlg.selectRevocations(c, opts));
+  }
+
+  async pruneRevocations(before: number): Promise<number> {
+    return this.driver.read((c) => dlg.deleteRevocations(c, before));
+  }
+
+  async useTokenOnce(hash: string, expiresAt: number): Promise<boolean> {
+    const now = unixSeconds(this.clock.now());
+    if (now - this.usedTokensPrunedAt >= 60) {
+      // At most once a minute per store. Rows outlive their exp by 5 minutes, more than
+      // any verifier's clock-skew leeway, so a token still accepted with leeway stays single-use.
+      this.usedTokensPrunedAt = now;
+      await this.driver.read((c) => dlg.deleteUsedTokens(c, now - 300)).catch((err: unknown) =>
+        this.logger.warn('could not prune used single-use tokens', { err: err as Error }));
+    }
+    return this.driver.read((c) => dlg.insertUsedToken(c, hash, expiresAt));
+  }
+
+  async putOAuthKey(k: OAuthKeyRecord): Promise<void> {
+    await this.write((c, log) => dlg.upsertOAuthKey(c, log, k));
+  }
+
+  async listOAuthKeys(): Promise<OAuthKeyRecord[]> {
+    return this.driver.read((c) => dlg.selectOAuthKeys(c));
+  }
+
+  async pruneOAuthKeys(before: number): Promise<number> {
+    return this.write((c, log) => dlg.deleteOAuthKeys(c, log, before));
   }
 }
 

@@ -1,5 +1,6 @@
 import type { SpiffeId, TrustDomain } from '../../spiffe/id.ts';
 import type { Selector } from '../../spiffe/selector.ts';
+import type { DelegationPolicy, NewDelegationPolicy, RevocationRecord } from '../delegation/types.ts';
 
 /**
  * The datastore is the server's source of truth; the in-memory entry index answers
@@ -86,13 +87,24 @@ export interface BundleRecord {
   refreshHint: number;
 }
 
-export type ChangeKind = 'entry_upsert' | 'entry_delete' | 'agent_upsert' | 'agent_delete' | 'bundle';
+export type ChangeKind = 'entry_upsert' | 'entry_delete' | 'agent_upsert' | 'agent_delete' | 'bundle'
+  // Delegated authority (docs/delegation.md): id = policy id, revocation seq, signing-key kid.
+  | 'delegation_policy' | 'revocation' | 'oauth_key';
 
 export interface ChangeEvent {
   seq: number;
   kind: ChangeKind;
-  /** Entry id, agent SPIFFE ID, or trust domain name. */
+  /** Entry id, agent SPIFFE ID, trust domain name, policy id, revocation seq (decimal) or OAuth key kid. */
   id: string;
+}
+
+/** A token-signing public key of the OAuth authorization server (one per server, rotated). */
+export interface OAuthKeyRecord {
+  kid: string;
+  /** SubjectPublicKeyInfo DER. */
+  publicKey: Uint8Array;
+  alg: string;
+  notAfter: number;
 }
 
 export interface AuditRecord {
@@ -175,6 +187,35 @@ export interface Datastore {
    * (LISTEN/NOTIFY, with changesSince catch-up after a lost connection).
    */
   subscribe(listener: (ev: ChangeEvent) => void): () => void;
+
+  // Delegated authority (docs/delegation.md). Policy and revocation writes and OAuth key
+  // changes append change events ('delegation_policy', 'revocation', 'oauth_key').
+  /** Assigns `pol_…` when `id` is absent; a taken id is already_exists ERR_POLICY_EXISTS. */
+  createDelegationPolicy(p: NewDelegationPolicy): Promise<DelegationPolicy>;
+  /** Replaces every field; bumps revision. not_found ERR_POLICY_NOT_FOUND; failed_precondition ERR_POLICY_REVISION. */
+  updateDelegationPolicy(p: NewDelegationPolicy & { id: string; expectRevision?: number }): Promise<DelegationPolicy>;
+  deleteDelegationPolicy(id: string): Promise<boolean>;
+  getDelegationPolicy(id: string): Promise<DelegationPolicy | undefined>;
+  listDelegationPolicies(): Promise<DelegationPolicy[]>;
+  /** The store assigns `seq`, increasing in commit order. */
+  addRevocation(r: Omit<RevocationRecord, 'seq'>): Promise<RevocationRecord>;
+  /** Ordered by seq; `afterSeq`: only later records; `liveAt`: only those with expiresAt > liveAt. */
+  listRevocations(opts?: { afterSeq?: number; liveAt?: number }): Promise<RevocationRecord[]>;
+  /**
+   * Drops records with expiresAt <= before. No change event: an expired record matches
+   * no live token, and every revocation index drops it by its own clock.
+   */
+  pruneRevocations(before: number): Promise<number>;
+  /**
+   * Records a single-use token's hash until `expiresAt`: true the first time a hash is
+   * seen, false after, atomically across every store object on the database.
+   */
+  useTokenOnce(hash: string, expiresAt: number): Promise<boolean>;
+  /** Upsert by kid. */
+  putOAuthKey(k: OAuthKeyRecord): Promise<void>;
+  listOAuthKeys(): Promise<OAuthKeyRecord[]>;
+  /** Drops keys with notAfter <= before (one 'oauth_key' change event per key). */
+  pruneOAuthKeys(before: number): Promise<number>;
 
   // Audit trail (append-only).
   appendAudit(rec: AuditRecord): Promise<void>;

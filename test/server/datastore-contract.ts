@@ -8,6 +8,7 @@ import { createCaCertificate } from '../../spiffe/x509svid/ca.ts';
 import type {
   AttestedAgent, ChangeEvent, Datastore, ItemResult, JwtAuthority, NewEntry, RegistrationEntry,
 } from '../../server/datastore/types.ts';
+import type { NewDelegationPolicy } from '../../server/delegation/types.ts';
 
 /**
  * The Datastore contract: every rule here must hold for every implementation.
@@ -407,6 +408,9 @@ export function registerDatastoreContract(engine: string, open: ContractFactory)
     t.is((await other.getEntry(e.id))?.revision, 1);
     t.is(await other.currentSequence(), await store.currentSequence());
   });
+
+  registerDelegationContract(engine, open);
+  registerConcurrentWriteContract(engine, open);
 }
 
 export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -415,4 +419,186 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<vo
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+// ---- delegated authority (docs/delegation.md) ----
+
+export function newPolicy(over: Partial<NewDelegationPolicy> = {}): NewDelegationPolicy {
+  return {
+    description: 'researcher reads files for eng', actors: ['spiffe://example.org/agents/*'],
+    subjectIssuer: 'https://idp.example.org', subjects: [], groups: ['eng'], audiences: ['https://tools.example.org'],
+    scopes: ['files:read', 'review:post'], maxTtl: 300, maxDepth: 2, mayDelegateTo: ['spiffe://example.org/agents/sub/*'],
+    ...over,
+  };
+}
+
+function registerDelegationContract(engine: string, open: ContractFactory): void {
+  const name = (rule: string) => `${engine}: ${rule}`;
+
+  test(name('a delegation policy gets a pol_ id, reads back whole, and a taken id is already_exists'), async (t) => {
+    const { store } = await open(t);
+    const events: ChangeEvent[] = [];
+    store.subscribe((ev) => events.push(ev));
+    const p = await store.createDelegationPolicy(newPolicy());
+    t.regex(p.id, /^pol_[A-Za-z0-9_-]{16}$/);
+    t.like(p, { revision: 1, ...newPolicy() });
+    t.deepEqual(await store.getDelegationPolicy(p.id), p);
+    const mine = await store.createDelegationPolicy(newPolicy({ id: 'pol_mine', subjects: ['alice'], groups: [] }));
+    t.is(mine.id, 'pol_mine');
+    t.deepEqual((await store.listDelegationPolicies()).map((x) => x.id).sort(), [p.id, 'pol_mine'].sort());
+    const err = await t.throwsAsync(store.createDelegationPolicy(newPolicy({ id: 'pol_mine' })), { instanceOf: TesseraError });
+    t.like(err, { kind: 'already_exists', code: 'ERR_POLICY_EXISTS' });
+    t.deepEqual(events.map((e) => [e.kind, e.id]), [['delegation_policy', p.id], ['delegation_policy', 'pol_mine']]);
+    t.is(await store.getDelegationPolicy('pol_nope'), undefined);
+  });
+
+  test(name('a policy update replaces every field, bumps the revision and honours expectRevision'), async (t) => {
+    const { store, clock } = await open(t);
+    const p = await store.createDelegationPolicy(newPolicy());
+    clock.advance(5000);
+    const u = await store.updateDelegationPolicy({ ...newPolicy({ scopes: ['files:read'], maxDepth: 1, mayDelegateTo: [] }), id: p.id, expectRevision: 1 });
+    t.like(u, { id: p.id, revision: 2, createdAt: p.createdAt, scopes: ['files:read'], maxDepth: 1, mayDelegateTo: [] });
+    t.deepEqual(await store.getDelegationPolicy(p.id), u);
+    const stale = await t.throwsAsync(store.updateDelegationPolicy({ ...newPolicy(), id: p.id, expectRevision: 1 }), { instanceOf: TesseraError });
+    t.like(stale, { kind: 'failed_precondition', code: 'ERR_POLICY_REVISION' });
+    t.regex(stale!.message, /revision 1 was expected but the stored revision is 2/);
+    const missing = await t.throwsAsync(store.updateDelegationPolicy({ ...newPolicy(), id: 'pol_nope' }), { instanceOf: TesseraError });
+    t.like(missing, { kind: 'not_found', code: 'ERR_POLICY_NOT_FOUND' });
+    t.is((await store.getDelegationPolicy(p.id))!.revision, 2);
+  });
+
+  test(name('deleting a policy reports whether it existed and logs a change only when it did'), async (t) => {
+    const { store } = await open(t);
+    const p = await store.createDelegationPolicy(newPolicy());
+    const seq = await store.currentSequence();
+    t.true(await store.deleteDelegationPolicy(p.id));
+    t.false(await store.deleteDelegationPolicy(p.id));
+    t.is(await store.getDelegationPolicy(p.id), undefined);
+    t.deepEqual((await store.changesSince(seq)).map((e) => [e.kind, e.id]), [['delegation_policy', p.id]]);
+  });
+
+  test(name('revocations get increasing seqs, log a change with the seq, and list by afterSeq and liveAt'), async (t) => {
+    const { store } = await open(t);
+    const events: ChangeEvent[] = [];
+    store.subscribe((ev) => events.push(ev));
+    const a = await store.addRevocation({ kind: 'grant', value: 'grt_a', at: 1000, expiresAt: 1300, by: 'admin uid 0' });
+    const b = await store.addRevocation({ kind: 'jti', value: 'tok_b', at: 1100, expiresAt: 1400 });
+    const c = await store.addRevocation({ kind: 'actor', value: 'spiffe://example.org/agents/x', at: 1200, expiresAt: 1500 });
+    t.true(a.seq < b.seq && b.seq < c.seq);
+    t.deepEqual(a, { seq: a.seq, kind: 'grant', value: 'grt_a', at: 1000, expiresAt: 1300, by: 'admin uid 0' });
+    t.deepEqual(events.map((e) => [e.kind, e.id]), [a, b, c].map((r) => ['revocation', String(r.seq)]));
+    t.deepEqual(await store.listRevocations(), [a, b, c]);
+    t.deepEqual(await store.listRevocations({ afterSeq: a.seq }), [b, c]);
+    t.deepEqual(await store.listRevocations({ liveAt: 1400 }), [c]);
+    t.deepEqual(await store.listRevocations({ afterSeq: b.seq, liveAt: 1300 }), [c]);
+    t.is(await store.pruneRevocations(1400), 2, 'expiresAt <= before goes');
+    t.deepEqual(await store.listRevocations(), [c]);
+    const d = await store.addRevocation({ kind: 'subject', value: 'https://idp.example.org#alice', at: 1600, expiresAt: 1900 });
+    t.true(d.seq > c.seq, 'seqs never go back after a prune');
+  });
+
+  test(name('useTokenOnce: 20 concurrent uses of one hash over two store objects, exactly one is first'), async (t) => {
+    const { store, openAnother } = await open(t);
+    const other = await openAnother();
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : store).useTokenOnce('h-race', 2_000_000_000)));
+    t.is(results.filter(Boolean).length, 1);
+    t.false(await store.useTokenOnce('h-race', 2_000_000_000));
+    t.false(await other.useTokenOnce('h-race', 2_000_000_000));
+    t.true(await other.useTokenOnce('h-other', 2_000_000_000), 'another hash is independent');
+  });
+
+  test(name('OAuth signing keys upsert by kid, round-trip their bytes, prune by notAfter, and log changes'), async (t) => {
+    const { store } = await open(t);
+    const events: ChangeEvent[] = [];
+    store.subscribe((ev) => events.push(ev));
+    const k1 = { kid: 'k1', publicKey: new Uint8Array([0x30, 0x59, 0, 255]), alg: 'ES256', notAfter: 1000 };
+    const k2 = { kid: 'k2', publicKey: new Uint8Array([0x30, 1, 2]), alg: 'ES256', notAfter: 2000 };
+    await store.putOAuthKey(k1);
+    await store.putOAuthKey(k2);
+    await store.putOAuthKey({ ...k1, notAfter: 1500 });
+    const keys = await store.listOAuthKeys();
+    t.deepEqual(keys.map((k) => [k.kid, hexOf(k.publicKey), k.alg, k.notAfter]),
+      [['k1', hexOf(k1.publicKey), 'ES256', 1500], ['k2', hexOf(k2.publicKey), 'ES256', 2000]]);
+    t.is(await store.pruneOAuthKeys(1500), 1);
+    t.deepEqual((await store.listOAuthKeys()).map((k) => k.kid), ['k2']);
+    t.deepEqual(events.map((e) => [e.kind, e.id]), [['oauth_key', 'k1'], ['oauth_key', 'k2'], ['oauth_key', 'k1'], ['oauth_key', 'k1']]);
+    t.is(await store.pruneOAuthKeys(1500), 0);
+  });
+
+  if (engine === 'postgres') {
+    test(name('another server\'s store hears policy, revocation and key changes'), async (t) => {
+      const { store, openAnother } = await open(t);
+      const other = await openAnother();
+      const seen: ChangeEvent[] = [];
+      other.subscribe((ev) => seen.push(ev));
+      const p = await store.createDelegationPolicy(newPolicy());
+      const r = await store.addRevocation({ kind: 'jti', value: 'tok_x', at: 1, expiresAt: 2 });
+      await store.putOAuthKey({ kid: 'k9', publicKey: new Uint8Array([1]), alg: 'ES256', notAfter: 5 });
+      await waitFor(() => seen.length >= 3);
+      t.deepEqual(seen.map((e) => [e.kind, e.id]), [['delegation_policy', p.id], ['revocation', String(r.seq)], ['oauth_key', 'k9']]);
+      t.deepEqual(await other.listRevocations({ afterSeq: r.seq - 1 }), [r]);
+    });
+  }
+}
+
+// ---- concurrent writes (group commit: server/datastore/group-commit.ts) ----
+
+function registerConcurrentWriteContract(engine: string, open: ContractFactory): void {
+  const name = (rule: string) => `${engine}: ${rule}`;
+
+  test(name('64 concurrent single-entry creates: only the duplicates fail, the rest are stored, events come once each in order'), async (t) => {
+    const { store } = await open(t);
+    const taken = ok(t, (await store.createEntries([newEntry({ id: 'taken', selectors: sel('x:taken') })]))[0]);
+    const before = await store.currentSequence();
+    const seen: ChangeEvent[] = [];
+    store.subscribe((ev) => seen.push(ev));
+    const DUP_SELECTORS = 17, DUP_ID = 40;
+    const inputs = Array.from({ length: 64 }, (_, i) => {
+      if (i === DUP_SELECTORS) return newEntry({ selectors: sel('x:taken') });
+      if (i === DUP_ID) return newEntry({ id: 'taken', selectors: sel('x:other') });
+      return newEntry({ selectors: sel(`x:${i}`) });
+    });
+    const results = await Promise.all(inputs.map((e) => store.createEntries([e])));
+    t.true(results.every((r) => r.length === 1));
+    t.is(failure(results[DUP_SELECTORS]![0]!).code, 'ERR_ENTRY_EXISTS');
+    t.is(failure(results[DUP_ID]![0]!).code, 'ERR_ENTRY_ID_EXISTS');
+    const created = results.filter((_, i) => i !== DUP_SELECTORS && i !== DUP_ID).map((r) => ok(t, r[0]!));
+    t.is(created.length, 62);
+    t.deepEqual(created.map((e) => formatSelector(e.selectors[0]!)),
+      inputs.map((e, i) => (i === DUP_SELECTORS || i === DUP_ID ? undefined : formatSelector(e.selectors[0]!))).filter((x) => x !== undefined),
+      'each caller gets its own entry back');
+    t.deepEqual(ids(await store.listEntries()), [taken.id, ...created.map((e) => e.id)].sort());
+    t.is((await store.getEntry('taken'))!.revision, 1, 'the entry whose id was reused is untouched');
+
+    const logged = await store.changesSince(before);
+    t.deepEqual(logged.map((e) => e.id).sort(), created.map((e) => e.id).sort(), 'one change per stored entry, none for the failures');
+    t.deepEqual(logged.map((e) => e.seq), Array.from({ length: 62 }, (_, i) => before + i + 1), 'gap-free sequence');
+    await waitFor(() => seen.length >= 62);
+    await new Promise((r) => setTimeout(r, 50));
+    t.deepEqual(seen, logged, 'subscribers get every event once, in sequence order');
+  });
+
+  test(name('among concurrent writes, one that throws fails alone and leaves nothing behind'), async (t) => {
+    const { store } = await open(t);
+    await store.appendBundle({ trustDomain: td, x509Authorities: [], jwtAuthorities: [jwtKey('a', 1, NOW)], refreshHint: 300 });
+    const before = await store.currentSequence();
+    const seen: ChangeEvent[] = [];
+    store.subscribe((ev) => seen.push(ev));
+    const entries = Array.from({ length: 10 }, (_, i) => store.createEntries([newEntry({ selectors: sel(`y:${i}`) })]));
+    const conflict = store.appendBundle({ trustDomain: td, x509Authorities: [], jwtAuthorities: [jwtKey('b', 2, NOW), jwtKey('a', 9, NOW)], refreshHint: 300 });
+    const more = Array.from({ length: 10 }, (_, i) => store.createEntries([newEntry({ selectors: sel(`z:${i}`) })]));
+    const agent = store.upsertAgent(newAgent());
+    await t.throwsAsync(conflict, { code: 'ERR_BUNDLE_KID_CONFLICT' });
+    const created = (await Promise.all([...entries, ...more])).map((r) => ok(t, r[0]!));
+    await agent;
+    t.deepEqual((await store.getBundle('example.org'))!.jwtAuthorities.map((k) => k.kid), ['a'], 'the failed write left no key behind');
+    t.is((await store.listEntries()).length, 20);
+    const logged = await store.changesSince(before);
+    t.deepEqual(logged.map((e) => e.kind).sort(), [...Array(20).fill('entry_upsert'), 'agent_upsert'].sort());
+    // Increasing, not gap-free: PostgreSQL sequences do not roll back with the failed attempt.
+    for (let i = 1; i < logged.length; i++) t.true(logged[i]!.seq > logged[i - 1]!.seq);
+    t.deepEqual(new Set(logged.filter((e) => e.kind === 'entry_upsert').map((e) => e.id)), new Set(created.map((e) => e.id)));
+    await waitFor(() => seen.length >= 21);
+    t.deepEqual(seen, logged);
+  });
 }

@@ -13,6 +13,9 @@ import type { BatchUpdateEntryRequest as _tessera_v1_BatchUpdateEntryRequest, Ba
 import type { Bundle as _tessera_v1_Bundle, Bundle__Output as _tessera_v1_Bundle__Output } from './tessera/v1/Bundle';
 import type { BundleAdminClient as _tessera_v1_BundleAdminClient, BundleAdminDefinition as _tessera_v1_BundleAdminDefinition } from './tessera/v1/BundleAdmin';
 import type { CreateJoinTokenRequest as _tessera_v1_CreateJoinTokenRequest, CreateJoinTokenRequest__Output as _tessera_v1_CreateJoinTokenRequest__Output } from './tessera/v1/CreateJoinTokenRequest';
+import type { DelegationAdminClient as _tessera_v1_DelegationAdminClient, DelegationAdminDefinition as _tessera_v1_DelegationAdminDefinition } from './tessera/v1/DelegationAdmin';
+import type { DelegationPolicy as _tessera_v1_DelegationPolicy, DelegationPolicy__Output as _tessera_v1_DelegationPolicy__Output } from './tessera/v1/DelegationPolicy';
+import type { DeletePolicyResponse as _tessera_v1_DeletePolicyResponse, DeletePolicyResponse__Output as _tessera_v1_DeletePolicyResponse__Output } from './tessera/v1/DeletePolicyResponse';
 import type { DeleteResult as _tessera_v1_DeleteResult, DeleteResult__Output as _tessera_v1_DeleteResult__Output } from './tessera/v1/DeleteResult';
 import type { Entry as _tessera_v1_Entry, Entry__Output as _tessera_v1_Entry__Output } from './tessera/v1/Entry';
 import type { EntryAdminClient as _tessera_v1_EntryAdminClient, EntryAdminDefinition as _tessera_v1_EntryAdminDefinition } from './tessera/v1/EntryAdmin';
@@ -27,6 +30,13 @@ import type { ListAgentsRequest as _tessera_v1_ListAgentsRequest, ListAgentsRequ
 import type { ListAgentsResponse as _tessera_v1_ListAgentsResponse, ListAgentsResponse__Output as _tessera_v1_ListAgentsResponse__Output } from './tessera/v1/ListAgentsResponse';
 import type { ListEntriesRequest as _tessera_v1_ListEntriesRequest, ListEntriesRequest__Output as _tessera_v1_ListEntriesRequest__Output } from './tessera/v1/ListEntriesRequest';
 import type { ListEntriesResponse as _tessera_v1_ListEntriesResponse, ListEntriesResponse__Output as _tessera_v1_ListEntriesResponse__Output } from './tessera/v1/ListEntriesResponse';
+import type { ListPoliciesRequest as _tessera_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _tessera_v1_ListPoliciesRequest__Output } from './tessera/v1/ListPoliciesRequest';
+import type { ListPoliciesResponse as _tessera_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _tessera_v1_ListPoliciesResponse__Output } from './tessera/v1/ListPoliciesResponse';
+import type { ListRevocationsRequest as _tessera_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _tessera_v1_ListRevocationsRequest__Output } from './tessera/v1/ListRevocationsRequest';
+import type { ListRevocationsResponse as _tessera_v1_ListRevocationsResponse, ListRevocationsResponse__Output as _tessera_v1_ListRevocationsResponse__Output } from './tessera/v1/ListRevocationsResponse';
+import type { PolicyIdRequest as _tessera_v1_PolicyIdRequest, PolicyIdRequest__Output as _tessera_v1_PolicyIdRequest__Output } from './tessera/v1/PolicyIdRequest';
+import type { Revocation as _tessera_v1_Revocation, Revocation__Output as _tessera_v1_Revocation__Output } from './tessera/v1/Revocation';
+import type { RevokeRequest as _tessera_v1_RevokeRequest, RevokeRequest__Output as _tessera_v1_RevokeRequest__Output } from './tessera/v1/RevokeRequest';
 import type { Selector as _tessera_v1_Selector, Selector__Output as _tessera_v1_Selector__Output } from './tessera/v1/Selector';
 import type { Status as _tessera_v1_Status, Status__Output as _tessera_v1_Status__Output } from './tessera/v1/Status';
 
@@ -49,6 +59,9 @@ export interface ProtoGrpcType {
       Bundle: MessageTypeDefinition<_tessera_v1_Bundle, _tessera_v1_Bundle__Output>
       BundleAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_BundleAdminClient> & { service: _tessera_v1_BundleAdminDefinition }
       CreateJoinTokenRequest: MessageTypeDefinition<_tessera_v1_CreateJoinTokenRequest, _tessera_v1_CreateJoinTokenRequest__Output>
+      DelegationAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_DelegationAdminClient> & { service: _tessera_v1_DelegationAdminDefinition }
+      DelegationPolicy: MessageTypeDefinition<_tessera_v1_DelegationPolicy, _tessera_v1_DelegationPolicy__Output>
+      DeletePolicyResponse: MessageTypeDefinition<_tessera_v1_DeletePolicyResponse, _tessera_v1_DeletePolicyResponse__Output>
       DeleteResult: MessageTypeDefinition<_tessera_v1_DeleteResult, _tessera_v1_DeleteResult__Output>
       Entry: MessageTypeDefinition<_tessera_v1_Entry, _tessera_v1_Entry__Output>
       EntryAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_EntryAdminClient> & { service: _tessera_v1_EntryAdminDefinition }
@@ -63,6 +76,13 @@ export interface ProtoGrpcType {
       ListAgentsResponse: MessageTypeDefinition<_tessera_v1_ListAgentsResponse, _tessera_v1_ListAgentsResponse__Output>
       ListEntriesRequest: MessageTypeDefinition<_tessera_v1_ListEntriesRequest, _tessera_v1_ListEntriesRequest__Output>
       ListEntriesResponse: MessageTypeDefinition<_tessera_v1_ListEntriesResponse, _tessera_v1_ListEntriesResponse__Output>
+      ListPoliciesRequest: MessageTypeDefinition<_tessera_v1_ListPoliciesRequest, _tessera_v1_ListPoliciesRequest__Output>
+      ListPoliciesResponse: MessageTypeDefinition<_tessera_v1_ListPoliciesResponse, _tessera_v1_ListPoliciesResponse__Output>
+      ListRevocationsRequest: MessageTypeDefinition<_tessera_v1_ListRevocationsRequest, _tessera_v1_ListRevocationsRequest__Output>
+      ListRevocationsResponse: MessageTypeDefinition<_tessera_v1_ListRevocationsResponse, _tessera_v1_ListRevocationsResponse__Output>
+      PolicyIdRequest: MessageTypeDefinition<_tessera_v1_PolicyIdRequest, _tessera_v1_PolicyIdRequest__Output>
+      Revocation: MessageTypeDefinition<_tessera_v1_Revocation, _tessera_v1_Revocation__Output>
+      RevokeRequest: MessageTypeDefinition<_tessera_v1_RevokeRequest, _tessera_v1_RevokeRequest__Output>
       Selector: MessageTypeDefinition<_tessera_v1_Selector, _tessera_v1_Selector__Output>
       Status: MessageTypeDefinition<_tessera_v1_Status, _tessera_v1_Status__Output>
     }

@@ -97,4 +97,49 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
     description: 'attested_agents.previous_serial (renewal tolerance survives restarts and spans servers)',
     sql: `ALTER TABLE attested_agents ADD COLUMN previous_serial TEXT NOT NULL DEFAULT '';`,
   },
+  {
+    version: 3,
+    description: 'delegated authority: delegation policies, revocations, single-use tokens, OAuth signing keys',
+    sql: `
+CREATE TABLE delegation_policies (
+  id               TEXT PRIMARY KEY,
+  description      TEXT NOT NULL DEFAULT '',
+  actors           TEXT NOT NULL,
+  subject_issuer   TEXT NOT NULL,
+  subjects         TEXT NOT NULL DEFAULT '[]',
+  user_groups      TEXT NOT NULL DEFAULT '[]',
+  audiences        TEXT NOT NULL,
+  scopes           TEXT NOT NULL,
+  max_ttl          BIGINT NOT NULL,
+  max_depth        BIGINT NOT NULL,
+  may_delegate_to  TEXT NOT NULL DEFAULT '[]',
+  revision         BIGINT NOT NULL,
+  created_at       BIGINT NOT NULL,
+  updated_at       BIGINT NOT NULL
+);
+
+CREATE TABLE revocations (
+  seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind        TEXT NOT NULL,
+  value       TEXT NOT NULL,
+  at          BIGINT NOT NULL,
+  expires_at  BIGINT NOT NULL,
+  revoked_by  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX revocations_expires ON revocations (expires_at);
+
+CREATE TABLE used_tokens (
+  token_hash  TEXT PRIMARY KEY,
+  expires_at  BIGINT NOT NULL
+);
+CREATE INDEX used_tokens_expires ON used_tokens (expires_at);
+
+CREATE TABLE oauth_keys (
+  kid         TEXT PRIMARY KEY,
+  public_key  TEXT NOT NULL,
+  alg         TEXT NOT NULL,
+  not_after   BIGINT NOT NULL
+);
+`,
+  },
 ];

@@ -95,4 +95,49 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 
     description: 'attested_agents.previous_serial (renewal tolerance survives restarts and spans servers)',
     sql: `ALTER TABLE attested_agents ADD COLUMN previous_serial TEXT NOT NULL DEFAULT '';`,
   },
+  {
+    version: 3,
+    description: 'delegated authority: delegation policies, revocations, single-use tokens, OAuth signing keys',
+    sql: `
+CREATE TABLE delegation_policies (
+  id               TEXT PRIMARY KEY,
+  description      TEXT NOT NULL DEFAULT '',
+  actors           TEXT NOT NULL,
+  subject_issuer   TEXT NOT NULL,
+  subjects         TEXT NOT NULL DEFAULT '[]',
+  user_groups      TEXT NOT NULL DEFAULT '[]',
+  audiences        TEXT NOT NULL,
+  scopes           TEXT NOT NULL,
+  max_ttl          INTEGER NOT NULL,
+  max_depth        INTEGER NOT NULL,
+  may_delegate_to  TEXT NOT NULL DEFAULT '[]',
+  revision         INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL
+);
+
+CREATE TABLE revocations (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind        TEXT NOT NULL,
+  value       TEXT NOT NULL,
+  at          INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  revoked_by  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX revocations_expires ON revocations (expires_at);
+
+CREATE TABLE used_tokens (
+  token_hash  TEXT PRIMARY KEY,
+  expires_at  INTEGER NOT NULL
+);
+CREATE INDEX used_tokens_expires ON used_tokens (expires_at);
+
+CREATE TABLE oauth_keys (
+  kid         TEXT PRIMARY KEY,
+  public_key  TEXT NOT NULL,
+  alg         TEXT NOT NULL,
+  not_after   INTEGER NOT NULL
+);
+`,
+  },
 ];

@@ -1,0 +1,12 @@
+// Original file: proto/tessera/admin.proto
+
+
+export interface RevokeRequest {
+  'kind'?: (string);
+  'value'?: (string);
+}
+
+export interface RevokeRequest__Output {
+  'kind': (string);
+  'value': (string);
+}

@@ -1,0 +1,105 @@
+import type { Clock } from '../../common/clock.ts';
+import { invalidArgument, notFound } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { Datastore } from '../datastore/types.ts';
+import { auditPolicyChange } from '../delegation/audit.ts';
+import { writeRevocation } from '../delegation/revocations.ts';
+import type { DelegationPolicy, RevocationRecord } from '../delegation/types.ts';
+import { validatePolicy, validateRevocation } from '../delegation/validate.ts';
+import type { DelegationAdminHandlers } from '../../proto/gen/tessera-api/tessera/v1/DelegationAdmin.ts';
+import type { DelegationPolicy as WirePolicy, DelegationPolicy__Output } from '../../proto/gen/tessera-api/tessera/v1/DelegationPolicy.ts';
+import type { Revocation } from '../../proto/gen/tessera-api/tessera/v1/Revocation.ts';
+import { unary } from './unary.ts';
+
+/**
+ * DelegationAdmin on the admin socket (docs/delegation.md): delegation policies and
+ * revocations. Input is validated here (InvalidArgument naming the field); every
+ * change is logged and audited. Revocations are written straight to the store: every
+ * server's revocation index (this one's included) learns them from the change feed,
+ * so this works whether or not this server runs the OAuth listener.
+ */
+export interface DelegationAdminDeps {
+  store: Datastore;
+  clock: Clock;
+  logger: Logger;
+  /**
+   * The longest token lifetime the servers issue (oauth.token_ttl): a revocation record
+   * lives that long. Default 86400, the largest token_ttl the config accepts, for a
+   * server without an oauth section sharing the store with ones that have it.
+   */
+  maxTokenTtl?: number;
+  /**
+   * Who is calling, for the audit trail. The admin socket is reachable only by the
+   * server's own user (0700 directory); grpc-js does not expose the peer's uid, so the
+   * default names the role.
+   */
+  who?: () => string;
+}
+
+const MAX_CONFIG_TOKEN_TTL = 86_400;
+
+export function delegationAdminHandlers(d: DelegationAdminDeps): DelegationAdminHandlers {
+  const log = d.logger.child({ component: 'delegation-admin' });
+  const audit = { store: d.store, clock: d.clock, logger: log };
+  const who = d.who ?? (() => 'admin');
+  const nowSec = () => Math.floor(d.clock.now() / 1000);
+
+  return {
+    CreatePolicy: unary(log, 'CreatePolicy', async (call) => {
+      const p = await d.store.createDelegationPolicy(validatePolicy(fromWire(call.request)));
+      await auditPolicyChange(audit, 'created', p, who());
+      return toWirePolicy(p);
+    }),
+    UpdatePolicy: unary(log, 'UpdatePolicy', async (call) => {
+      const r = call.request;
+      const valid = validatePolicy(fromWire(r));
+      if (!valid.id) throw invalidArgument('ERR_POLICY_INVALID', 'id: the id of the policy to update is required');
+      const p = await d.store.updateDelegationPolicy({ ...valid, id: valid.id, expectRevision: r.revision || undefined });
+      await auditPolicyChange(audit, 'updated', p, who());
+      return toWirePolicy(p);
+    }),
+    DeletePolicy: unary(log, 'DeletePolicy', async (call) => {
+      const id = call.request.id;
+      if (!(await d.store.deleteDelegationPolicy(id))) throw notFound('ERR_POLICY_NOT_FOUND', `delegation policy "${id}" not found`);
+      await auditPolicyChange(audit, 'deleted', { id }, who());
+      return { id };
+    }),
+    GetPolicy: unary(log, 'GetPolicy', async (call) => {
+      const p = await d.store.getDelegationPolicy(call.request.id);
+      if (!p) throw notFound('ERR_POLICY_NOT_FOUND', `delegation policy "${call.request.id}" not found`);
+      return toWirePolicy(p);
+    }),
+    ListPolicies: unary(log, 'ListPolicies', async () => ({ policies: (await d.store.listDelegationPolicies()).map(toWirePolicy) })),
+    Revoke: unary(log, 'Revoke', async (call) => {
+      const { kind, value } = validateRevocation(call.request.kind, call.request.value);
+      const rec = await writeRevocation(audit, kind, value, who(), d.maxTokenTtl ?? MAX_CONFIG_TOKEN_TTL);
+      return toWireRevocation(rec);
+    }),
+    ListRevocations: unary(log, 'ListRevocations', async (call) => {
+      const r = call.request;
+      const recs = await d.store.listRevocations({
+        afterSeq: r.after_seq > 0 ? r.after_seq : undefined, liveAt: r.include_expired ? undefined : nowSec(),
+      });
+      return { revocations: recs.map(toWireRevocation) };
+    }),
+  };
+}
+
+function fromWire(r: DelegationPolicy__Output) {
+  return {
+    id: r.id || undefined, description: r.description, actors: r.actors, subjectIssuer: r.subject_issuer, subjects: r.subjects,
+    groups: r.groups, audiences: r.audiences, scopes: r.scopes, maxTtl: r.max_ttl, maxDepth: r.max_depth, mayDelegateTo: r.may_delegate_to,
+  };
+}
+
+export function toWirePolicy(p: DelegationPolicy): WirePolicy {
+  return {
+    id: p.id, description: p.description, actors: p.actors, subject_issuer: p.subjectIssuer, subjects: p.subjects, groups: p.groups,
+    audiences: p.audiences, scopes: p.scopes, max_ttl: p.maxTtl, max_depth: p.maxDepth, may_delegate_to: p.mayDelegateTo,
+    revision: p.revision, created_at: p.createdAt,
+  };
+}
+
+function toWireRevocation(r: RevocationRecord): Revocation {
+  return { seq: r.seq, kind: r.kind, value: r.value, at: r.at, expires_at: r.expiresAt, by: r.by ?? '' };
+}

@@ -1,0 +1,228 @@
+import * as grpc from '@grpc/grpc-js';
+import { formatTable, optString, optStrings, requireString, UsageError, type Command, type CommandContext, type OptionSpec } from '../../common/cli.ts';
+import { parseDuration } from '../../common/config.ts';
+import { loadAdminProto } from '../../common/proto.ts';
+import type { DelegationAdminClient } from '../../proto/gen/tessera-api/tessera/v1/DelegationAdmin.ts';
+import type { DelegationPolicy, DelegationPolicy__Output } from '../../proto/gen/tessera-api/tessera/v1/DelegationPolicy.ts';
+import type { DeletePolicyResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/DeletePolicyResponse.ts';
+import type { ListPoliciesResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/ListPoliciesResponse.ts';
+import type { ListRevocationsResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/ListRevocationsResponse.ts';
+import type { Revocation__Output } from '../../proto/gen/tessera-api/tessera/v1/Revocation.ts';
+import { call, SOCKET_OPTIONS, socketPath, withAdmin } from './admin-client.ts';
+
+/** `tessera-server delegation ...`: delegation policies and revocations (docs/delegation.md) through the admin socket. */
+const FIELDS: Record<string, OptionSpec> = {
+  description: { type: 'string', value: 'TEXT', description: 'free text for operators' },
+  actor: { type: 'string', multiple: true, value: 'PATTERN', description: 'actor: a SPIFFE ID, or spiffe://td/path/* for that path and below' },
+  issuer: { type: 'string', value: 'URL', description: 'subject issuer: the trusted IdP whose users this covers' },
+  subject: { type: 'string', multiple: true, value: 'SUB', description: 'user (subject claim value) covered; none = any' },
+  group: { type: 'string', multiple: true, value: 'GROUP', description: 'the user must be in one of these groups; none = any' },
+  audience: { type: 'string', multiple: true, value: 'AUD', description: 'audience/resource a token may name' },
+  scope: { type: 'string', multiple: true, value: 'SCOPE', description: 'scope a token may carry' },
+  'max-ttl': { type: 'string', value: 'DURATION', description: 'longest token lifetime, e.g. 300, 90s, 5m, 1h' },
+  'max-depth': { type: 'string', value: 'N', description: 'longest act chain (1 = no sub-agents)' },
+  'may-delegate-to': { type: 'string', multiple: true, value: 'PATTERN', description: 'actor pattern the holder may hand a narrower token to; none = no one' },
+};
+const LIST_FLAGS: Record<string, keyof DelegationPolicy> = {
+  actor: 'actors', subject: 'subjects', group: 'groups', audience: 'audiences', scope: 'scopes', 'may-delegate-to': 'may_delegate_to',
+};
+const CLEARABLE = ['subject', 'group', 'may-delegate-to'];
+const POLICY_ID_OPT: Record<string, OptionSpec> = { id: { type: 'string', value: 'ID', description: 'policy ID (or as the positional argument)' } };
+
+/** Runs `fn` with a DelegationAdmin client on the admin socket (the shared helper checks the socket first). */
+function withDelegation<T>(ctx: CommandContext, fn: (c: DelegationAdminClient) => Promise<T>): Promise<T> {
+  return withAdmin(ctx, async () => {
+    const p = loadAdminProto().tessera.v1;
+    const client = new p.DelegationAdmin(`unix://${socketPath(ctx.options, ctx.io.env)}`, grpc.credentials.createInsecure());
+    try { return await fn(client); } finally { client.close(); }
+  });
+}
+
+function seconds(ctx: CommandContext, k: string): number | undefined {
+  const v = optString(ctx.options, k);
+  if (v === undefined) return undefined;
+  const s = parseDuration(v);
+  if (s === undefined || !Number.isInteger(s) || s <= 0) {
+    throw new UsageError(`--${k} must be a positive whole number of seconds or a duration like 90s, 5m, 1h, got "${v}"`);
+  }
+  return s;
+}
+
+function count(ctx: CommandContext, k: string): number | undefined {
+  const v = optString(ctx.options, k);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${k} must be a whole number of at least 1, got "${v}"`);
+  return Number(v);
+}
+
+function policyIdArg(ctx: CommandContext): string {
+  const id = optString(ctx.options, 'id') ?? ctx.positionals[0];
+  if (!id) throw new UsageError('a policy ID is required');
+  return id;
+}
+
+/** The wire policy from flags; `base` (update) supplies fields not given, `--clear` empties optional lists. */
+function policyFromFlags(ctx: CommandContext, base?: DelegationPolicy__Output): DelegationPolicy {
+  const o = ctx.options;
+  const p: DelegationPolicy = base ? { ...base } : {};
+  const description = optString(o, 'description'); if (description !== undefined) p.description = description;
+  const issuer = optString(o, 'issuer'); if (issuer !== undefined) p.subject_issuer = issuer;
+  for (const c of optStrings(o, 'clear')) {
+    if (!CLEARABLE.includes(c)) throw new UsageError(`--clear ${c}: only ${CLEARABLE.join(', ')} can be cleared`);
+    (p as Record<string, unknown>)[LIST_FLAGS[c]!] = [];
+  }
+  for (const [flag, field] of Object.entries(LIST_FLAGS)) {
+    const v = optStrings(o, flag);
+    if (v.length) (p as Record<string, unknown>)[field] = v;
+  }
+  const ttl = seconds(ctx, 'max-ttl'); if (ttl !== undefined) p.max_ttl = ttl;
+  const depth = count(ctx, 'max-depth'); if (depth !== undefined) p.max_depth = depth;
+  return p;
+}
+
+const list = (l: string[]) => l.join(' ');
+const policyTable = (ps: DelegationPolicy__Output[]) => formatTable(
+  ['ID', 'ACTORS', 'ISSUER', 'USERS', 'AUDIENCES', 'SCOPES', 'MAX TTL', 'DEPTH', 'MAY DELEGATE TO'],
+  ps.map((p) => [p.id, list(p.actors), p.subject_issuer, users(p), list(p.audiences), list(p.scopes), `${p.max_ttl}s`, p.max_depth,
+    list(p.may_delegate_to) || '-']),
+);
+function users(p: DelegationPolicy__Output): string {
+  const parts = [p.subjects.length ? `subjects: ${list(p.subjects)}` : '', p.groups.length ? `groups: ${list(p.groups)}` : ''].filter(Boolean);
+  return parts.join('; ') || 'any';
+}
+const policyDetail = (p: DelegationPolicy__Output) => [
+  `Policy ID       : ${p.id}`, `Revision        : ${p.revision}`,
+  ...(p.description ? [`Description     : ${p.description}`] : []),
+  ...p.actors.map((a) => `Actor           : ${a}`),
+  `Subject issuer  : ${p.subject_issuer}`,
+  ...(p.subjects.length ? p.subjects.map((s) => `Subject         : ${s}`) : ['Subjects        : any']),
+  ...(p.groups.length ? p.groups.map((g) => `Group           : ${g}`) : ['Groups          : any']),
+  ...p.audiences.map((a) => `Audience        : ${a}`),
+  `Scopes          : ${list(p.scopes)}`, `Max TTL         : ${p.max_ttl}s`, `Max depth       : ${p.max_depth}`,
+  ...(p.may_delegate_to.length ? p.may_delegate_to.map((m) => `May delegate to : ${m}`) : ['May delegate to : no one']),
+  `Created at      : ${new Date(p.created_at * 1000).toISOString()}`,
+].join('\n');
+
+const time = (s: number) => new Date(s * 1000).toISOString();
+const revocationTable = (rs: Revocation__Output[]) => formatTable(['SEQ', 'KIND', 'VALUE', 'AT', 'EXPIRES AT', 'BY'],
+  rs.map((r) => [r.seq, r.kind, r.value, time(r.at), time(r.expires_at), r.by]));
+
+const REVOKE_KINDS = ['grant', 'jti', 'subject', 'actor'] as const;
+
+export const delegationCommands: Command[] = [
+  {
+    name: 'delegation create', summary: 'create a delegation policy (who may act for whom, with what)',
+    options: { id: { type: 'string', value: 'ID', description: 'policy ID pol_… (default: assigned)' }, ...FIELDS, ...SOCKET_OPTIONS },
+    details: 'Example: tessera-server delegation create --actor spiffe://example.org/agents/* --issuer https://idp.example.org\n' +
+      '  --group eng --audience https://tools.example.org --scope files:read --max-ttl 5m --max-depth 2\n' +
+      '  --may-delegate-to spiffe://example.org/agents/sub/*\n--max-ttl defaults to 5m, --max-depth to 1.',
+    async run(ctx) {
+      if (optStrings(ctx.options, 'actor').length === 0) throw new UsageError('--actor is required (at least one)');
+      requireString(ctx.options, 'issuer');
+      if (optStrings(ctx.options, 'audience').length === 0) throw new UsageError('--audience is required (at least one)');
+      if (optStrings(ctx.options, 'scope').length === 0) throw new UsageError('--scope is required (at least one)');
+      const p = { max_ttl: 300, max_depth: 1, ...policyFromFlags(ctx), id: optString(ctx.options, 'id') ?? '' };
+      await withDelegation(ctx, async (c) => {
+        const created = await call<DelegationPolicy, DelegationPolicy__Output>(c, 'CreatePolicy', p);
+        ctx.print(created, () => policyDetail(created));
+      });
+    },
+  },
+  {
+    name: 'delegation list', summary: 'list delegation policies',
+    options: { ...SOCKET_OPTIONS },
+    async run(ctx) {
+      await withDelegation(ctx, async (c) => {
+        const res = await call<unknown, ListPoliciesResponse__Output>(c, 'ListPolicies', {});
+        ctx.print(res.policies, () => (res.policies.length ? policyTable(res.policies) : 'no delegation policies'));
+      });
+    },
+  },
+  {
+    name: 'delegation show', summary: 'show one delegation policy', positionals: '<POLICY-ID>',
+    options: { ...POLICY_ID_OPT, ...SOCKET_OPTIONS },
+    async run(ctx) {
+      const id = policyIdArg(ctx);
+      await withDelegation(ctx, async (c) => {
+        const p = await call<unknown, DelegationPolicy__Output>(c, 'GetPolicy', { id });
+        ctx.print(p, () => policyDetail(p));
+      });
+    },
+  },
+  {
+    name: 'delegation update', summary: 'update a delegation policy: given flags replace those fields', positionals: '<POLICY-ID>',
+    options: {
+      ...POLICY_ID_OPT, ...FIELDS,
+      clear: { type: 'string', multiple: true, value: 'FIELD', description: `empty an optional list: ${CLEARABLE.join(', ')}` },
+      ...SOCKET_OPTIONS,
+    },
+    details: 'The update applies to the revision read first: a concurrent change makes it fail rather than be overwritten.',
+    async run(ctx) {
+      const id = policyIdArg(ctx);
+      await withDelegation(ctx, async (c) => {
+        const current = await call<unknown, DelegationPolicy__Output>(c, 'GetPolicy', { id });
+        const updated = await call<DelegationPolicy, DelegationPolicy__Output>(c, 'UpdatePolicy', policyFromFlags(ctx, current));
+        ctx.print(updated, () => policyDetail(updated));
+      });
+    },
+  },
+  {
+    name: 'delegation delete', summary: 'delete delegation policies', positionals: '<POLICY-ID>...',
+    options: { id: { type: 'string', multiple: true, value: 'ID', description: 'policy ID (repeatable, or positional)' }, ...SOCKET_OPTIONS },
+    async run(ctx) {
+      const ids = [...optStrings(ctx.options, 'id'), ...ctx.positionals];
+      if (ids.length === 0) throw new UsageError('at least one policy ID is required');
+      return withDelegation(ctx, async (c) => {
+        const done: string[] = [];
+        let failed = 0;
+        for (const id of ids) {
+          try { done.push((await call<unknown, DeletePolicyResponse__Output>(c, 'DeletePolicy', { id })).id); } catch (e) {
+            failed++;
+            ctx.io.err(`${id}: ${(e as Error).message}`);
+          }
+        }
+        if (ctx.output === 'json') ctx.print(done.map((id) => ({ id })));
+        else for (const id of done) ctx.io.out(`deleted ${id}`);
+        return failed ? 1 : 0;
+      });
+    },
+  },
+  {
+    name: 'delegation revoke', summary: 'revoke delegated tokens: a grant, a token and its descendants, a user, or an actor',
+    options: {
+      grant: { type: 'string', value: 'ID', description: 'every token of this grant (grant_id)' },
+      jti: { type: 'string', value: 'ID', description: 'this token and every token derived from it' },
+      subject: { type: 'string', value: 'ISS#SUB', description: 'every token for this user issued until now, e.g. https://idp.example.org#alice' },
+      actor: { type: 'string', value: 'SPIFFE_ID', description: 'every token with this actor anywhere in its chain, issued until now' },
+      ...SOCKET_OPTIONS,
+    },
+    details: 'Exactly one of --grant, --jti, --subject, --actor. Every server sharing the datastore refuses the tokens at once and pushes the record to revocation feed subscribers.',
+    async run(ctx) {
+      const given = REVOKE_KINDS.filter((k) => optString(ctx.options, k) !== undefined);
+      if (given.length !== 1) throw new UsageError('exactly one of --grant, --jti, --subject, --actor is required');
+      const kind = given[0]!;
+      await withDelegation(ctx, async (c) => {
+        const r = await call<unknown, Revocation__Output>(c, 'Revoke', { kind, value: optString(ctx.options, kind) });
+        ctx.print(r, () => `revoked ${r.kind} ${r.value} (seq ${r.seq}, record expires ${time(r.expires_at)})`);
+      });
+    },
+  },
+  {
+    name: 'delegation revocations', summary: 'list revocation records (live ones unless --all)',
+    options: {
+      after: { type: 'string', value: 'SEQ', description: 'only records after this sequence number' },
+      all: { type: 'boolean', description: 'include expired records not yet pruned' },
+      ...SOCKET_OPTIONS,
+    },
+    async run(ctx) {
+      const after = optString(ctx.options, 'after');
+      if (after !== undefined && !/^\d+$/.test(after)) throw new UsageError(`--after must be a sequence number, got "${after}"`);
+      await withDelegation(ctx, async (c) => {
+        const res = await call<unknown, ListRevocationsResponse__Output>(c, 'ListRevocations', {
+          after_seq: after === undefined ? 0 : Number(after), include_expired: ctx.options.all === true,
+        });
+        ctx.print(res.revocations, () => (res.revocations.length ? revocationTable(res.revocations) : 'no revocations'));
+      });
+    },
+  },
+];

@@ -1,0 +1,59 @@
+import { invalidArgument } from '../../common/errors.ts';
+import { SpiffeId } from '../../spiffe/id.ts';
+import type { ActorPattern } from './types.ts';
+
+/**
+ * Actor patterns of delegation policies: an exact SPIFFE ID, or a SPIFFE ID followed by
+ * `/*` meaning that path and everything below it. Matching respects path-segment
+ * boundaries: `spiffe://td/a/*` covers spiffe://td/a, spiffe://td/a/b and
+ * spiffe://td/a/b/c, never spiffe://td/ab. No other wildcard exists, so an operator
+ * reading a policy knows exactly whom it names.
+ */
+export interface ParsedActorPattern {
+  /** Canonical text (trust domain lowercased): what policies store. */
+  readonly pattern: ActorPattern;
+  readonly prefix: boolean;
+  matches(spiffeId: string): boolean;
+}
+
+/** Parses a pattern; invalid_argument ERR_ACTOR_PATTERN naming what is wrong. */
+export function parseActorPattern(input: string): ParsedActorPattern {
+  const prefix = input.endsWith('/*');
+  const idText = prefix ? input.slice(0, -2) : input;
+  if (idText.includes('*')) {
+    throw invalidArgument('ERR_ACTOR_PATTERN',
+      `actor pattern "${input}": "*" is only allowed as a whole last path segment ("spiffe://td/path/*")`);
+  }
+  let id: SpiffeId;
+  try { id = SpiffeId.parse(idText); } catch (err) {
+    throw invalidArgument('ERR_ACTOR_PATTERN', `actor pattern "${input}" is not a SPIFFE ID (optionally ending in "/*"): ${(err as Error).message}`, err);
+  }
+  const base = id.toString();
+  if (!prefix) {
+    if (id.isTrustDomainId) {
+      throw invalidArgument('ERR_ACTOR_PATTERN', `actor pattern "${input}" names a trust domain, not a workload; use "${base}/*" for every workload in it`);
+    }
+    return { pattern: base, prefix: false, matches: (s) => s === base };
+  }
+  const below = base + '/';
+  return { pattern: `${base}/*`, prefix: true, matches: (s) => s === base || s.startsWith(below) };
+}
+
+/** True when the text parses as an actor pattern. */
+export function isActorPattern(input: string): boolean {
+  try { parseActorPattern(input); return true; } catch { return false; }
+}
+
+/**
+ * Whether `spiffeId` matches any of `patterns`. Patterns come from stored policies
+ * (validated when written); one that does not parse matches nothing, so a bad row can
+ * only deny, never widen (a blind prefix test of "spiffe:/*" would match everyone).
+ */
+export function matchesAnyActor(patterns: readonly ActorPattern[], spiffeId: string): boolean {
+  for (const p of patterns) {
+    let parsed: ParsedActorPattern;
+    try { parsed = parseActorPattern(p); } catch { continue; }
+    if (parsed.matches(spiffeId)) return true;
+  }
+  return false;
+}

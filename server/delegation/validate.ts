@@ -1,0 +1,110 @@
+import { invalidArgument } from '../../common/errors.ts';
+import { SpiffeId } from '../../spiffe/id.ts';
+import { parseActorPattern } from './actor-pattern.ts';
+import type { NewDelegationPolicy, RevocationKind } from './types.ts';
+
+/**
+ * Edge validation of what operators write (admin API): a policy or revocation that
+ * passes here is what the core trusts. Errors are invalid_argument naming the field
+ * and the offending value.
+ */
+
+/** What an admin sends: every field of a policy, lists possibly with duplicates. */
+export interface PolicyInput {
+  id?: string;
+  description: string;
+  actors: string[];
+  subjectIssuer: string;
+  subjects: string[];
+  groups: string[];
+  audiences: string[];
+  scopes: string[];
+  maxTtl: number;
+  maxDepth: number;
+  mayDelegateTo: string[];
+}
+
+const POLICY_ID = /^pol_[A-Za-z0-9_-]{1,64}$/;
+/** An issuer URL as trusted_issuers accepts it: https, a host, an optional path, no query or fragment. */
+const ISSUER_URL = /^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
+/** RFC 6749 §3.3 scope-token: NQCHAR (printable ASCII but space, `"` and `\`). */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const MAX_TEXT = 2048;
+
+const bad = (field: string, msg: string, cause?: unknown) => invalidArgument('ERR_POLICY_INVALID', `${field}: ${msg}`, cause);
+
+export function validatePolicy(p: PolicyInput): NewDelegationPolicy {
+  const out: NewDelegationPolicy = {
+    description: p.description ?? '',
+    actors: patterns('actors', p.actors, true),
+    subjectIssuer: p.subjectIssuer,
+    subjects: strings('subjects', p.subjects, false),
+    groups: strings('groups', p.groups, false),
+    audiences: strings('audiences', p.audiences, true),
+    scopes: strings('scopes', p.scopes, true),
+    maxTtl: p.maxTtl,
+    maxDepth: p.maxDepth,
+    mayDelegateTo: patterns('may_delegate_to', p.mayDelegateTo, false),
+  };
+  if (p.id !== undefined && p.id !== '') {
+    if (!POLICY_ID.test(p.id)) throw bad('id', `"${p.id}" must be "pol_" followed by 1 to 64 of [A-Za-z0-9_-] (or empty: one is assigned)`);
+    out.id = p.id;
+  }
+  if (out.description.length > MAX_TEXT) throw bad('description', `is ${out.description.length} characters; at most ${MAX_TEXT}`);
+  if (!ISSUER_URL.test(p.subjectIssuer ?? '')) {
+    throw bad('subject_issuer', `"${p.subjectIssuer ?? ''}" must be an https:// issuer URL (no query or fragment), exactly as the IdP's tokens carry it in iss`);
+  }
+  for (const [i, s] of out.scopes.entries()) {
+    if (!SCOPE_TOKEN.test(s)) throw bad(`scopes[${i}]`, `"${s}" is not a scope token (printable ASCII without space, " or \\)`);
+  }
+  for (const [i, a] of out.audiences.entries()) {
+    if (/\s/.test(a)) throw bad(`audiences[${i}]`, `"${a}" must not contain whitespace`);
+  }
+  if (!Number.isInteger(out.maxTtl) || out.maxTtl <= 0) throw bad('max_ttl', `${out.maxTtl} must be a positive number of seconds`);
+  if (!Number.isInteger(out.maxDepth) || out.maxDepth < 1) throw bad('max_depth', `${out.maxDepth} must be at least 1 (1 = no sub-agents)`);
+  return out;
+}
+
+function strings(field: string, list: readonly string[] | undefined, required: boolean): string[] {
+  const l = list ?? [];
+  if (required && l.length === 0) throw bad(field, 'at least one value is required');
+  l.forEach((s, i) => {
+    if (typeof s !== 'string' || s.length === 0) throw bad(`${field}[${i}]`, 'must not be empty');
+    if (s.length > MAX_TEXT) throw bad(`${field}[${i}]`, `is ${s.length} characters; at most ${MAX_TEXT}`);
+  });
+  return [...new Set(l)];
+}
+
+function patterns(field: string, list: readonly string[] | undefined, required: boolean): string[] {
+  const l = list ?? [];
+  if (required && l.length === 0) throw bad(field, 'at least one actor pattern is required');
+  const out = l.map((s, i) => {
+    try { return parseActorPattern(s).pattern; } catch (err) { throw bad(`${field}[${i}]`, (err as Error).message, err); }
+  });
+  return [...new Set(out)];
+}
+
+const KINDS: readonly RevocationKind[] = ['grant', 'jti', 'subject', 'actor'];
+
+/** A revocation target: kind known, value in the form the kind matches on (canonical SPIFFE ID for actors). */
+export function validateRevocation(kind: string, value: string): { kind: RevocationKind; value: string } {
+  if (!KINDS.includes(kind as RevocationKind)) {
+    throw invalidArgument('ERR_REVOCATION_INVALID', `kind: "${kind}" must be one of ${KINDS.join(', ')}`);
+  }
+  const k = kind as RevocationKind;
+  const v = value ?? '';
+  if (v.length === 0) throw invalidArgument('ERR_REVOCATION_INVALID', `value: a ${k} to revoke is required`);
+  if (v.length > MAX_TEXT || /\s/.test(v)) throw invalidArgument('ERR_REVOCATION_INVALID', `value: "${v.slice(0, 80)}" must be at most ${MAX_TEXT} characters without whitespace`);
+  if (k === 'actor') {
+    try { return { kind: k, value: SpiffeId.parse(v).toString() }; } catch (err) {
+      throw invalidArgument('ERR_REVOCATION_INVALID', `value: actor "${v}" is not a SPIFFE ID: ${(err as Error).message}`, err);
+    }
+  }
+  if (k === 'subject') {
+    const i = v.indexOf('#'); // issuers have no fragment: the first # ends the issuer
+    if (i <= 0 || i === v.length - 1 || !ISSUER_URL.test(v.slice(0, i))) {
+      throw invalidArgument('ERR_REVOCATION_INVALID', `value: subject "${v}" must be ISSUER#SUBJECT, e.g. https://idp.example.org#alice`);
+    }
+  }
+  return { kind: k, value: v };
+}

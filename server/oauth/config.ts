@@ -1,0 +1,51 @@
+import { t, type Field } from '../../common/config.ts';
+import { ConfigError } from '../../common/errors.ts';
+
+/**
+ * The `oauth` section of the server config (docs/delegation.md). Absent = no
+ * authorization server. Parsed by server/config.ts with the other sections.
+ */
+
+const httpsUrl = /^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
+
+/** A string or a list of strings, always returned as a non-empty list. */
+const stringOrList: Field<string[]> = {
+  describe: 'string or list of strings',
+  parse(v, p) {
+    const list = typeof v === 'string' ? [v] : v;
+    if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== 'string' || x.length === 0)) {
+      throw new ConfigError(`config: ${p}: must be a non-empty string or a non-empty list of non-empty strings`);
+    }
+    return list as string[];
+  },
+};
+
+const trustedIssuer = t.object({
+  /** Exact `iss` of the IdP's tokens; its OpenID configuration is at <issuer>/.well-known/openid-configuration. */
+  issuer: t.string({ pattern: httpsUrl }),
+  /** Subject tokens must name (one of) these in `aud`. */
+  audience: stringOrList,
+  subject_claim: t.string({ default: 'sub', nonEmpty: true }),
+  groups_claim: t.optional(t.string({ nonEmpty: true })),
+  /** Overrides the jwks_uri of the OpenID configuration. */
+  jwks_uri: t.optional(t.string({ pattern: httpsUrl })),
+  /** PEM CA certificate(s) to trust for this issuer's HTTPS (private PKI, tests). */
+  ca_file: t.optional(t.string({ nonEmpty: true })),
+});
+
+export const oauthConfigField = t.optional(t.object({
+  /** host:port; port 0 picks one (written to <data_dir>/oauth.addr). */
+  listen: t.string({ default: '127.0.0.1:8443', pattern: /^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/ }),
+  /** `iss` of every token; default https://<listen host>:<bound port>. */
+  issuer: t.optional(t.string({ pattern: /^https:\/\/[^\s/?#]+(\/[^\s?#]*[^\s?#/])?$/ })),
+  /** Default and ceiling of issued token lifetimes (policies may lower it). */
+  token_ttl: t.duration({ default: 300, min: 10, max: 86400 }),
+  /** How long one token-signing key signs before the next takes over. */
+  key_rotation: t.duration({ default: 86400, min: 60 }),
+  /** Heartbeat interval of the revocation feed (GET /oauth2/revocations). */
+  revocation_heartbeat: t.duration({ default: 5, min: 0.1, max: 300 }),
+  trusted_issuers: t.array(trustedIssuer, { default: [] }),
+}));
+
+export type OAuthConfig = NonNullable<ReturnType<typeof oauthConfigField.parse>>;
+export type TrustedIssuerConfig = OAuthConfig['trusted_issuers'][number];
