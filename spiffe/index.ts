@@ -67,3 +67,23 @@ export { createJwtTokenCache } from './jwtsvid/token-cache.ts';
 export type { JwtTokenCache, JwtTokenCacheOptions } from './jwtsvid/token-cache.ts';
 export { createJwtRequestValidator, jwtMiddleware, getJwtPeer, bearerToken } from './jwtsvid/http-validator.ts';
 export type { JwtRequestValidatorOptions, JwtValidateFn } from './jwtsvid/http-validator.ts';
+
+// ---- SDK: delegated authority (docs/delegation.md) ----
+export { DelegationError } from './delegation/errors.ts';
+export type { DelegationErrorCode, DelegationReason } from './delegation/errors.ts';
+export type { DelegatedToken, Actor, RevocationKind, RevocationRecord, RevocationChecker, DelegationKey, DelegationKeySource, ServerTrust, VerifyDelegatedTokenOptions } from './delegation/types.ts';
+export { exchangeToken, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from './delegation/exchange.ts';
+export type { ExchangeTokenOptions, ExchangeTokenResult } from './delegation/exchange.ts';
+export { verifyDelegatedToken } from './delegation/verify.ts';
+export { DELEGATION_ALGORITHMS, importJwks, createStaticDelegationKeys } from './delegation/keys.ts';
+export type { DelegationAlgorithm } from './delegation/keys.ts';
+export { RemoteDelegationKeys, createRemoteDelegationKeys } from './delegation/jwks-remote.ts';
+export type { RemoteDelegationKeysOptions } from './delegation/jwks-remote.ts';
+export { authorizeDelegation } from './delegation/authorize.ts';
+export type { ActorMatcher, DelegationRequirements } from './delegation/authorize.ts';
+export { RevocationFeed } from './delegation/revocation-feed.ts';
+export type { RevocationFeedOptions } from './delegation/revocation-feed.ts';
+export { SseParser } from './delegation/sse.ts';
+export type { SseEvent } from './delegation/sse.ts';
+export { delegationMiddleware, createDelegationValidator, getDelegation } from './delegation/middleware.ts';
+export type { DelegationMiddlewareOptions } from './delegation/middleware.ts';
