@@ -1,6 +1,15 @@
 #!/usr/bin/env node
-// Launcher: runs the TypeScript CLI through tsx's ESM loader (no build step).
-import { register } from 'tsx/esm/api';
+// Launcher: runs the compiled CLI (dist/tessera-server.mjs, `npm run build`) with plain
+// node. A checkout that was never built falls back to the TypeScript sources through
+// tsx, and says so on stderr.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../server/cli/main.ts');
+const built = new URL('../dist/tessera-server.mjs', import.meta.url);
+if (existsSync(built)) {
+  await import(built.href);
+} else {
+  process.stderr.write('tessera-server: dist/ is not built (run `npm run build`); running the TypeScript sources through tsx\n');
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../server/cli/main.ts');
+}

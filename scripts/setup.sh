@@ -29,4 +29,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci"
   npm ci --no-audit --no-fund
 fi
+# bin/tessera-server.js and bin/tessera-agent.js run the compiled dist/ (a second or two).
+echo "setup: npm run build"
+npm run --silent build >/dev/null
 echo "setup: ready"

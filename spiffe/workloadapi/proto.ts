@@ -1,21 +1,28 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
 import type { ProtoGrpcType } from '../../proto/gen/spiffe/workload.ts';
+import { WORKLOAD_DESCRIPTOR } from './workload-descriptor.ts';
 
 /**
  * Loads the Workload API definition (proto/spiffe/workload.proto, no package line,
- * so method paths are /SpiffeWorkloadAPI/<Rpc>). spiffe/ stays independent of
- * common/, so it has its own loader with the options proto/gen was generated with.
+ * so method paths are /SpiffeWorkloadAPI/<Rpc>). The definition is embedded as a JSON
+ * descriptor (workload-descriptor.ts, npm run gen:descriptor) rather than read from disk:
+ * a path relative to this module does not survive bundling or the published SDK.
+ * spiffe/ stays independent of common/, so it has its own loader with the options
+ * proto/gen was generated with (keepCase is baked into the descriptor).
  */
-const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
-
 let loaded: ProtoGrpcType | undefined;
 
+/** The package definition (also what a server needs for gRPC reflection). */
+export function workloadPackageDefinition(): protoLoader.PackageDefinition {
+  return protoLoader.fromJSON(
+    WORKLOAD_DESCRIPTOR as Parameters<typeof protoLoader.fromJSON>[0],
+    { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true },
+  );
+}
+
 export function loadWorkloadProto(): ProtoGrpcType {
-  loaded ??= grpc.loadPackageDefinition(protoLoader.loadSync('spiffe/workload.proto', {
-    keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR],
-  })) as unknown as ProtoGrpcType;
+  loaded ??= grpc.loadPackageDefinition(workloadPackageDefinition()) as unknown as ProtoGrpcType;
   return loaded;
 }
 

@@ -1,0 +1,30 @@
+/**
+ * Builds @tessera-id/sdk from the repo's one source tree (../../spiffe via src/index.ts,
+ * generated from spiffe/index.ts by build/entry.ts): ESM + CommonJS, bundled .d.mts/.d.cts.
+ * Run from anywhere: `npm run build:sdk` at the root, or `npm pack` here (prepack).
+ */
+import { defineConfig } from 'tsdown';
+import { fileURLToPath } from 'node:url';
+import { writeSdkEntry } from './build/entry.ts';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+export default defineConfig({
+  cwd: here,
+  entry: { index: writeSdkEntry() },
+  format: ['esm', 'cjs'],
+  platform: 'node',
+  target: 'node20',
+  outDir: 'dist',
+  clean: true,
+  // .mjs/.cjs and .d.mts/.d.cts, whatever "type" says: each condition gets its own types.
+  fixedExtension: true,
+  hash: false,
+  // Bundled declarations: consumers never see our .ts import paths or proto/gen's
+  // extensionless ones, so node16/nodenext and bundler resolution both work.
+  dts: { tsconfig: 'tsconfig.json' },
+  // Only package.json dependencies stay external; bundling anything from node_modules
+  // (say @peculiar/x509 through a server-only module) fails the build instead.
+  deps: { onlyBundle: [] },
+  report: false,
+});
