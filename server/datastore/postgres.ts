@@ -260,8 +260,9 @@ class PostgresDriver implements SqlDriver {
   writeTransaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
     return this.withClient(async (client) => {
       // One round trip each to start and to finish: the advisory lock is held as briefly as the work allows.
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`);
       try {
+        // Inside the try: a lock wait cut short by statement_timeout must still roll back.
+        await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`);
         const r = await fn(this.conn(client));
         // Delivered by PostgreSQL at COMMIT, never for a rolled-back write.
         await client.query(`SELECT pg_notify('${CHANNEL}', ''); COMMIT`);

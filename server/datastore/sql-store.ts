@@ -13,6 +13,8 @@ import {
 } from './rows.ts';
 import type { SqlConn, SqlDriver } from './sql-driver.ts';
 import * as dlg from './sql-delegation.ts';
+import * as clients from './sql-clients.ts';
+import type { AuthorizationCodeRedemption, OAuthClientRecord } from './sql-clients.ts';
 import type {
   AttestedAgent, AuditRecord, BundleRecord, ChangeEvent, ChangeKind, Datastore, EntryFilter, EntryUpdate,
   ItemResult, JoinTokenRecord, NewEntry, OAuthKeyRecord, RegistrationEntry,
@@ -420,6 +422,42 @@ export abstract class SqlStore implements Datastore {
 
   async pruneOAuthKeys(before: number): Promise<number> {
     return this.write((c, log) => dlg.deleteOAuthKeys(c, log, before));
+  }
+
+  // ---- MCP authorization: clients and codes (SQL in sql-clients.ts) ----
+
+  /** Unix seconds of the last opportunistic prune of oauth_codes. */
+  private codesPrunedAt = 0;
+
+  async createOAuthClient(rec: OAuthClientRecord): Promise<OAuthClientRecord> {
+    return this.driver.read((c) => clients.insertClient(c, rec));
+  }
+
+  async getOAuthClient(clientId: string): Promise<OAuthClientRecord | undefined> {
+    return this.driver.read((c) => clients.selectClient(c, clientId));
+  }
+
+  async listOAuthClients(): Promise<OAuthClientRecord[]> {
+    return this.driver.read((c) => clients.selectClients(c));
+  }
+
+  async deleteOAuthClient(clientId: string): Promise<boolean> {
+    return this.driver.read((c) => clients.deleteClient(c, clientId));
+  }
+
+  async putAuthorizationCode(codeHash: string, data: string, expiresAt: number): Promise<void> {
+    const now = unixSeconds(this.clock.now());
+    if (now - this.codesPrunedAt >= 60) {
+      this.codesPrunedAt = now;
+      await this.driver.read((c) => clients.deleteCodes(c, now - clients.CODE_RETENTION_S)).catch((err: unknown) =>
+        this.logger.warn('could not prune expired authorization codes', { err: err as Error }));
+    }
+    await this.driver.read((c) => clients.insertCode(c, codeHash, data, expiresAt));
+  }
+
+  async redeemAuthorizationCode(codeHash: string, issue: { jti: string; grantId: string }): Promise<AuthorizationCodeRedemption | undefined> {
+    const now = unixSeconds(this.clock.now());
+    return this.driver.read((c) => clients.redeemCode(c, codeHash, now, issue));
   }
 }
 

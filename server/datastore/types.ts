@@ -1,4 +1,5 @@
 import type { SpiffeId, TrustDomain } from '../../spiffe/id.ts';
+import type { AuthorizationCodeRedemption, OAuthClientRecord } from './sql-clients.ts';
 import type { Selector } from '../../spiffe/selector.ts';
 import type { DelegationPolicy, NewDelegationPolicy, RevocationRecord } from '../delegation/types.ts';
 
@@ -216,6 +217,17 @@ export interface Datastore {
   listOAuthKeys(): Promise<OAuthKeyRecord[]>;
   /** Drops keys with notAfter <= before (one 'oauth_key' change event per key). */
   pruneOAuthKeys(before: number): Promise<number>;
+
+  // MCP authorization (docs/mcp.md; SQL in sql-clients.ts): pre-registered clients and codes.
+  /** A taken client_id is already_exists ERR_CLIENT_EXISTS. */
+  createOAuthClient(c: OAuthClientRecord): Promise<OAuthClientRecord>;
+  getOAuthClient(clientId: string): Promise<OAuthClientRecord | undefined>;
+  listOAuthClients(): Promise<OAuthClientRecord[]>;
+  deleteOAuthClient(clientId: string): Promise<boolean>;
+  /** Stores an authorization code by the SHA-256 of its value. */
+  putAuthorizationCode(codeHash: string, data: string, expiresAt: number): Promise<void>;
+  /** First redemption wins on every server sharing the store; undefined for an unknown code. */
+  redeemAuthorizationCode(codeHash: string, issue: { jti: string; grantId: string }): Promise<AuthorizationCodeRedemption | undefined>;
 
   // Audit trail (append-only).
   appendAudit(rec: AuditRecord): Promise<void>;

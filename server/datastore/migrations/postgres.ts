@@ -142,4 +142,28 @@ CREATE TABLE oauth_keys (
 );
 `,
   },
+  {
+    version: 4,
+    description: 'MCP authorization: pre-registered OAuth clients and authorization codes',
+    sql: `
+CREATE TABLE oauth_clients (
+  client_id      TEXT PRIMARY KEY,
+  name           TEXT NOT NULL DEFAULT '',
+  redirect_uris  TEXT NOT NULL,
+  auth_method    TEXT NOT NULL,
+  registered_by  TEXT NOT NULL DEFAULT 'admin',
+  created_at     BIGINT NOT NULL
+);
+
+CREATE TABLE oauth_codes (
+  code_hash     TEXT PRIMARY KEY,
+  data          TEXT NOT NULL,
+  expires_at    BIGINT NOT NULL,
+  used_at       BIGINT NOT NULL DEFAULT 0,
+  issued_jti    TEXT NOT NULL DEFAULT '',
+  issued_grant  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX oauth_codes_expires ON oauth_codes (expires_at);
+`,
+  },
 ];
