@@ -61,3 +61,38 @@ function jsonSafe(_k: string, v: unknown): unknown {
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   return v;
 }
+
+/**
+ * A logger that writes each distinct message (level + msg) at most once per
+ * `intervalMs`, for lines a caller or an outage can produce at will (one per request,
+ * per connection). The first line of a message after a quiet spell carries
+ * `suppressed_similar: N`, the number of lines like it that were dropped since the
+ * last one written. Children share the limits of their parent.
+ */
+export function rateLimited(logger: Logger, intervalMs: number, now: () => number = Date.now): Logger {
+  return limitedView(logger, { intervalMs, now, last: new Map() });
+}
+
+interface RateState { intervalMs: number; now: () => number; last: Map<string, { at: number; suppressed: number }> }
+
+/** Distinct messages remembered; messages are code constants, so this is never reached in practice. */
+const MAX_RATE_KEYS = 1000;
+
+function limitedView(inner: Logger, s: RateState): Logger {
+  const emit = (level: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields) => {
+    const key = `${level}\u0000${msg}`;
+    const t = s.now();
+    const prev = s.last.get(key);
+    if (prev && t - prev.at < s.intervalMs) { prev.suppressed++; return; }
+    if (!prev && s.last.size >= MAX_RATE_KEYS) s.last.delete(s.last.keys().next().value!);
+    s.last.set(key, { at: t, suppressed: 0 });
+    inner[level](msg, prev?.suppressed ? { ...fields, suppressed_similar: prev.suppressed } : fields);
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (fields) => limitedView(inner.child(fields), s),
+  };
+}

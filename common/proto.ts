@@ -3,6 +3,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { ProtoGrpcType as AgentProto } from '../proto/gen/tessera-api/agent.ts';
 import type { ProtoGrpcType as AdminProto } from '../proto/gen/tessera-api/admin.ts';
+import type { ProtoGrpcType as DelegationProto } from '../proto/gen/tessera-api/delegation.ts';
 
 /**
  * Loads Tessera's own server APIs. The options must match the ones the typed
@@ -15,6 +16,7 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 
 let agentProto: AgentProto | undefined;
 let adminProto: AdminProto | undefined;
+let delegationProto: { grpc: DelegationProto; packageDefinition: protoLoader.PackageDefinition } | undefined;
 
 export function loadAgentProto(): AgentProto {
   agentProto ??= grpc.loadPackageDefinition(
@@ -26,4 +28,16 @@ export function loadAdminProto(): AdminProto {
   adminProto ??= grpc.loadPackageDefinition(
     protoLoader.loadSync('tessera/admin.proto', LOADER_OPTIONS)) as unknown as AdminProto;
   return adminProto;
+}
+
+/**
+ * The agent's Delegation service (token exchange on the Workload API socket), with its
+ * package definition for the socket's reflection service.
+ */
+export function loadDelegationProto(): { grpc: DelegationProto; packageDefinition: protoLoader.PackageDefinition } {
+  if (!delegationProto) {
+    const packageDefinition = protoLoader.loadSync('tessera/delegation.proto', LOADER_OPTIONS);
+    delegationProto = { grpc: grpc.loadPackageDefinition(packageDefinition) as unknown as DelegationProto, packageDefinition };
+  }
+  return delegationProto;
 }

@@ -33,6 +33,16 @@ export interface AgentConfig {
    * longer than the slowest enabled attestor's own worst case, see attestorTimeoutMs.
    */
   workloadAttestorTimeoutMs: number;
+  /** The Workload API endpoint (workload_api section). */
+  workloadApi: {
+    /** A connection without a call in progress for this long is closed by the agent (ms). */
+    idleTimeoutMs: number;
+  };
+  /** Token exchange on the Workload API socket (delegation section; docs/agent.md). */
+  delegation: {
+    /** The authorization server's token endpoint; absent = the Delegation RPC answers FailedPrecondition. */
+    tokenEndpoint?: string;
+  };
 }
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -116,6 +126,12 @@ const schema = t.object({
   workload_attestors: workloadAttestors,
   log_level: t.enum(['debug', 'info', 'warn', 'error'] as const, { default: 'info' }),
   instance_idle_timeout: t.duration({ default: 600, min: 1 }),
+  workload_api: t.object({
+    idle_timeout: t.duration({ default: 30, min: 1 }),
+  }),
+  delegation: t.object({
+    token_endpoint: t.optional(t.string({ pattern: /^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/ })),
+  }),
 });
 
 /** Validates a raw (YAML-decoded, flag-overridden) document into the agent config. */
@@ -140,6 +156,8 @@ export function parseAgentConfig(raw: unknown): AgentConfig {
     logLevel: c.log_level,
     instanceIdleTimeout: c.instance_idle_timeout,
     workloadAttestorTimeoutMs: c.workload_attestors.timeoutMs,
+    workloadApi: { idleTimeoutMs: Math.round(c.workload_api.idle_timeout * 1000) },
+    delegation: { tokenEndpoint: c.delegation.token_endpoint },
   };
 }
 

@@ -69,6 +69,8 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
     },
     // Refused on the stream: ask the renewal loop to find out whether we were banned.
     onDenied: () => renewal.kick(),
+    // The server answers again: SVIDs waiting out an outage are minted now, not at the next backoff step.
+    onConnection: (up) => { if (up) cache.serverReachable(); },
   }));
   loops.push(cache.run(signal));
 
@@ -78,6 +80,8 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
     agentId: () => identity.spiffeId,
     socketPath: config.socketPath,
     logger, clock,
+    limits: { idleTimeoutMs: config.workloadApi.idleTimeoutMs },
+    delegation: { tokenEndpoint: config.delegation.tokenEndpoint },
   });
   try {
     await endpoint.start();

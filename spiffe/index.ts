@@ -87,3 +87,5 @@ export { SseParser } from './delegation/sse.ts';
 export type { SseEvent } from './delegation/sse.ts';
 export { delegationMiddleware, createDelegationValidator, getDelegation } from './delegation/middleware.ts';
 export type { DelegationMiddlewareOptions } from './delegation/middleware.ts';
+export { exchangeTokenViaAgent } from './delegation/agent-exchange.ts';
+export type { AgentExchangeOptions, AgentExchangeResult } from './delegation/agent-exchange.ts';

@@ -5,6 +5,7 @@ import type { SpiffeBundle } from '../../spiffe/bundle/spiffebundle.ts';
 import { verifyJwtSvid } from '../../spiffe/jwtsvid/verify.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
+import { rateLimited } from '../../common/logger.ts';
 import { permissionDenied } from '../../common/errors.ts';
 import type {
   AttestedWorkload, IdentityProvider, WorkloadJwtSvid, WorkloadX509Svid,
@@ -16,15 +17,21 @@ import { X509Minter, type SvidSigner } from './x509-minter.ts';
 import { JwtCache, jwtCacheKey, type JwtRecord } from './jwt-cache.ts';
 import { jwtBundleJwks, jwtSpiffeBundle } from './jwks.ts';
 import { jwtRefreshTime, rotationTime } from './rotation.ts';
+import { RetryGate } from './retry-gate.ts';
+import { SvidWatchers } from './svid-watchers.ts';
 
 /**
  * The agent's SVID cache and the Workload API's IdentityProvider. Callers match
  * synced entries by selectors (entry selectors ⊆ caller selectors). X.509-SVIDs are
  * minted on first need through batched CSRs: one shared SVID per entry, or, for
  * entries with agent metadata, one per workload instance (dropped when the process
- * is gone or idle). They are rotated at half-life ±10% in batches, and while the
- * server is unreachable the cache keeps serving SVIDs that are still valid and
- * catches up with backoff. JWT-SVIDs are minted on demand and reused until half-life.
+ * is gone or idle). They are rotated at half-life ±10% in batches. Every new SVID,
+ * minted on demand or by rotation, goes through one place (`publish`) that tells
+ * every stream serving that identity at once. While the server is unreachable the
+ * cache keeps serving SVIDs that are still valid, and all calls to the server follow
+ * one retry schedule (RetryGate); an SVID that expired meanwhile is re-minted on the
+ * first attempt that gets through. JWT-SVIDs are minted on demand and reused until
+ * half-life.
  */
 export interface SvidCacheOptions {
   entries: EntryCache;
@@ -39,8 +46,12 @@ export interface SvidCacheOptions {
   sweepMs?: number;
   /** Whether a workload process still exists (default: kill(pid, 0)). */
   processAlive?: (pid: number) => boolean;
+  /** The shared retry schedule while the server is unreachable. Default 1 s → 30 s, full jitter. */
   retryBackoff?: Backoff;
 }
+
+/** How often a message that every request can cause is logged, at most. */
+const REQUEST_LOG_INTERVAL_MS = 10_000;
 
 interface X509Record {
   key: string;
@@ -67,6 +78,13 @@ export class SvidCache implements IdentityProvider {
   private readonly jwts = new JwtCache();
   private readonly pendingJwts = new Map<string, Promise<JwtRecord>>();
   private readonly listeners = new Set<() => void>();
+  private readonly watchers: SvidWatchers;
+  private readonly gate: RetryGate;
+  private readonly signer: SvidSigner;
+  /** For lines each request can cause (one per fetch while the server is down). */
+  private readonly requestLog: Logger;
+  /** Rotation retries of SVIDs the server refused (it answered: not an outage). */
+  private readonly refusalBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000 });
   private bundle: TrustBundle;
   /** Built from `bundle` on first JWT use and dropped when the bundle changes. */
   private jwtBundle: SpiffeBundle | undefined;
@@ -83,7 +101,11 @@ export class SvidCache implements IdentityProvider {
       retryBackoff: opts.retryBackoff ?? new Backoff({ initialMs: 1_000, maxMs: 30_000 }),
     };
     this.bundle = opts.bundle;
-    this.minter = new X509Minter(opts.signer, opts.logger);
+    this.gate = new RetryGate({ backoff: this.o.retryBackoff, clock: opts.clock, logger: opts.logger });
+    this.signer = this.gate.guard(opts.signer);
+    this.minter = new X509Minter(this.signer, opts.logger);
+    this.requestLog = rateLimited(opts.logger, REQUEST_LOG_INTERVAL_MS, () => opts.clock.now());
+    this.watchers = new SvidWatchers((w) => this.o.entries.match(w.selectors, this.o.clock.now()).map((e) => recordKey(e, w)), opts.logger);
     opts.entries.onChange((c) => this.onEntries(c));
   }
 
@@ -154,6 +176,10 @@ export class SvidCache implements IdentityProvider {
     return () => this.listeners.delete(listener);
   }
 
+  watchX509Svids(w: AttestedWorkload, notify: () => void): () => void {
+    return this.watchers.add(w, notify);
+  }
+
   // ---- agent wiring ----
 
   setBundle(b: TrustBundle): void {
@@ -170,13 +196,18 @@ export class SvidCache implements IdentityProvider {
     this.emit();
   }
 
-  /** Rotation, expiry and idle-instance sweeps, until `signal` aborts. */
+  /**
+   * The server was reached by another path (the entry sync reconnected): SVIDs waiting
+   * out an outage are minted now instead of at the next scheduled attempt.
+   */
+  serverReachable(): void {
+    if (this.gate.reachable()) this.wake?.abort();
+  }
+
+  /** Rotation, re-mints after an outage and idle-instance sweeps, until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      const now = this.o.clock.now();
-      let at = now + this.o.sweepMs;
-      for (const r of this.records.values()) at = Math.min(at, r.rotateAt, r.notAfter);
-      await this.sleepUntil(at, signal);
+      await this.sleepUntil(this.nextWake(), signal);
       if (signal.aborted) return;
       try { await this.maintain(); } catch (e) { this.o.logger.error('SVID maintenance failed', { err: e as Error }); }
     }
@@ -190,7 +221,7 @@ export class SvidCache implements IdentityProvider {
 
   private async x509For(e: SyncedEntry, w: AttestedWorkload, now: number): Promise<X509Record | Error> {
     const instanceId = e.perInstance ? w.instanceId : '';
-    const key = e.perInstance ? `${e.id}|${instanceId}` : e.id;
+    const key = recordKey(e, w);
     const rec = this.records.get(key);
     if (rec && rec.revision === e.revision && rec.notAfter > now) { rec.lastUsed = now; return rec; }
     try {
@@ -200,7 +231,10 @@ export class SvidCache implements IdentityProvider {
     } catch (err) {
       // Server unreachable: a still-valid SVID for the same ID beats none.
       if (rec && rec.spiffeId === e.spiffeId && rec.notAfter > this.o.clock.now()) { rec.lastUsed = now; return rec; }
-      this.o.logger.warn('cannot mint X.509-SVID', { entry_id: e.id, spiffe_id: e.spiffeId, err: err as Error });
+      // A stream waits for this SVID: keep a placeholder (never served) so the run loop
+      // mints it on the next attempt and the stream gets it then.
+      if (!this.records.has(key) && this.watchers.has(key) && this.o.entries.get(e.id)) this.records.set(key, placeholder(key, e, instanceId, w.pid));
+      this.requestLog.warn('cannot mint X.509-SVID', { entry_id: e.id, spiffe_id: e.spiffeId, err: err as Error });
       return err instanceof Error ? err : new Error(String(err));
     }
   }
@@ -209,6 +243,9 @@ export class SvidCache implements IdentityProvider {
     const inflight = this.pending.get(key);
     if (inflight) return inflight;
     if (this.stopReason) return Promise.reject(permissionDenied('ERR_AGENT_REVOKED', `agent no longer issues SVIDs: ${this.stopReason}`));
+    // Waiting out an outage: fail at once, without a key, a CSR or a call. The run
+    // loop re-mints every SVID it keeps on the next attempt.
+    try { this.gate.check('mint X.509-SVIDs'); } catch (err) { return Promise.reject(err); }
     const p = this.minter.mint({ entry: e, instanceId }).then((m) => {
       // Shared SVIDs reuse the entry's claims object (never mutated) instead of a copy per record.
       const claims: AgentClaims = instanceId ? { ...e.claims, agent_instance_id: instanceId } : e.claims;
@@ -218,25 +255,27 @@ export class SvidCache implements IdentityProvider {
         rotateAt: rotationTime(m.notBefore, m.notAfter, this.o.random, this.o.clock.now()), lastUsed: this.o.clock.now(), pid,
       };
       // The entry may have gone while we were signing: then the SVID is not kept.
-      if (this.o.entries.get(e.id)) {
-        this.records.set(key, rec);
-        if (rec.rotateAt < this.plannedWake) this.wake?.abort();
-      }
+      if (this.o.entries.get(e.id)) this.publish(rec);
       return rec;
-    }).finally(() => this.pending.delete(key));
+    }).finally(() => {
+      this.pending.delete(key);
+      // A failed mint may have closed the gate: the loop sleeps until its next attempt.
+      if (this.gate.down) this.wake?.abort();
+    });
     this.pending.set(key, p);
     return p;
   }
 
   private async jwtFor(e: SyncedEntry, w: AttestedWorkload, audience: string[]): Promise<JwtRecord> {
-    const key = jwtCacheKey(e.id, e.revision, w.instanceId, audience);
+    const instanceId = w.instanceId;
+    const key = jwtCacheKey(e.id, e.revision, instanceId, audience);
     const now = this.o.clock.now();
     const hit = this.jwts.get(key);
     if (hit && now < hit.refreshAt) return hit;
     let p = this.pendingJwts.get(key);
     if (!p) {
       if (this.stopReason) throw permissionDenied('ERR_AGENT_REVOKED', `agent no longer issues SVIDs: ${this.stopReason}`);
-      p = this.o.signer.mintJwtSvid({ entryId: e.id, audience, instanceId: w.instanceId }).then((r) => {
+      p = this.signer.mintJwtSvid({ entryId: e.id, audience, instanceId }).then((r) => {
         const issuedAt = this.o.clock.now();
         const expiresAt = r.expiresAt * 1000;
         const rec: JwtRecord = { entryId: e.id, token: r.token, issuedAt, expiresAt, refreshAt: jwtRefreshTime(issuedAt, expiresAt) };
@@ -263,45 +302,78 @@ export class SvidCache implements IdentityProvider {
       for (const [k, r] of this.records) if (r.entryId === e.id) this.records.delete(k);
       this.jwts.dropEntry(e.id);
     }
+    // Which SVIDs a caller is served follows its matching entries.
+    this.watchers.reindex();
     // Changed entries: their SVIDs no longer match the revision and are re-minted on the next fetch.
     this.emit();
   }
 
-  /** Drops expired and idle SVIDs, then re-mints every SVID due for rotation in one batch. */
+  /**
+   * The one place a new X.509-SVID becomes current: kept, and every stream serving
+   * that identity is told at once, whether it was minted on demand, by rotation or
+   * after an outage.
+   */
+  private publish(rec: X509Record): void {
+    this.records.set(rec.key, rec);
+    if (rec.rotateAt < this.plannedWake) this.wake?.abort();
+    this.watchers.notify(rec.key);
+  }
+
+  /**
+   * When the loop must run next: the earliest rotation, or, for SVIDs due (or expired)
+   * and not yet re-minted, the retry schedule's next attempt.
+   */
+  private nextWake(): number {
+    const now = this.o.clock.now();
+    let at = now + this.o.sweepMs;
+    const attemptAt = this.gate.nextAttemptAt || now;
+    for (const r of this.records.values()) {
+      if (this.stopReason) { if (r.notAfter > now) at = Math.min(at, r.notAfter); continue; }
+      if (r.rotateAt > now) at = Math.min(at, r.rotateAt);
+      else if (!this.pending.has(r.key)) at = Math.min(at, attemptAt);
+    }
+    return at;
+  }
+
+  /**
+   * Drops idle SVIDs and those of exited processes, then re-mints, in one batch, every
+   * SVID due for rotation, including those that expired while the server was down
+   * (they are kept, not served, until a new one is had).
+   */
   private async maintain(): Promise<void> {
     const now = this.o.clock.now();
-    let changed = false;
     for (const [k, r] of this.records) {
-      const gone = r.notAfter <= now ? 'expired'
+      const gone = this.stopReason && r.notAfter <= now ? 'expired'
         : r.instanceId && r.pid !== undefined && !this.o.processAlive(r.pid) ? 'process exited'
-          : r.instanceId && r.rotateAt <= now && now - r.lastUsed > this.o.instanceIdleMs ? 'idle' : undefined;
+          : r.instanceId && r.rotateAt <= now && now - r.lastUsed > this.o.instanceIdleMs && !this.watchers.has(k) ? 'idle'
+            : !this.o.entries.get(r.entryId) ? 'entry gone' : undefined;
       if (gone) {
         this.records.delete(k);
-        changed = true;
         this.o.logger.debug('dropped X.509-SVID', { entry_id: r.entryId, instance_id: r.instanceId || undefined, reason: gone });
       }
     }
     this.jwts.sweep(now);
+    if (this.stopReason || this.gate.nextAttemptAt > 0) return;
     const due = [...this.records.values()].filter((r) => r.rotateAt <= now && !this.pending.has(r.key));
-    if (due.length > 0 && !this.stopReason) {
-      const results = await Promise.allSettled(due.map((r) => {
-        const e = this.o.entries.get(r.entryId);
-        if (!e) return Promise.reject(new Error('entry gone'));
-        return this.mint(r.key, e, r.instanceId, r.pid).then((fresh) => { fresh.lastUsed = r.lastUsed; return fresh; });
-      }));
-      const failed = results.filter((x) => x.status === 'rejected') as PromiseRejectedResult[];
-      if (failed.length < results.length) { changed = true; this.o.retryBackoff.reset(); }
-      if (failed.length > 0) {
-        const wait = this.o.retryBackoff.next();
-        const retryAt = this.o.clock.now() + wait;
-        for (const r of due) if (this.records.get(r.key) === r) r.rotateAt = Math.min(retryAt, r.notAfter);
-        const err = failed[0]!.reason;
-        this.o.logger.warn('SVID rotation failed; serving current SVIDs until they expire and retrying',
-          { failed: failed.length, of: results.length, retry_in_ms: wait, err: err instanceof Error ? err : String(err) });
-      }
-      if (failed.length < results.length) this.o.logger.info('rotated X.509-SVIDs', { rotated: results.length - failed.length });
+    if (due.length === 0) return;
+    const results = await Promise.allSettled(due.map((r) =>
+      this.mint(r.key, this.o.entries.get(r.entryId)!, r.instanceId, r.pid).then((fresh) => { fresh.lastUsed = r.lastUsed; return fresh; })));
+    const failed = results.filter((x) => x.status === 'rejected') as PromiseRejectedResult[];
+    if (failed.length < results.length) {
+      this.refusalBackoff.reset();
+      const expired = due.filter((r, i) => results[i]!.status === 'fulfilled' && r.notAfter <= now).length;
+      this.o.logger.info('rotated X.509-SVIDs', { rotated: results.length - failed.length, ...(expired ? { expired_or_missing: expired } : {}) });
     }
-    if (changed) this.emit();
+    if (failed.length === 0) return;
+    const err = failed[0]!.reason;
+    // Unreachable: the gate logged it and schedules the next attempt for all of them.
+    if (this.gate.down) return;
+    // Refused: the server answered; those SVIDs are retried on their own backoff.
+    const wait = this.refusalBackoff.next();
+    const retryAt = this.o.clock.now() + wait;
+    for (const r of due) if (this.records.get(r.key) === r) r.rotateAt = retryAt;
+    this.o.logger.warn('SVID rotation refused; serving current SVIDs until they expire and retrying',
+      { failed: failed.length, of: results.length, retry_in_ms: Math.round(wait), err: err instanceof Error ? err : String(err) });
   }
 
   private async sleepUntil(at: number, signal: AbortSignal): Promise<void> {
@@ -326,6 +398,19 @@ export class SvidCache implements IdentityProvider {
       }
     });
   }
+}
+
+/** A record with no SVID yet: due at once, never served (notAfter 0). */
+function placeholder(key: string, e: SyncedEntry, instanceId: string, pid: number | undefined): X509Record {
+  return {
+    key, entryId: e.id, instanceId, revision: e.revision, spiffeId: e.spiffeId, hint: e.hint, claims: e.claims,
+    certChain: [], privateKey: new Uint8Array(0), notBefore: 0, notAfter: 0, rotateAt: 0, lastUsed: 0, pid,
+  };
+}
+
+/** The record of an entry's SVID for a caller: the entry's shared one, or the caller instance's own. */
+function recordKey(e: SyncedEntry, w: AttestedWorkload): string {
+  return e.perInstance ? `${e.id}|${w.instanceId}` : e.id;
 }
 
 function processAlive(pid: number): boolean {

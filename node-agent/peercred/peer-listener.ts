@@ -27,10 +27,25 @@ export interface PeerListenerOptions {
    * user namespace share uid 0).
    */
   maxConnectionsPerUid?: number;
+  /**
+   * Once the server has ended its side of a connection (e.g. grpc-js closing an idle
+   * session: GOAWAY, then FIN), how long the peer has to close its side before the
+   * socket is destroyed. A peer that never reads would otherwise never see the FIN and
+   * hold the connection half-open forever. Default 2 s.
+   */
+  closeGraceMs?: number;
+  /**
+   * A connection that sends nothing for this long after it was accepted is closed
+   * (ms). Until its first bytes arrive it is not handed to the sink, so a connection
+   * that never sends a request costs a socket and nothing of grpc-js (no HTTP/2
+   * session). Default: no limit. (Idle HTTP/2 connections are the sink's business.)
+   */
+  firstByteTimeoutMs?: number;
 }
 
 export const DEFAULT_MAX_CONNECTIONS = 4096;
 export const DEFAULT_MAX_CONNECTIONS_PER_UID = 1024;
+export const DEFAULT_CLOSE_GRACE_MS = 2_000;
 
 const TOKEN_PREFIX = 'peercred:';
 
@@ -51,6 +66,7 @@ export class PeerCredentialListener {
   private seq = 0;
   private dropped = 0;
   private refused = 0;
+  private silent = 0;
   /** dev:ino of the socket file we bound, so close never unlinks someone else's. */
   private boundId: string | undefined;
 
@@ -105,6 +121,8 @@ export class PeerCredentialListener {
   get droppedConnections(): number { return this.dropped; }
   /** Connections refused because a connection limit was reached. */
   get refusedConnections(): number { return this.refused; }
+  /** Connections closed because they sent nothing within firstByteTimeoutMs. */
+  get silentConnectionsClosed(): number { return this.silent; }
 
   /** Removes the socket file if it still is the one we bound (not a replacement). */
   unlinkSocket(): void {
@@ -152,14 +170,39 @@ export class PeerCredentialListener {
     // nothing (PermissionDenied), never a later connection's peer.
     const token = `${TOKEN_PREFIX}${++this.seq}`;
     this.peers.set(token, { peer, sock });
+    let linger: NodeJS.Timeout | undefined;
+    let silence: NodeJS.Timeout | undefined;
+    sock.once('finish', () => {
+      linger = setTimeout(() => sock.destroy(), this.opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
+      linger.unref();
+    });
     sock.once('close', () => {
+      clearTimeout(linger);
+      clearTimeout(silence);
       this.peers.delete(token);
       const n = (this.perUid.get(peer.uid) ?? 1) - 1;
       if (n > 0) this.perUid.set(peer.uid, n); else this.perUid.delete(peer.uid);
       peer.close();
     });
     Object.defineProperty(sock, 'remoteAddress', { value: token, configurable: false, enumerable: true });
-    this.opts.sink.injectConnection(sock);
+    const limit = this.opts.firstByteTimeoutMs;
+    if (limit === undefined) { this.opts.sink.injectConnection(sock); return; }
+    // Bytes read while waiting stay buffered on the socket; http2 takes them over on injection.
+    const onReadable = () => {
+      sock.off('readable', onReadable);
+      clearTimeout(silence);
+      if (sock.readableLength === 0) { sock.destroy(); return; } // closed without a byte
+      this.opts.sink.injectConnection(sock);
+    };
+    sock.on('readable', onReadable);
+    silence = setTimeout(() => {
+      sock.off('readable', onReadable);
+      this.silent++;
+      // A caller can cause this at will: the first and every 1000th only.
+      if (this.silent % 1000 === 1) this.logger.info('closing workload connection: nothing sent within the idle timeout', { uid: peer.uid, pid: peer.pid, idle_timeout_ms: limit, closed_total: this.silent });
+      sock.destroy();
+    }, limit);
+    silence.unref();
   }
 
   private refuse(sock: net.Socket, fields: Record<string, number>): void {

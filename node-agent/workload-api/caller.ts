@@ -20,6 +20,8 @@ export interface CallerResolverOptions {
   /** The agent's own SPIFFE ID (hashed into agent_instance_id). */
   agentId: () => string;
   logger: Logger;
+  /** Method path prefixes attested besides the Workload API's (other services on the socket, e.g. Delegation). */
+  attestedPrefixes?: string[];
 }
 
 /**
@@ -35,12 +37,17 @@ export class CallerResolver {
   private readonly opts: CallerResolverOptions;
   private readonly callers = new WeakMap<grpc.Metadata, { workload: AttestedWorkload; peer: PeerProcess }>();
 
-  constructor(opts: CallerResolverOptions) { this.opts = opts; }
+  private readonly prefixes: string[];
+
+  constructor(opts: CallerResolverOptions) {
+    this.opts = opts;
+    this.prefixes = [WORKLOAD_API_PREFIX, ...opts.attestedPrefixes ?? []];
+  }
 
   readonly interceptor: grpc.ServerInterceptor = (method, call) => new grpc.ServerInterceptingCall(call, {
     start: (next) => next({
       onReceiveMetadata: (md, mdNext) => {
-        if (!method.path.startsWith(WORKLOAD_API_PREFIX)) return mdNext(md);
+        if (!this.prefixes.some((p) => method.path.startsWith(p))) return mdNext(md);
         const header = md.get(SECURITY_HEADER);
         if (header.length !== 1 || header[0] !== SECURITY_HEADER_VALUE) {
           call.sendStatus(grpcError(grpc.status.INVALID_ARGUMENT,

@@ -57,6 +57,7 @@ export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
       const w = callers.callerOf(call);
       void streams.serve<X509SVIDResponse>({
         call, workload: w, requireIdentity: true, verifyCaller: callers.verifierOf(call),
+        watch: provider.watchX509Svids ? (notify) => provider.watchX509Svids!(w, notify) : undefined,
         build: async () => {
           const svids = await provider.x509Svids(w);
           if (svids.length === 0) return undefined;

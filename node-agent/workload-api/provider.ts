@@ -56,6 +56,16 @@ export interface IdentityProvider {
   jwtBundles(): Map<string, Uint8Array>;
   /** Validates a JWT-SVID against the JWT bundles; throws a typed SpiffeError. */
   validateJwtSvid(token: string, audience: string): Promise<{ spiffeId: string; claims: Record<string, unknown> }>;
-  /** Fires after anything a stream shows may have changed: entries, SVIDs, bundles. */
+  /**
+   * Fires after anything a stream shows may have changed: entries, bundles, and SVIDs
+   * unless the provider has watchX509Svids (then new SVIDs reach only their watchers).
+   */
   onChange(listener: () => void): () => void;
+  /**
+   * Optional: calls `notify` whenever one of the X.509-SVIDs `w` is served (or waits
+   * for) is replaced, however it was minted (on demand for another caller, rotation,
+   * re-mint after an outage), until the returned function is called. The SVIDs
+   * followed track `w`'s matching entries.
+   */
+  watchX509Svids?(w: AttestedWorkload, notify: () => void): () => void;
 }

@@ -11,6 +11,7 @@ import { workloadApiHandlers } from './handlers.ts';
 import { loadWorkloadApiProto } from './proto.ts';
 import { addReflection } from './reflection.ts';
 import { defaultSocketPath, prepareSocketPath } from './socket-path.ts';
+import { addDelegationService, DELEGATION_PREFIX, type DelegationOptions } from '../delegation/exchange-service.ts';
 
 export interface WorkloadApiServerOptions {
   provider: IdentityProvider;
@@ -30,6 +31,8 @@ export interface WorkloadApiServerOptions {
   allowUnauthenticatedVerifiers?: boolean;
   /** Bounds on what one local user (or all) can hold open; see WorkloadApiLimits. */
   limits?: WorkloadApiLimits;
+  /** Token exchange on this socket (node-agent/delegation); without a token endpoint it answers FailedPrecondition. */
+  delegation?: DelegationOptions;
   /** Test seams. */
   peerCredentials?: PeerCredentialSource;
   procRoot?: string;
@@ -51,6 +54,12 @@ export interface WorkloadApiLimits {
   maxStreamsPerUid?: number;
   /** Largest request message (bytes). Workload API requests are small; default 64 KiB. */
   maxReceiveMessageBytes?: number;
+  /**
+   * A connection with no call in progress for this long is closed by the agent (ms):
+   * one that never sends a request, or whose last call ended. A connection with an
+   * open stream is never idle. gRPC clients reconnect transparently. Default 30 s.
+   */
+  idleTimeoutMs?: number;
 }
 
 export const DEFAULT_LIMITS: Required<WorkloadApiLimits> = {
@@ -59,6 +68,7 @@ export const DEFAULT_LIMITS: Required<WorkloadApiLimits> = {
   maxConcurrentStreamsPerConnection: 100,
   maxStreamsPerUid: 2048,
   maxReceiveMessageBytes: 64 * 1024,
+  idleTimeoutMs: 30_000,
 };
 
 /**
@@ -89,6 +99,7 @@ export class WorkloadApiServer {
       attestation: opts.attestation,
       agentId: opts.agentId,
       logger: this.logger,
+      attestedPrefixes: [DELEGATION_PREFIX],
     });
     this.streams = new StreamHub({
       provider: opts.provider, clock, logger: this.logger, jitterMs: opts.updateJitterMs ?? 100, maxStreamsPerUid: limits.maxStreamsPerUid,
@@ -97,12 +108,19 @@ export class WorkloadApiServer {
       interceptors: [callers.interceptor],
       'grpc.max_receive_message_length': limits.maxReceiveMessageBytes,
       'grpc.max_concurrent_streams': limits.maxConcurrentStreamsPerConnection,
+      // grpc-js counts calls per HTTP/2 session and closes the session (GOAWAY, then the
+      // socket) once none has been in progress for this long. Connections that never
+      // send a byte do not get this far: the listener closes them (firstByteTimeoutMs).
+      'grpc.max_connection_idle_ms': limits.idleTimeoutMs,
     });
     this.grpcServer.addService(proto.service, workloadApiHandlers({
       provider: opts.provider, callers, streams: this.streams, logger: this.logger,
       allowUnauthenticatedVerifiers: opts.allowUnauthenticatedVerifiers ?? false,
     }));
-    addReflection(this.grpcServer, proto.packageDefinition);
+    const delegation = addDelegationService(this.grpcServer, {
+      provider: opts.provider, callers, logger: this.logger, clock, options: opts.delegation,
+    });
+    addReflection(this.grpcServer, { ...proto.packageDefinition, ...delegation });
 
     listener = new PeerCredentialListener({
       socketPath: this.socketPath,
@@ -112,6 +130,7 @@ export class WorkloadApiServer {
       procRoot: opts.procRoot,
       maxConnections: limits.maxConnections,
       maxConnectionsPerUid: limits.maxConnectionsPerUid,
+      firstByteTimeoutMs: limits.idleTimeoutMs,
     });
     this.listener = listener;
   }
@@ -125,10 +144,11 @@ export class WorkloadApiServer {
   }
 
   /** Live counts, for health and tests. */
-  get stats(): { connections: number; streams: number; droppedConnections: number; refusedConnections: number } {
+  get stats(): { connections: number; streams: number; droppedConnections: number; refusedConnections: number; idleClosedConnections: number } {
     return {
       connections: this.listener.connections, streams: this.streams.size,
       droppedConnections: this.listener.droppedConnections, refusedConnections: this.listener.refusedConnections,
+      idleClosedConnections: this.listener.silentConnectionsClosed,
     };
   }
 

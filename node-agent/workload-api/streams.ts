@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { grpcError, toGrpcError, type GrpcError } from '../../common/grpc-status.ts';
 import { TesseraError } from '../../common/errors.ts';
 import type { Clock } from '../../common/clock.ts';
-import type { Logger } from '../../common/logger.ts';
+import { rateLimited, type Logger } from '../../common/logger.ts';
 import type { AttestedWorkload, IdentityProvider } from './provider.ts';
 
 /** One full-state stream (FetchX509SVID, FetchX509Bundles, FetchJWTBundles). */
@@ -21,6 +21,11 @@ export interface StreamSpec<T> {
    * another process must not keep receiving the original's rotated SVIDs.
    */
   verifyCaller?: () => void;
+  /**
+   * Subscribes to changes that concern only this caller (e.g. a new SVID for one of
+   * its identities), on top of the provider's onChange; returns the unsubscribe.
+   */
+  watch?(notify: () => void): () => void;
 }
 
 export interface StreamHubOptions {
@@ -40,9 +45,12 @@ interface Open {
   done: boolean;
   chain: Promise<void>;
   abort: AbortController;
+  unwatch: (() => void) | undefined;
 }
 
 const NO_IDENTITY = 'caller has no identity: no registration entry matches its selectors';
+/** Failed updates are logged at most this often (every caller can cause one at will, e.g. while the server is down). */
+const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 /**
  * Holds every open full-state stream and pushes on provider changes. The first
@@ -55,9 +63,11 @@ export class StreamHub {
   private readonly open = new Set<Open>();
   private readonly perUid = new Map<number, number>();
   private readonly unsubscribe: () => void;
+  private readonly failureLog: Logger;
 
   constructor(opts: StreamHubOptions) {
     this.opts = opts;
+    this.failureLog = rateLimited(opts.logger, FAILURE_LOG_INTERVAL_MS, () => opts.clock.now());
     this.unsubscribe = opts.provider.onChange(() => this.changed());
   }
 
@@ -72,7 +82,7 @@ export class StreamHub {
         `too many open Workload API streams for uid ${uid} (limit ${this.opts.maxStreamsPerUid})`)));
       return;
     }
-    const s: Open = { spec: spec as StreamSpec<unknown>, last: '', pending: false, done: false, chain: Promise.resolve(), abort: new AbortController() };
+    const s: Open = { spec: spec as StreamSpec<unknown>, last: '', pending: false, done: false, chain: Promise.resolve(), abort: new AbortController(), unwatch: undefined };
     this.perUid.set(uid, held + 1);
     const forget = () => { s.done = true; s.abort.abort(); this.remove(s); };
     spec.call.once('cancelled', forget);
@@ -80,6 +90,7 @@ export class StreamHub {
     spec.call.once('finish', forget);
     // Registered before the first build so a change during it is not lost.
     this.open.add(s);
+    s.unwatch = spec.watch?.(() => this.schedule(s));
     s.chain = this.refresh(s);
     await s.chain;
   }
@@ -95,6 +106,8 @@ export class StreamHub {
 
   /** Forgets a stream once, releasing its per-uid slot. */
   private remove(s: Open): void {
+    s.unwatch?.();
+    s.unwatch = undefined;
     if (!this.open.delete(s)) return;
     const uid = s.spec.workload.uid;
     const n = (this.perUid.get(uid) ?? 1) - 1;
@@ -107,14 +120,19 @@ export class StreamHub {
         this.end(s, grpcError(grpc.status.PERMISSION_DENIED, NO_IDENTITY));
         continue;
       }
-      if (s.pending) continue;
-      s.pending = true;
-      const delay = Math.floor(Math.random() * this.opts.jitterMs);
-      this.opts.clock.sleep(delay, s.abort.signal).then(() => {
-        s.pending = false;
-        s.chain = s.chain.then(() => this.refresh(s));
-      }, () => { /* stream ended while waiting */ });
+      this.schedule(s);
     }
+  }
+
+  /** A refresh of one stream after the jitter; at most one waits at a time. */
+  private schedule(s: Open): void {
+    if (s.pending || s.done) return;
+    s.pending = true;
+    const delay = Math.floor(Math.random() * this.opts.jitterMs);
+    this.opts.clock.sleep(delay, s.abort.signal).then(() => {
+      s.pending = false;
+      s.chain = s.chain.then(() => this.refresh(s));
+    }, () => { /* stream ended while waiting */ });
   }
 
   private async refresh(s: Open): Promise<void> {
@@ -133,7 +151,7 @@ export class StreamHub {
     try {
       msg = await s.spec.build();
     } catch (e) {
-      this.opts.logger.error('workload stream update failed', { path: s.spec.call.getPath(), pid: s.spec.workload.pid, err: e as Error });
+      this.failureLog.error('workload stream update failed', { path: s.spec.call.getPath(), pid: s.spec.workload.pid, err: e as Error });
       if (s.last === '') this.end(s, toGrpcError(e)); // nothing sent yet: tell the caller now
       return; // otherwise keep the last good state; the next change retries
     }

@@ -140,12 +140,12 @@ test('concurrent fetches for one SVID mint it once', async (t) => {
   t.true(all.every((s) => s[0]!.certChain[0] === all[0]![0]!.certChain[0]));
 });
 
-test('SVIDs rotate at half their lifetime, in one batch, and listeners hear about it', async (t) => {
+test('SVIDs rotate at half their lifetime, in one batch, and watchers of those SVIDs hear about it', async (t) => {
   const { cache, sync, signer, clock } = await setup(t, { ttlMs: 100_000 });
   sync(true, [entry('a', ['unix:uid:1']), entry('b', ['unix:uid:1'])]);
   const before = await cache.x509Svids(workload(1));
   let changes = 0;
-  cache.onChange(() => changes++);
+  cache.watchX509Svids(workload(1), () => changes++);
   await settle();
   clock.advance(40_000); await settle();
   t.is(signer.batches.length, 1, 'not yet due at 40% of the lifetime');
