@@ -18,6 +18,9 @@ export interface ParsedActorPattern {
 
 /** Parses a pattern; invalid_argument ERR_ACTOR_PATTERN naming what is wrong. */
 export function parseActorPattern(input: string): ParsedActorPattern {
+  // A public MCP client (docs/mcp.md) is named by its exact client_id URL (a Client ID
+  // Metadata Document, or a pre-registered https client_id): no wildcard, no SPIFFE ID.
+  if (/^https?:\/\//i.test(input)) return clientUrlPattern(input);
   const prefix = input.endsWith('/*');
   const idText = prefix ? input.slice(0, -2) : input;
   if (idText.includes('*')) {
@@ -37,6 +40,16 @@ export function parseActorPattern(input: string): ParsedActorPattern {
   }
   const below = base + '/';
   return { pattern: `${base}/*`, prefix: true, matches: (s) => s === base || s.startsWith(below) };
+}
+
+function clientUrlPattern(input: string): ParsedActorPattern {
+  let u: URL | undefined;
+  try { u = new URL(input); } catch { /* below */ }
+  if (!u || input.includes('#') || input.includes('*') || /\s/.test(input)
+    || (u.protocol === 'http:' && !/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(u.hostname))) {
+    throw invalidArgument('ERR_ACTOR_PATTERN', `actor pattern "${input}": a client_id must be an https URL (http only on loopback) without fragment, "*" or spaces`);
+  }
+  return { pattern: input, prefix: false, matches: (s) => s === input };
 }
 
 /** True when the text parses as an actor pattern. */

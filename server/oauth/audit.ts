@@ -41,11 +41,11 @@ export class OAuthAudit {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.queue.length);
-        for (const rec of batch) {
-          try { await this.o.store.appendAudit(rec); } catch (e) {
-            this.o.logger.warn('oauth audit row not written', { event: rec.event, err: e });
-          }
-        }
+        // Handed over together (the store appends them in this order, as one multi-row
+        // INSERT): awaiting each in turn would cost one commit, one fsync, per row.
+        await Promise.all(batch.map((rec) => this.o.store.appendAudit(rec).catch((e: unknown) => {
+          this.o.logger.warn('oauth audit row not written', { event: rec.event, err: e });
+        })));
       }
       if (this.dropped > 0) {
         this.o.logger.warn('oauth audit rows dropped: queue full', { count: this.dropped });

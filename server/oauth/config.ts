@@ -45,7 +45,46 @@ export const oauthConfigField = t.optional(t.object({
   /** Heartbeat interval of the revocation feed (GET /oauth2/revocations). */
   revocation_heartbeat: t.duration({ default: 5, min: 0.1, max: 300 }),
   trusted_issuers: t.array(trustedIssuer, { default: [] }),
+  /**
+   * MCP authorization (docs/mcp.md): the upstream OpenID Provider people sign in at
+   * (Tessera is its relying party). Absent = no authorization endpoint. Its issuer must
+   * also be listed in trusted_issuers (subject and groups claims come from there).
+   */
+  login: t.optional(t.object({
+    issuer: t.string({ pattern: httpsUrl }),
+    client_id: t.string({ nonEmpty: true }),
+    /** Absent = public client (PKCE only). */
+    client_secret: t.optional(t.string({ nonEmpty: true })),
+    /** PEM CA certificate(s) to trust for the provider's HTTPS (private PKI, tests). */
+    ca_file: t.optional(t.string({ nonEmpty: true })),
+    /** Scopes requested at the provider. */
+    scope: t.string({ default: 'openid email profile groups', nonEmpty: true }),
+  })),
+  /** How long a person has to sign in and approve (the sealed transaction cookie's life). */
+  consent_ttl: t.duration({ default: 600, min: 30, max: 3600 }),
+  /** File with a secret (≥ 32 bytes) sealing the login/consent cookies; share it across servers behind one name. Default: random per process. */
+  cookie_secret_file: t.optional(t.string({ nonEmpty: true })),
+  /** Client ID Metadata Documents (URL client_ids). */
+  cimd: t.object({
+    enabled: t.boolean({ default: true }),
+    /** Tests only: allow http:// and loopback/private addresses for metadata documents. */
+    allow_insecure_loopback: t.boolean({ default: false }),
+    max_bytes: t.number({ default: 16384, min: 1024, max: 1048576, integer: true }),
+    timeout: t.duration({ default: 5, min: 0.1, max: 60 }),
+    /** Ceiling on how long a fetched document is cached (HTTP max-age below it wins). */
+    max_cache: t.duration({ default: 3600, min: 0, max: 86400 }),
+  }),
+  /** RFC 7591 dynamic registration at /oauth2/register (deprecated by MCP; off by default). */
+  dynamic_registration: t.boolean({ default: false }),
+  /** Scopes listed in the metadata (scopes_supported); informational. */
+  scopes_supported: t.array(t.string({ nonEmpty: true }), { default: [] }),
+  /** A WebPKI certificate for browsers, used by the listener instead of the server SVID. */
+  tls: t.optional(t.object({
+    cert_file: t.string({ nonEmpty: true }),
+    key_file: t.string({ nonEmpty: true }),
+  })),
 }));
 
 export type OAuthConfig = NonNullable<ReturnType<typeof oauthConfigField.parse>>;
 export type TrustedIssuerConfig = OAuthConfig['trusted_issuers'][number];
+export type LoginConfig = NonNullable<OAuthConfig['login']>;

@@ -58,9 +58,11 @@ export async function verifyDelegatedToken(token: string, o: {
     || typeof c.subject !== 'object' || c.subject === null || typeof c.subject.iss !== 'string' || typeof c.subject.sub !== 'string') {
     throw bad('lacks jti, grant_id, sub, scope, aud, chain, client_id or subject');
   }
-  const actors = actorsOf(c.act);
+  // A public client's token (MCP authorization code flow, docs/mcp.md) has no actor: its
+  // client proved no workload identity, so its client_id is not a SPIFFE ID.
+  const actors = c.act === undefined && !c.client_id.startsWith('spiffe://') ? [] : actorsOf(c.act);
   if (!actors) throw bad('has a malformed act claim');
-  if (actors[0]!.spiffeId !== c.client_id) throw bad(`client_id ${c.client_id} is not the current actor ${actors[0]!.spiffeId}`);
+  if (actors.length > 0 && actors[0]!.spiffeId !== c.client_id) throw bad(`client_id ${c.client_id} is not the current actor ${actors[0]!.spiffeId}`);
   return {
     claims: c,
     actors,

@@ -73,10 +73,13 @@ export class OAuthListener {
 
   private constructor(private readonly o: {
     svid: ServerSvidProvider; bundles: TrustDomainBundles; clock: Clock; logger: Logger; dataDir: string;
+    /** oauth.tls: a WebPKI certificate for browsers, served instead of the server SVID (PEM). */
+    tls?: { certificate: Buffer; privateKey: Buffer };
   }) {}
 
   /** Binds `listen` (host:port) and writes oauth.addr. Routes are mounted afterwards (they need the bound address). */
-  static async start(o: { listen: string; svid: ServerSvidProvider; bundles: TrustDomainBundles; clock: Clock; logger: Logger; dataDir: string }): Promise<OAuthListener> {
+  static async start(o: { listen: string; svid: ServerSvidProvider; bundles: TrustDomainBundles; clock: Clock; logger: Logger; dataDir: string;
+    tls?: { certificate: Buffer; privateKey: Buffer } }): Promise<OAuthListener> {
     const l = new OAuthListener(o);
     // The provider delivers the current SVID and bundle on registration (next microtask).
     o.svid.addIdentityCertificateListener(l.onIdentity);
@@ -131,7 +134,10 @@ export class OAuthListener {
   }
 
   private contextOptions() {
-    return { cert: this.identity!.certificate, key: this.identity!.privateKey, ca: this.caPem, minVersion: 'TLSv1.2' as const };
+    // Browsers do not trust the SPIFFE CA: oauth.tls replaces the server certificate; the
+    // client-CA list (and so mTLS client authentication) stays the trust domain's.
+    const id = this.o.tls ?? this.identity!;
+    return { cert: id.certificate, key: id.privateKey, ca: this.caPem, minVersion: 'TLSv1.2' as const };
   }
 
   private refreshContext(): void {

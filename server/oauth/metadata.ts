@@ -4,30 +4,62 @@ import type { OAuthKeyManager } from './keys.ts';
 import type { Route } from './listener.ts';
 import type { DelegationCore } from './ports.ts';
 
-/** RFC 8414 authorization server metadata, JWKS and the revocation feed routes. */
-export function metadataRoute(d: { issuer: string; grantTypes: () => string[]; cacheSeconds: number }): Route {
+/**
+ * RFC 8414 authorization server metadata. With the MCP browser flow configured
+ * (docs/mcp.md) it also names the authorization endpoint, PKCE S256 only, RFC 9207
+ * `iss` in every authorization response, Client ID Metadata Documents and (when
+ * enabled) RFC 7591 registration. The same document is served as OpenID-style
+ * discovery, because MCP clients try both paths.
+ */
+export interface MetadataFeatures {
+  /** The authorization code flow is configured (oauth.login). */
+  authorize: boolean;
+  /** Client ID Metadata Documents are fetched. */
+  clientIdMetadataDocuments: boolean;
+  /** RFC 7591 dynamic registration is enabled. */
+  registration: boolean;
+  scopes: string[];
+}
+
+export function metadataDocument(issuer: string, grantTypes: string[], f: MetadataFeatures = { authorize: false, clientIdMetadataDocuments: false, registration: false, scopes: [] }): Record<string, unknown> {
+  const base = issuer;
   return {
-    method: 'GET', path: '/.well-known/oauth-authorization-server',
+    issuer: base,
+    ...(f.authorize ? { authorization_endpoint: `${base}/oauth2/authorize` } : {}),
+    token_endpoint: `${base}/oauth2/token`,
+    introspection_endpoint: `${base}/oauth2/introspect`,
+    revocation_endpoint: `${base}/oauth2/revoke`,
+    jwks_uri: `${base}/oauth2/jwks`,
+    revocation_feed_endpoint: `${base}/oauth2/revocations`,
+    ...(f.registration ? { registration_endpoint: `${base}/oauth2/register` } : {}),
+    grant_types_supported: grantTypes,
+    // RFC 8414 requires the member; without an authorization endpoint it is empty.
+    response_types_supported: f.authorize ? ['code'] : [],
+    ...(f.authorize ? {
+      response_modes_supported: ['query'],
+      code_challenge_methods_supported: ['S256'],
+      authorization_response_iss_parameter_supported: true,
+    } : {}),
+    ...(f.clientIdMetadataDocuments ? { client_id_metadata_document_supported: true } : {}),
+    ...(f.scopes.length ? { scopes_supported: f.scopes } : {}),
+    // Workloads authenticate with their X.509-SVID (mTLS) or a JWT-SVID assertion
+    // (private_key_jwt, assertion type jwt-spiffe); public clients with PKCE alone. No secrets.
+    token_endpoint_auth_methods_supported: f.authorize ? ['tls_client_auth', 'private_key_jwt', 'none'] : ['tls_client_auth'],
+    token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'RS256', 'PS256'],
+    introspection_endpoint_auth_methods_supported: ['tls_client_auth'],
+    revocation_endpoint_auth_methods_supported: ['tls_client_auth', 'none'],
+    tls_client_certificate_bound_access_tokens: true,
+    token_types_supported: ['urn:ietf:params:oauth:token-type:access_token', 'urn:ietf:params:oauth:token-type:jwt'],
+    resource_indicators_supported: true,
+  };
+}
+
+export function metadataRoute(d: { issuer: string; grantTypes: () => string[]; cacheSeconds: number; features?: MetadataFeatures;
+  path?: string }): Route {
+  return {
+    method: 'GET', path: d.path ?? '/.well-known/oauth-authorization-server',
     handler(ctx) {
-      const base = d.issuer;
-      sendJson(ctx.res, 200, {
-        issuer: base,
-        token_endpoint: `${base}/oauth2/token`,
-        introspection_endpoint: `${base}/oauth2/introspect`,
-        revocation_endpoint: `${base}/oauth2/revoke`,
-        jwks_uri: `${base}/oauth2/jwks`,
-        revocation_feed_endpoint: `${base}/oauth2/revocations`,
-        grant_types_supported: d.grantTypes(),
-        // No authorization endpoint (yet): RFC 8414 requires the member, so it is empty.
-        response_types_supported: [],
-        // The actor of a token exchange authenticates with its X.509-SVID (mTLS) or a
-        // JWT-SVID actor_token; there are no client secrets.
-        token_endpoint_auth_methods_supported: ['tls_client_auth'],
-        introspection_endpoint_auth_methods_supported: ['tls_client_auth'],
-        revocation_endpoint_auth_methods_supported: ['tls_client_auth', 'none'],
-        tls_client_certificate_bound_access_tokens: true,
-        token_types_supported: ['urn:ietf:params:oauth:token-type:access_token', 'urn:ietf:params:oauth:token-type:jwt'],
-      }, { cache: `public, max-age=${d.cacheSeconds}` });
+      sendJson(ctx.res, 200, metadataDocument(d.issuer, d.grantTypes(), d.features), { cache: `public, max-age=${d.cacheSeconds}` });
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { cleanAgentClaims, type AgentClaims } from '../../spiffe/agent-claims.ts';
+import { cleanAgentClaims, hasAgentClaims, type AgentClaims } from '../../spiffe/agent-claims.ts';
 import type { ChainActor } from '../delegation/types.ts';
 
 /**
@@ -7,9 +7,21 @@ import type { ChainActor } from '../delegation/types.ts';
  * it: header {alg: ES256, typ: at+jwt, kid}; `sub` = the user qualified by the IdP
  * issuer; `act` nests the actors, current outermost; `chain` the ancestors' jtis;
  * `cnf.x5t#S256` when the actor authenticated with mTLS.
+ *
+ * Actor profile (draft-mcguinness-oauth-actor-profile): every `act` object carries
+ * `iss`, the namespace of its `sub` (the actor's trust domain, `spiffe://<td>`), and
+ * `sub_profile`: `ai_agent` when the actor's SVID carries agent claims (an entry with
+ * agent metadata), else `service`. The top-level `sub_profile` is `user`: `sub` is
+ * always a person signed in at an IdP. A token issued to a client that proved no
+ * workload identity (a public MCP client) has no `act` at all: the draft forbids one
+ * made up from the client_id alone.
  */
+export type SubProfile = 'user' | 'service' | 'ai_agent';
+
 export interface ActClaim extends AgentClaims {
   sub: string;
+  iss?: string;
+  sub_profile?: SubProfile;
   act?: ActClaim;
 }
 
@@ -26,7 +38,9 @@ export interface DelegatedClaims {
   grant_id: string;
   chain: string[];
   subject: { iss: string; sub: string; groups: string[] };
-  act: ActClaim;
+  sub_profile?: SubProfile;
+  /** Absent only for a public client's token (no attested actor). */
+  act?: ActClaim;
   cnf?: { 'x5t#S256': string };
 }
 
@@ -43,11 +57,18 @@ export function actClaim(actors: readonly ChainActor[]): ActClaim {
   let inner: ActClaim | undefined;
   for (let i = actors.length - 1; i >= 0; i--) {
     const a = actors[i]!;
-    inner = { sub: a.spiffeId, ...cleanAgentClaims(a.claims as Record<string, unknown>), ...(inner ? { act: inner } : {}) };
+    const claims = cleanAgentClaims(a.claims as Record<string, unknown>);
+    inner = {
+      sub: a.spiffeId, iss: actorNamespace(a.spiffeId), sub_profile: hasAgentClaims(claims) ? 'ai_agent' : 'service',
+      ...claims, ...(inner ? { act: inner } : {}),
+    };
   }
   if (!inner) throw new Error('a delegated token needs at least one actor');
   return inner;
 }
+
+/** The namespace of an actor's SPIFFE ID: its trust domain ID (`spiffe://example.org`). */
+export const actorNamespace = (spiffeId: string): string => /^spiffe:\/\/[^/]+/.exec(spiffeId)?.[0] ?? spiffeId;
 
 /**
  * Signs with node:crypto directly (as spiffe/jwtsvid/sign.ts does): the compact JWS is
@@ -55,7 +76,9 @@ export function actClaim(actors: readonly ChainActor[]): ActClaim {
  */
 export function signDelegatedToken(claims: DelegatedClaims, key: { kid: string; privateKey: KeyObject }): string {
   const header = { alg: 'ES256', typ: 'at+jwt', kid: key.kid };
-  const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(claims))}`;
+  // `sub` is always a person (a user of a trusted IdP): say so to resource servers.
+  const body = claims.sub_profile === undefined ? { ...claims, sub_profile: 'user' } : claims;
+  const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(body))}`;
   const sig = sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
   return `${input}.${sig.toString('base64url')}`;
 }

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError } from '../../common/errors.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { ServerSvidProvider } from '../api/server-credentials.ts';
@@ -16,6 +18,7 @@ import { revokeRoute } from './revoke.ts';
 import { TokenEndpoint } from './token-endpoint.ts';
 import { TrustedIssuers } from './trusted-issuers.ts';
 import { TrustDomainBundles } from './trust.ts';
+import { mountMcpAuthorization } from './mcp-authorization.ts';
 
 /**
  * Wiring of the authorization server (config section `oauth`): the HTTPS listener,
@@ -48,7 +51,7 @@ export async function startOAuthServer(o: {
   const aborter = new AbortController();
   const bundles = new TrustDomainBundles(o.ca);
   const trusted = new TrustedIssuers(cfg.trusted_issuers, { clock, logger });
-  const listener = await OAuthListener.start({ listen: cfg.listen, svid: o.svid, bundles, clock, logger, dataDir: o.dataDir })
+  const listener = await OAuthListener.start({ listen: cfg.listen, svid: o.svid, bundles, clock, logger, dataDir: o.dataDir, tls: readTls(cfg) })
     .catch((e) => { bundles.close(); throw e; });
   let keys: OAuthKeyManager;
   try {
@@ -71,7 +74,12 @@ export async function startOAuthServer(o: {
   listener.mount(introspectRoute({ issuer, keys, core, clock, trustDomain: td }));
   listener.mount(revokeRoute({ issuer, keys, core, audit, clock }));
   listener.mount(jwksRoute({ keys, cacheSeconds: o.refreshHintSeconds }));
-  listener.mount(metadataRoute({ issuer, grantTypes: () => tokens.grantTypes(), cacheSeconds: o.refreshHintSeconds }));
+  // MCP browser flow and client registration (docs/mcp.md), when oauth.login is configured.
+  const mcp = mountMcpAuthorization({ cfg, issuer, tokenEndpoint: tokenEndpointUrl, listener, tokens, keys, bundles, store, core, audit, clock, logger });
+  listener.mount(metadataRoute({ issuer, grantTypes: () => tokens.grantTypes(), cacheSeconds: o.refreshHintSeconds, features: mcp.features }));
+  if (mcp.features.authorize) {
+    listener.mount(metadataRoute({ issuer, grantTypes: () => tokens.grantTypes(), cacheSeconds: o.refreshHintSeconds, features: mcp.features, path: '/.well-known/openid-configuration' }));
+  }
   listener.mount(revocationFeedRoute({ core, trustDomain: td }));
   trusted.warm();
 
@@ -90,4 +98,13 @@ export async function startOAuthServer(o: {
       await audit.flush();
     },
   };
+}
+
+/** oauth.tls: the WebPKI certificate and key browsers see (PEM files). */
+function readTls(cfg: OAuthConfig): { certificate: Buffer; privateKey: Buffer } | undefined {
+  if (!cfg.tls) return undefined;
+  const read = (field: string, path: string) => {
+    try { return readFileSync(path); } catch (e) { throw new ConfigError(`config: oauth.tls.${field}: cannot read ${path}: ${(e as Error).message}`); }
+  };
+  return { certificate: read('cert_file', cfg.tls.cert_file), privateKey: read('key_file', cfg.tls.key_file) };
 }

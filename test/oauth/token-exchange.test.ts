@@ -57,7 +57,7 @@ test('root exchange with an mTLS actor: delegated token names user and agent, bo
   t.deepEqual(payload.chain, []);
   t.is(payload.client_id, researcher.id);
   t.deepEqual(payload.subject, { iss: env.idp.issuer, sub: 'alice', groups: ['eng'] });
-  t.deepEqual(payload.act, { sub: researcher.id, ...researcherClaims });
+  t.deepEqual(payload.act, { sub: researcher.id, iss: 'spiffe://example.org', sub_profile: 'ai_agent', ...researcherClaims });
   t.deepEqual(payload.cnf, { 'x5t#S256': researcher.x5t });
   t.is(payload.iat, payload.nbf);
   t.is(payload.exp! - payload.iat!, 300, 'policy max_ttl and token_ttl are both 300 s');
@@ -82,7 +82,7 @@ test('root exchange with a JWT-SVID actor_token: a bearer token without cnf', as
   t.is(r.status, 200, r.text);
   const p = payloadOf(r.json.access_token as string);
   t.is(p.cnf, undefined);
-  t.deepEqual(p.act, { sub: 'spiffe://example.org/agents/researcher', agent_model: 'm1' });
+  t.deepEqual(p.act, { sub: 'spiffe://example.org/agents/researcher', iss: 'spiffe://example.org', sub_profile: 'ai_agent', agent_model: 'm1' });
   t.is(p.exp - p.iat, 60);
   t.is(r.json.issued_token_type, JWT);
 });
@@ -105,7 +105,10 @@ test('sub-exchange by a second SVID: nested act, narrower scope, chain and grant
   t.deepEqual(p.chain, [rp.jti]);
   t.is(p.scope, 'files:read');
   t.is(p.client_id, sub.id);
-  t.deepEqual(p.act, { sub: sub.id, agent_model: 'claude-haiku', act: { sub: researcher.id, ...researcherClaims } });
+  t.deepEqual(p.act, {
+    sub: sub.id, iss: 'spiffe://example.org', sub_profile: 'ai_agent', agent_model: 'claude-haiku',
+    act: { sub: researcher.id, iss: 'spiffe://example.org', sub_profile: 'ai_agent', ...researcherClaims },
+  });
   t.deepEqual(p.cnf, { 'x5t#S256': sub.x5t });
   t.true(p.exp - p.iat <= 120, 'pol_sub max_ttl');
   t.true(p.exp <= rp.exp);

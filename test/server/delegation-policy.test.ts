@@ -81,7 +81,7 @@ test('an exact actor pattern matches only that ID; the trust domain is canonical
 
 test('invalid actor patterns are refused with ERR_ACTOR_PATTERN naming the pattern', (t) => {
   for (const bad of ['', '*', 'spiffe://example.org/a*', 'spiffe://example.org/*/b', 'spiffe://example.org/a/**',
-    'https://example.org/a', 'spiffe://example.org', 'spiffe://example.org/a/', 'spiffe:/*', 'spiffe://example.org/a b/*']) {
+    'https://example.org/a#x', 'http://example.org/a', 'spiffe://example.org', 'spiffe://example.org/a/', 'spiffe:/*', 'spiffe://example.org/a b/*']) {
     const err = t.throws(() => parseActorPattern(bad), { instanceOf: TesseraError }, bad);
     t.is(err!.code, 'ERR_ACTOR_PATTERN', bad);
     t.true(err!.message.includes(`"${bad}"`), err!.message);
