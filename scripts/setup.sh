@@ -19,6 +19,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# The tests run several servers (each with a connection pool) and contract suites side by
+# side against the local PostgreSQL; its default of 100 connections is too few for that.
+# Raised once (ALTER SYSTEM + restart) where this script may manage the local cluster.
+if [ "$(id -u)" -eq 0 ] && command -v psql >/dev/null && command -v pg_ctlcluster >/dev/null; then
+  maxc=$(psql -h 127.0.0.1 -U postgres -Atc 'SHOW max_connections' 2>/dev/null || echo "")
+  if [ -n "$maxc" ] && [ "$maxc" -lt 400 ]; then
+    echo "setup: raising PostgreSQL max_connections from $maxc to 400"
+    psql -h 127.0.0.1 -U postgres -qc 'ALTER SYSTEM SET max_connections = 400' >/dev/null
+    for v in $(ls /etc/postgresql 2>/dev/null); do pg_ctlcluster --skip-systemctl-redirect "$v" main restart || true; done
+    for _ in $(seq 1 60); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done
+  fi
+fi
+
 # better-sqlite3 builds from source when no prebuilt binary can be fetched; point
 # node-gyp at the local Node headers so it never needs to download them.
 if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ]; then
