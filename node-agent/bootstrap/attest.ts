@@ -59,7 +59,8 @@ export async function attestAgent(p: { api: ServerApi; attestor: NodeAttestorAge
     const bundle = bundleFromWire(result.bundle ?? emptyBundle(), p.trustDomain);
     const chain = result.svid_chain.map((d) => new Uint8Array(d));
     checkAgentSvid(chain, privateKey, bundle, p.trustDomain, result.spiffe_id);
-    p.logger.info('agent attested', { spiffe_id: result.spiffe_id, method: p.attestor.method, challenge_rounds: rounds });
+    p.logger.info('agent attested', { spiffe_id: result.spiffe_id, method: p.attestor.method, challenge_rounds: rounds,
+      expires_at: new Date(certInfo(chain[0]!).notAfter).toISOString() });
     return { svid: { key: privateKey, chain }, bundle, spiffeId: result.spiffe_id };
   } catch (e) {
     throw e instanceof TesseraError ? e : new AttestationError('internal', 'ERR_ATTEST', `attestation failed: ${(e as Error).message}`, { cause: e });

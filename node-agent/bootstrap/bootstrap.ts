@@ -65,7 +65,9 @@ async function retryUnavailable<T>(what: string, fn: () => Promise<T>, p: { logg
     try { return await fn(); } catch (e) {
       if (!(e instanceof TesseraError) || (e.kind !== 'unavailable' && e.kind !== 'deadline_exceeded') || p.signal?.aborted) throw e;
       const wait = backoff.next();
-      p.logger.warn(`cannot ${what}: server unreachable; retrying`, { err: e, retry_in_ms: wait });
+      // Unavailable also covers a reachable server whose attestation depends on something
+      // down (a cloud metadata service, its key URL): `err` says which.
+      p.logger.warn(`cannot ${what}: server unreachable or unavailable; retrying`, { err: e, retry_in_ms: wait });
       await p.clock.sleep(wait, p.signal);
     }
   }

@@ -21,6 +21,16 @@ const scope = sharedScope();
 let srv: TestServer;
 const urls: Record<string, string> = {};
 
+/**
+ * The fakes answer from this test process. On a busy machine an answer can take longer
+ * than the methods' default 5 s fetch timeouts, and a failed key fetch is not retried
+ * for keys_min_refresh (30 s): the agent then only logs "cannot attest …; retrying"
+ * until it gives up. Generous per-fetch timeouts make slow mean slow, not unavailable.
+ */
+const SLOW_OK = { fetch_timeout: '60s' };
+const agentAttestor = (method: string, section: Record<string, unknown>) =>
+  ({ node_attestor: { method, [method]: { timeout: '60s', ...section } } });
+
 test.before(async () => {
   const [aws, pki] = await Promise.all([makeAwsRegion('us-east-1'), makeAzurePki()]);
   const google = makeJwtKey('google-1'), entra = makeJwtKey('entra-1');
@@ -34,8 +44,8 @@ test.before(async () => {
     config: {
       node_attestors: {
         aws_iid: { rsa2048_certificates: { 'us-east-1': aws.rsa2048.pem }, rsa_sha256_certificates: { 'us-east-1': aws.rsa.pem } },
-        gcp_iit: { jwks_url: jwks.keysUrl, projects: ['tessera-prod'] },
-        azure_msi: { discovery_url: ad.discoveryUrl, tenants: [TENANT] },
+        gcp_iit: { jwks_url: jwks.keysUrl, projects: ['tessera-prod'], ...SLOW_OK },
+        azure_msi: { discovery_url: ad.discoveryUrl, tenants: [TENANT], ...SLOW_OK },
         azure_imds: { roots: pki.root.pem, intermediates: pki.intermediate.pem, subscription_tenants: { [SUBSCRIPTION]: TENANT } },
       },
     },
@@ -45,7 +55,7 @@ test.after.always(() => scope.cleanup());
 
 /** The agent half run in-process, for a second attestation with fresh evidence from the same host. */
 async function inProcessPayload<C>(f: AgentAttestorFactory<C>, section: Record<string, unknown>) {
-  const a = f.create(f.config.parse(section, 'x'), deps());
+  const a = f.create(f.config.parse({ timeout: '60s', ...section }, 'x'), deps());
   return { payload: await a.payload(), respond: a.respond?.bind(a) };
 }
 
@@ -56,7 +66,7 @@ async function expectTofuDenied(t: import('ava').ExecutionContext, method: strin
 }
 
 test.serial('aws_iid: a real agent gets its SVID; the same instance cannot attest again until evicted', async (t) => {
-  const agent = await startAgent(t, { server: srv, config: { node_attestor: { method: 'aws_iid', aws_iid: { metadata_url: urls.aws } } } });
+  const agent = await startAgent(t, { server: srv, config: agentAttestor('aws_iid', { metadata_url: urls.aws }) });
   const id = 'spiffe://example.org/tessera/agent/aws_iid/123456789012/us-east-1/i-0123456789abcdef0';
   t.is(agent.spiffeId, id);
   const again = await inProcessPayload(awsAgent, { metadata_url: urls.aws });
@@ -69,21 +79,21 @@ test.serial('aws_iid: a real agent gets its SVID; the same instance cannot attes
 });
 
 test.serial('gcp_iit: a real agent gets its SVID; a second token for the same instance is refused (TOFU)', async (t) => {
-  const agent = await startAgent(t, { server: srv, config: { node_attestor: { method: 'gcp_iit', gcp_iit: { metadata_url: urls.gce } } } });
+  const agent = await startAgent(t, { server: srv, config: agentAttestor('gcp_iit', { metadata_url: urls.gce }) });
   const id = 'spiffe://example.org/tessera/agent/gcp_iit/tessera-prod/5551234567890123456';
   t.is(agent.spiffeId, id);
   await expectTofuDenied(t, 'gcp_iit', (await inProcessPayload(gcpAgent, { metadata_url: urls.gce })).payload, id);
 });
 
 test.serial('azure_msi: a real agent gets its SVID; a second token for the same principal is refused (TOFU)', async (t) => {
-  const agent = await startAgent(t, { server: srv, config: { node_attestor: { method: 'azure_msi', azure_msi: { metadata_url: urls.azure } } } });
+  const agent = await startAgent(t, { server: srv, config: agentAttestor('azure_msi', { metadata_url: urls.azure }) });
   const id = `spiffe://example.org/tessera/agent/azure_msi/${TENANT}/${PRINCIPAL}`;
   t.is(agent.spiffeId, id);
   await expectTofuDenied(t, 'azure_msi', (await inProcessPayload(msiAgent, { metadata_url: urls.azure })).payload, id);
 });
 
 test.serial('azure_imds: a real agent answers the nonce challenge and gets its SVID; nonce-bound, so it may attest again', async (t) => {
-  const agent = await startAgent(t, { server: srv, config: { node_attestor: { method: 'azure_imds', azure_imds: { metadata_url: urls.azure } } } });
+  const agent = await startAgent(t, { server: srv, config: agentAttestor('azure_imds', { metadata_url: urls.azure }) });
   const id = `spiffe://example.org/tessera/agent/azure_imds/${TENANT}/${SUBSCRIPTION}/${VM_ID}`;
   t.is(agent.spiffeId, id);
   const again = await inProcessPayload(imdsAgent, { metadata_url: urls.azure });

@@ -13,7 +13,8 @@ export async function deleteEntry(srv: TestServer, id: string): Promise<void> {
   if (r.code !== 0) throw new Error(`entry delete failed: ${r.stderr}`);
 }
 
-export async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+/** Polls `fn` until it holds; `timeoutMs` only bounds a condition that never comes (generous on purpose). */
+export async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 60_000, everyMs = 50): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();

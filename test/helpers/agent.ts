@@ -27,7 +27,7 @@ export interface StartAgentOptions {
   config?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
-  /** How long to wait for "agent ready". Default 30 s. */
+  /** How long to wait for "agent ready". Default 90 s: a bound for a stuck start, not an expected time (a busy machine with a cold tsx cache takes tens of seconds). */
   startTimeoutMs?: number;
 }
 
@@ -58,7 +58,9 @@ export async function startAgent(t: Scope, opts: StartAgentOptions): Promise<Tes
   t.teardown(() => { rmSync(dataDir, { recursive: true, force: true }); rmSync(sockDir, { recursive: true, force: true }); });
   const socketPath = join(sockDir, 'agent.sock');
   const bundlePath = join(dataDir, 'bootstrap-bundle.pem');
-  writeFileSync(bundlePath, srv.bundlePem);
+  // The server's bundle as of now, not as of its start: with a short CA TTL the CA may
+  // have rotated since (bundle.pem always holds the active and the prepared next CA).
+  writeFileSync(bundlePath, srv.readBundle().pem);
   const token = opts.joinToken ?? await srv.joinToken();
   const config: Record<string, unknown> = {
     server_address: srv.agentAddress,
@@ -80,7 +82,7 @@ export async function startAgent(t: Scope, opts: StartAgentOptions): Promise<Tes
     writeFileSync(configPath, JSON.stringify(config, null, 2));
     const proc = spawnTs(undefined, 'node-agent/cli/main.ts', ['run', '--config', configPath], { env: { ...process.env, ...opts.env } });
     t.teardown(() => proc.stop());
-    const line = await proc.waitFor(/\{[^\n]*"msg":"agent ready"[^\n]*\}/, opts.startTimeoutMs ?? 30_000);
+    const line = await proc.waitFor(/\{[^\n]*"msg":"agent ready"[^\n]*\}/, opts.startTimeoutMs ?? 90_000);
     const ready = JSON.parse(line) as { spiffe_id: string; resumed: boolean };
     Object.assign(agent, { proc, spiffeId: ready.spiffe_id, resumed: ready.resumed });
   };
@@ -111,7 +113,7 @@ export function agentCli(args: string[], o: { uid?: number; gid?: number; env?: 
     let stdout = '', stderr = '';
     child.stdout!.on('data', (d) => { stdout += d; });
     child.stderr!.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, o.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, o.timeoutMs ?? 90_000); // only a stuck CLI gets near this
     child.once('error', (e) => { clearTimeout(timer); reject(e); });
     child.once('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr }); });
   });

@@ -10,7 +10,7 @@ export interface Proc {
   /** Everything written so far. */
   stdout(): string;
   stderr(): string;
-  /** Resolves when a stdout/stderr line matches, rejects on exit or timeout. */
+  /** Resolves when a stdout/stderr line matches, rejects on exit or timeout (default 60 s: a bound for a stuck process, not an expected time). */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(signal?: NodeJS.Signals): Promise<void>;
@@ -36,7 +36,7 @@ export function spawnTs(t: ExecutionContext | undefined, script: string, args: s
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitFor(pattern, timeoutMs = 20_000) {
+    waitFor(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const m = pattern.exec(out) ?? pattern.exec(err);

@@ -35,7 +35,7 @@ export interface StartServerOptions {
   config?: Record<string, unknown>;
   /** Extra environment for the server process. */
   env?: NodeJS.ProcessEnv;
-  /** How long to wait for the "tessera server started" log line. Default 30 s. */
+  /** How long to wait for the "tessera server started" log line. Default 90 s: a bound for a stuck start, not an expected time. */
   startTimeoutMs?: number;
 }
 
@@ -106,7 +106,7 @@ export async function startServer(t: Scope, opts: StartServerOptions = {}): Prom
   const launch = async () => {
     const proc = spawnTs(undefined, 'server/cli/main.ts', ['run', '--config', configPath], { env: { ...process.env, ...opts.env } });
     t.teardown(() => proc.stop());
-    await proc.waitFor(/"msg":"tessera server started"/, opts.startTimeoutMs ?? 30_000);
+    await proc.waitFor(/"msg":"tessera server started"/, opts.startTimeoutMs ?? 90_000);
     const started = JSON.parse(proc.stderr().split('\n').find((l) => l.includes('"tessera server started"'))!);
     const bundle = readBundle();
     Object.assign(srv, {

@@ -164,7 +164,7 @@ async function launch(stateDir: string, port: number): Promise<ChildProcess> {
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => { err += d; });
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 60_000; // a stuck swtpm, not a slow one (a busy machine)
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`swtpm exited: ${err.trim()}`);
     // Probe the control port: the command port serves one client at a time.

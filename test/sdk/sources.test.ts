@@ -15,6 +15,14 @@ import { BundleSource } from '../../spiffe/workloadapi/bundle-source.ts';
 import { WorkloadApiClient } from '../../spiffe/workloadapi/client.ts';
 import { loadWorkloadProto } from '../../spiffe/workloadapi/proto.ts';
 import { Backoff } from '../../spiffe/lib/backoff.ts';
+import type { SdkLogger } from '../../spiffe/workloadapi/watch.ts';
+
+/**
+ * Unix attestation without unix:path/sha256: the entries here match on uid only, and
+ * hashing this process's executable (the node binary, ~100 MB) for every endpoint made
+ * each first answer take seconds on a busy machine.
+ */
+const unixAttestor = () => new UnixWorkloadAttestor({ discoverWorkloadPath: false });
 
 /** A real Workload API endpoint (peer credentials, unix attestation) over a fake provider, in this process (uid 0). */
 async function endpoint(t: import('ava').ExecutionContext, o: { entry?: boolean } = {}) {
@@ -25,7 +33,7 @@ async function endpoint(t: import('ava').ExecutionContext, o: { entry?: boolean 
   const start = async () => {
     const s = new WorkloadApiServer({
       socketPath, provider, updateJitterMs: 0,
-      attestation: new WorkloadAttestationComposer({ unix: new UnixWorkloadAttestor() }),
+      attestation: new WorkloadAttestationComposer({ unix: unixAttestor() }),
       agentId: () => 'spiffe://example.org/tessera/agent/test/1',
     });
     await s.start();
@@ -40,13 +48,28 @@ async function endpoint(t: import('ava').ExecutionContext, o: { entry?: boolean 
   };
 }
 
-const nextUpdate = (s: { onUpdate(fn: () => void): () => void }, timeoutMs = 5000) => new Promise<void>((resolve, reject) => {
+const nextUpdate = (s: { onUpdate(fn: () => void): () => void }, timeoutMs = 60_000) => new Promise<void>((resolve, reject) => {
   const timer = setTimeout(() => { off(); reject(new Error('no update')); }, timeoutMs);
   const off = s.onUpdate(() => { clearTimeout(timer); off(); resolve(); });
 });
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const fastBackoff = { initialMs: 20, maxMs: 200 };
+
+/** Resolves once `fn` holds, checked every 10 ms (a generous overall bound: this waits for a condition, not a duration). */
+async function until(what: string, fn: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** An SdkLogger that keeps the codes of the stream failures a source retried. */
+function retriedCodes(): { logger: SdkLogger; codes: string[] } {
+  const codes: string[] = [];
+  return { codes, logger: { debug: (_msg, f) => { if (typeof f?.code === 'string') codes.push(f.code); } } };
+}
 
 test('X509Source.create resolves after the first update with our SVID, key, claims and bundle', async (t) => {
   const ep = await endpoint(t);
@@ -94,7 +117,7 @@ test('X509Source reconnects with backoff after the endpoint restarts and keeps s
   source.onError((e) => errors.push(e.code));
   const held = source.getX509Svid();
   await ep.stop();
-  await new Promise((r) => setTimeout(r, 300));
+  await until('the source saw the endpoint go away', () => errors.includes('ERR_WORKLOADAPI_UNAVAILABLE'));
   t.is(source.getX509Svid(), held, 'still serving while the agent is away');
   const back = nextUpdate(source, 10_000);
   await ep.restart();
@@ -106,8 +129,9 @@ test('X509Source reconnects with backoff after the endpoint restarts and keeps s
 
 test('PermissionDenied is retried: a source created before its entry exists becomes ready once the entry appears', async (t) => {
   const ep = await endpoint(t, { entry: false });
-  const pending = X509Source.create({ address: ep.address, backoff: fastBackoff, timeoutMs: 10_000 });
-  await new Promise((r) => setTimeout(r, 300));
+  const retried = retriedCodes();
+  const pending = X509Source.create({ address: ep.address, backoff: fastBackoff, timeoutMs: 60_000, logger: retried.logger });
+  await until('a PermissionDenied was retried', () => retried.codes.includes('ERR_WORKLOADAPI_PERMISSION_DENIED'));
   ep.provider.addEntry({ id: 'late', spiffeId: 'spiffe://example.org/late', selectors: [`unix:uid:${process.getuid!()}`] });
   const source = await pending;
   t.teardown(() => source.close());
@@ -116,7 +140,11 @@ test('PermissionDenied is retried: a source created before its entry exists beco
 
 test('create() rejects with PermissionDenied when no identity arrives before the timeout', async (t) => {
   const ep = await endpoint(t, { entry: false });
-  const err = await t.throwsAsync<SpiffeError>(X509Source.create({ address: ep.address, backoff: fastBackoff, timeoutMs: 2000 }));
+  // The endpoint answers PermissionDenied within milliseconds; the timeout leaves a slow
+  // machine ample room to deliver the first one, which create() must report.
+  const retried = retriedCodes();
+  const err = await t.throwsAsync<SpiffeError>(X509Source.create({ address: ep.address, backoff: fastBackoff, timeoutMs: 5000, logger: retried.logger }));
+  t.true(retried.codes.includes('ERR_WORKLOADAPI_PERMISSION_DENIED'), `retried: ${retried.codes.join(', ')}`);
   t.is(err!.code, 'ERR_WORKLOADAPI_PERMISSION_DENIED');
 });
 
@@ -141,11 +169,10 @@ test('InvalidArgument is never retried', async (t) => {
   server.addService(def, { FetchX509SVID: refuse, FetchX509Bundles: refuse, FetchJWTBundles: refuse, FetchJWTSVID: () => {}, ValidateJWTSVID: () => {} });
   await new Promise<void>((res, rej) => server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
   t.teardown(() => server.forceShutdown());
-  const started = Date.now();
-  const err = await t.throwsAsync<SpiffeError>(X509Source.create({ address: `unix://${socket}`, backoff: fastBackoff, timeoutMs: 5000 }));
+  // A timeout far beyond the test's own: create() can only settle by failing at once.
+  const err = await t.throwsAsync<SpiffeError>(X509Source.create({ address: `unix://${socket}`, backoff: fastBackoff, timeoutMs: 3_600_000 }));
   t.is(err!.code, 'ERR_WORKLOADAPI_INVALID_ARGUMENT');
-  t.true(Date.now() - started < 2000, 'fails at once instead of waiting for the timeout');
-  await new Promise((r) => setTimeout(r, 300));
+  // Rejecting closed the source, so no retry can follow the one refused call.
   t.is(calls, 1);
 });
 

@@ -189,9 +189,8 @@ test('SyncEntries sends the full set and bundle first, then pushes each created 
     t.deepEqual(m.upserted.map((e) => e.id), [res.results[0]!.entry.id]);
   }
   t.log(`entry created -> agent notified: ${latencies.map((l) => l.toFixed(1)).join(', ')} ms (includes the admin RPC)`);
-  // Pushed, not polled: far inside any sync interval (SPIRE's is 5 s). The <100 ms goal
-  // is measured by bench/entry-latency.ts, not asserted here on a shared, noisy machine.
-  t.true(Math.max(...latencies) < 2000, `latencies ${latencies.join(', ')}`);
+  // How fast is measured by bench/entry-latency.ts (the <100 ms goal), never asserted here
+  // on a shared, noisy machine: this test holds that each write arrives as its own push.
   // A delete is pushed as a deleted id.
   const got = s.next();
   await call(admin.entry, 'BatchDeleteEntry', { ids: [pre.id] });
