@@ -11,7 +11,9 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 
 export default defineConfig({
   cwd: here,
-  entry: { index: writeSdkEntry() },
+  // ./mcp is a subpath of its own: @modelcontextprotocol/sdk stays an optional peer for
+  // users who never touch MCP.
+  entry: { index: writeSdkEntry(), mcp: '../../spiffe/mcp/index.ts' },
   format: ['esm', 'cjs'],
   platform: 'node',
   target: 'node20',

@@ -87,7 +87,11 @@ function assertFetched(t: import('ava').ExecutionContext, r: RunResult): FetchRe
 
 test('the tarball holds the build, README, LICENSE and package.json only, with no install scripts and only the SDK\'s dependencies', (t) => {
   const paths = packed.files.map((f) => f.path).sort();
-  t.deepEqual(paths, ['LICENSE', 'README.md', 'dist/index.cjs', 'dist/index.d.cts', 'dist/index.d.mts', 'dist/index.mjs', 'package.json']);
+  for (const entry of ['index', 'mcp']) {
+    for (const ext of ['cjs', 'mjs', 'd.cts', 'd.mts']) t.true(paths.includes(`dist/${entry}.${ext}`), `dist/${entry}.${ext}`);
+  }
+  // Beside the two entries only shared chunks of the build: no sources, tests or maps.
+  t.deepEqual(paths.filter((p) => !/^dist\/[\w-]+\.(c|m)js$|^dist\/[\w-]+\.d\.(c|m)ts$/.test(p)), ['LICENSE', 'README.md', 'package.json']);
 
   const installed = join(consumer, 'node_modules/@tessera-id/sdk');
   const pkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
@@ -101,13 +105,24 @@ test('the tarball holds the build, README, LICENSE and package.json only, with n
 
   // What the built code imports: the dependencies above and node builtins, nothing else.
   const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-  for (const file of ['dist/index.mjs', 'dist/index.cjs']) {
-    const code = readFileSync(join(installed, file), 'utf8');
-    const specifiers = [...code.matchAll(/(?:^import[^'"]*|require\()["']([^"']+)["']/gm)].map((m) => m[1]!);
-    t.true(specifiers.length > 0, file);
-    const foreign = specifiers.filter((s) => !builtins.has(s) && !SDK_DEPENDENCIES.includes(s));
-    t.deepEqual(foreign, [], `${file} imports ${foreign.join(', ')}`);
-    t.notRegex(code, /\.proto['"]/, `${file} must not read a .proto at run time`);
+  // The MCP SDK is an optional peer: only the ./mcp entry may import it, never the main one.
+  const imports = (file: string) => [...readFileSync(join(installed, file), 'utf8')
+    .matchAll(/(?:^import[^'"]*|require\()["']([^"']+)["']/gm)].map((m) => m[1]!);
+  const reachable = (entry: string) => {
+    const seen = new Set<string>(); const out: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return; seen.add(file);
+      for (const s of imports(file)) if (s.startsWith('./')) visit(join('dist', s.slice(2))); else out.push(s);
+    };
+    visit(entry);
+    return { files: [...seen], specifiers: out };
+  };
+  for (const [entry, peers] of [['dist/index.mjs', []], ['dist/index.cjs', []], ['dist/mcp.mjs', ['@modelcontextprotocol/sdk']], ['dist/mcp.cjs', ['@modelcontextprotocol/sdk']]] as const) {
+    const { files, specifiers } = reachable(entry);
+    t.true(specifiers.length > 0, entry);
+    const foreign = specifiers.filter((s) => !builtins.has(s) && !SDK_DEPENDENCIES.includes(s) && !peers.some((p) => s.startsWith(`${p}/`)));
+    t.deepEqual(foreign, [], `${entry} imports ${foreign.join(', ')}`);
+    for (const f of files) t.notRegex(readFileSync(join(installed, f), 'utf8'), /\.proto['"]/, `${f} must not read a .proto at run time`);
   }
 
   const nm = join(consumer, 'node_modules');
