@@ -41,6 +41,7 @@ export default defineConfig({
   entry: {
     'tessera-server': 'server/cli/main.ts',
     'tessera-agent': 'node-agent/cli/main.ts',
+    'tessera-audit': 'server/audit/verify-main.ts',
     'tpm-worker': 'attestors/node/tpm/esys/worker.ts',
   },
   format: 'esm',

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseDuration } from './config.ts';
 
 /**
  * A small verb-based CLI framework shared by tessera-server and tessera-agent.
@@ -40,6 +41,8 @@ export interface Command {
   details?: string;
   positionals?: string;
   options?: Record<string, OptionSpec>;
+  /** False for verbs with nothing to print (daemons): no --output flag then. */
+  output?: false;
   run(ctx: CommandContext): Promise<number | void>;
 }
 
@@ -80,17 +83,28 @@ export async function runCli(program: string, commands: Command[], argv: string[
   for (const a of argv) { if (a.startsWith('-')) break; words.push(a); }
   let cmd: Command | undefined;
   for (let n = words.length; n > 0 && !cmd; n--) cmd = commands.find((c) => c.name === words.slice(0, n).join(' '));
+  // `help <verb...>` is `<verb...> --help`.
+  if (words[0] === 'help' && words.length > 1) return runCli(program, commands, [...words.slice(1), '--help'], io);
   if (!cmd) {
-    const wantsHelp = argv.length === 0 || argv.includes('--help') || argv.includes('-h') || words[0] === 'help';
-    const prefix = words.join(' ');
+    const wantsHelp = argv.length === 0 || argv.includes('--help') || argv.includes('-h') || (words[0] === 'help' && words.length === 1);
+    const prefix = words[0] === 'help' ? '' : words.join(' ');
     const group = commands.filter((c) => prefix && c.name.startsWith(prefix + ' '));
-    if (group.length > 0) { io.out(groupHelp(program, prefix, group)); return wantsHelp ? 0 : 2; }
-    if (wantsHelp) { io.out(programHelp(program, commands)); return 0; }
-    io.err(`${program}: unknown command "${prefix}". Run "${program} --help".`);
+    if (group.length > 0) {
+      if (wantsHelp) { io.out(groupHelp(program, prefix, group)); return 0; }
+      io.err(`${program}: "${prefix}" needs a verb: ${group.map((c) => c.name.slice(prefix.length + 1)).join(', ')}. Run "${program} ${prefix} --help".`);
+      return 2;
+    }
+    // `help --markdown`: the reference of every verb, as docs/cli.md holds it (npm run gen:cli-docs).
+    if (!prefix && wantsHelp && argv.includes('--markdown')) { io.out(referenceMarkdown(program, commands)); return 0; }
+    if (!prefix && wantsHelp) { io.out(programHelp(program, commands)); return 0; }
+    // An unknown verb is an error even with --help: exit 0 would let a typo in a script pass.
+    io.err(prefix
+      ? `${program}: unknown verb "${prefix}". Run "${program} --help" for the list.`
+      : `${program}: expected a verb, got "${argv[0]}". Run "${program} --help".`);
     return 2;
   }
   const rest = argv.slice(cmd.name.split(' ').length);
-  const specs = { ...COMMON, ...(cmd.options ?? {}) };
+  const specs = { ...commonOptions(cmd), ...(cmd.options ?? {}) };
   let parsed: { values: OptionValues; positionals: string[] };
   try {
     parsed = parseArgs({
@@ -101,10 +115,14 @@ export async function runCli(program: string, commands: Command[], argv: string[
       }])),
     }) as { values: OptionValues; positionals: string[] };
   } catch (e) {
-    io.err(`${program} ${cmd.name}: ${(e as Error).message}. Run "${program} ${cmd.name} --help".`);
+    io.err(`${program} ${cmd.name}: ${argsMessage(e as Error & { code?: string })}. Run "${program} ${cmd.name} --help".`);
     return 2;
   }
   if (parsed.values.help) { io.out(commandHelp(program, cmd)); return 0; }
+  if (!cmd.positionals && parsed.positionals.length > 0) {
+    io.err(`${program} ${cmd.name}: unexpected argument "${parsed.positionals[0]}" (this verb takes only flags). Run "${program} ${cmd.name} --help".`);
+    return 2;
+  }
   for (const [k, s] of Object.entries(specs)) if (parsed.values[k] === undefined && s.default !== undefined) parsed.values[k] = s.default;
   const output = parsed.values.output ?? 'table';
   if (output !== 'json' && output !== 'table') { io.err(`${program} ${cmd.name}: --output must be json or table`); return 2; }
@@ -127,25 +145,44 @@ export async function runCli(program: string, commands: Command[], argv: string[
   }
 }
 
+/** parseArgs' messages, reworded to name the flag and say what to do. */
+function argsMessage(e: Error & { code?: string }): string {
+  const flag = /'(-{1,2}[^' <=]+)/.exec(e.message)?.[1] ?? '';
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown flag ${flag}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (/does not take an argument/.test(e.message)) return `${flag} is a switch and takes no value`;
+      if (/ambiguous/.test(e.message)) return `${flag} needs a value, got another flag (write ${flag}=VALUE if the value starts with "-")`;
+      return `${flag} needs a value`;
+    default:
+      return e.message;
+  }
+}
+
+function commonOptions(cmd: Command): Record<string, OptionSpec> {
+  return cmd.output === false ? { help: COMMON.help! } : COMMON;
+}
+
 function jsonReplacer(_k: string, v: unknown): unknown {
   if (typeof v === 'bigint') return v.toString();
   return v;
 }
 
-function programHelp(program: string, commands: Command[]): string {
+export function programHelp(program: string, commands: Command[]): string {
   const w = Math.max(...commands.map((c) => c.name.length));
   return [`Usage: ${program} <command> [options]`, '', 'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     '', `Run "${program} <command> --help" for a command's options.`].join('\n');
 }
 
-function groupHelp(program: string, prefix: string, cmds: Command[]): string {
+export function groupHelp(program: string, prefix: string, cmds: Command[]): string {
   const w = Math.max(...cmds.map((c) => c.name.length));
   return [`Usage: ${program} ${prefix} <verb> [options]`, '', ...cmds.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`)].join('\n');
 }
 
-function commandHelp(program: string, cmd: Command): string {
-  const specs = { ...(cmd.options ?? {}), ...COMMON };
+export function commandHelp(program: string, cmd: Command): string {
+  const specs = { ...(cmd.options ?? {}), ...commonOptions(cmd) };
   const rows = Object.entries(specs).map(([k, s]) => {
     const flag = `${s.short ? `-${s.short}, ` : ''}--${k}${s.type === 'string' ? ` ${s.value ?? 'VALUE'}` : ''}`;
     const extra = [s.multiple ? '(repeatable)' : '', s.default !== undefined ? `(default: ${s.default})` : ''].filter(Boolean).join(' ');
@@ -154,6 +191,14 @@ function commandHelp(program: string, cmd: Command): string {
   const w = Math.max(...rows.map((r) => r[0].length));
   return [`Usage: ${program} ${cmd.name}${cmd.positionals ? ' ' + cmd.positionals : ''} [options]`, '', cmd.summary, '',
     'Options:', ...rows.map(([f, d]) => `  ${f.padEnd(w)}  ${d}`), ...(cmd.details ? ['', cmd.details] : [])].join('\n');
+}
+
+/** Every verb's help, as Markdown: the CLI reference (docs/cli.md) cannot drift from --help. */
+export function referenceMarkdown(program: string, commands: Command[]): string {
+  const block = (text: string) => ['```text', text, '```'];
+  const parts = [`## ${program}`, '', ...block(programHelp(program, commands))];
+  for (const c of commands) parts.push('', `### ${program} ${c.name}`, '', ...block(commandHelp(program, c)));
+  return parts.join('\n') + '\n';
 }
 
 /** Renders rows as an aligned text table. */
@@ -170,6 +215,20 @@ export function optString(o: OptionValues, k: string): string | undefined {
 export function optStrings(o: OptionValues, k: string): string[] {
   const v = o[k]; return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
 }
+/**
+ * A duration flag in seconds: "90s", "5m", "1h", "1d" or plain seconds, as in config
+ * files (common/config.ts). Undefined when not given.
+ */
+export function optDuration(o: OptionValues, k: string, opts: { min?: number; max?: number } = {}): number | undefined {
+  const v = optString(o, k);
+  if (v === undefined) return undefined;
+  const s = parseDuration(v);
+  if (s === undefined) throw new UsageError(`--${k} must be a duration like "90s", "5m", "1h", "1d" or seconds, got "${v}"`);
+  if (opts.min !== undefined && s < opts.min) throw new UsageError(`--${k} must be at least ${opts.min}s, got ${v}`);
+  if (opts.max !== undefined && s > opts.max) throw new UsageError(`--${k} must be at most ${opts.max}s, got ${v}`);
+  return s;
+}
+
 export function requireString(o: OptionValues, k: string): string {
   const v = optString(o, k);
   if (v === undefined || v === '') throw new UsageError(`--${k} is required`);

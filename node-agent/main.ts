@@ -66,6 +66,9 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
     api, entries, clock, signal: AbortSignal.any([signal, revoked.signal]), logger: logger.child({ component: 'sync' }),
     onBundle: (b) => {
       try { identity.setBundle(bundleFromWire(b, config.trustDomain)); } catch (e) { logger.error('rejected bundle from server', { err: e as Error }); }
+      // Tainted authorities (docs/server.md): replace what they signed now, the agent's own SVID included.
+      cache.setTaint(b.tainted_x509_authority_ids ?? [], b.tainted_jwt_key_ids ?? []);
+      if (cache.signedByTainted(identity.svid.chain[0]!)) renewal.kick();
     },
     // Refused on the stream: ask the renewal loop to find out whether we were banned.
     onDenied: () => renewal.kick(),
@@ -82,6 +85,7 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
     logger, clock,
     limits: { idleTimeoutMs: config.workloadApi.idleTimeoutMs },
     delegation: { tokenEndpoint: config.delegation.tokenEndpoint },
+    audit: { recordAction: (r) => api.recordAction(r) },
   });
   try {
     await endpoint.start();

@@ -84,6 +84,16 @@ const schema = t.object({
   node_attestors: nodeAttestors,
   /** The OAuth authorization server (docs/delegation.md); off when absent. */
   oauth: oauthConfigField,
+  /** The transparency log (docs/audit.md). */
+  audit: t.object({
+    /** false: no issuance events and no checkpoints (appendAudit records still land in the log). */
+    enabled: t.boolean({ default: true }),
+    checkpoint_interval: t.duration({ default: 10, min: 0.05 }),
+    /** Checkpoint origin and key name; default "<trust_domain>/tessera/audit". */
+    origin: t.optional(t.string({ pattern: /^[^\s+]+$/ })),
+    /** Ed25519 PKCS#8 PEM shared by servers on one database; default <data_dir>/audit/audit-key.pem (created). */
+    key_file: t.optional(t.string({ nonEmpty: true })),
+  }),
 });
 
 type Raw = ReturnType<typeof schema.parse>;

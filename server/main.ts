@@ -19,9 +19,13 @@ import { AgentAuthenticator } from './api/authn.ts';
 import { agentServiceHandlers } from './api/agent-service.ts';
 import { adminHandlers } from './api/admin-service.ts';
 import { delegationAdminHandlers } from './api/delegation-admin.ts';
+import { clientAdminHandlers } from './api/client-admin.ts';
 import { ServerSvidProvider } from './api/server-credentials.ts';
 import { startOAuthServer } from './oauth/start.ts';
 import { openDelegationCore } from './oauth/core.ts';
+import { AuditLog, loadAuditSigner } from './audit/log.ts';
+import { auditRoutes } from './audit/http.ts';
+import { auditAdminHandlers } from './api/audit-admin.ts';
 
 /**
  * Wiring: config -> store -> CA -> entry index -> attestors -> agent API (TCP, TLS
@@ -73,6 +77,12 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     });
     cleanups.push(() => ca.close());
     const signer = new SvidSigner(ca, clock);
+    // The transparency log (docs/audit.md); its public key is written to <data_dir>/audit-key.pub.
+    const auditOrigin = cfg.audit.origin ?? `${td.name}/tessera/audit`;
+    const audit = cfg.audit.enabled ? new AuditLog({
+      store, signer: loadAuditSigner(cfg.data_dir, auditOrigin, cfg.audit.key_file), origin: auditOrigin, clock, logger,
+      checkpointIntervalMs: cfg.audit.checkpoint_interval * 1000,
+    }) : undefined;
     const index = await AuthorizedEntryIndex.load(store, { trustDomain: td, clock, logger });
     cleanups.push(() => index.close());
 
@@ -99,7 +109,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     agentServer.addService(loadAgentProto().tessera.v1.AgentService.service, agentServiceHandlers({
       trustDomain: td, ca, signer, store, view: index, authn, clock, logger,
       attestation: { trustDomain: td, methods, store, signer, clock, logger: logger.child({ component: 'attestation' }), agentSvidTtlSeconds: cfg.svid.agent_ttl },
-      x509SvidTtlSeconds: cfg.svid.x509_ttl, jwtSvidTtlSeconds: cfg.svid.jwt_ttl, agentSvidTtlSeconds: cfg.svid.agent_ttl,
+      x509SvidTtlSeconds: cfg.svid.x509_ttl, jwtSvidTtlSeconds: cfg.svid.jwt_ttl, agentSvidTtlSeconds: cfg.svid.agent_ttl, audit,
     }));
     const port = await bind(agentServer, cfg.agent_api.listen, svid.credentials);
     cleanups.push(() => shutdown(agentServer));
@@ -108,12 +118,19 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
 
     // Admin API: only the server's user can reach the socket (0700 directory).
     const adminServer = new grpc.Server();
-    const admin = adminHandlers({ trustDomain: td, store, ca, authn, clock, logger, joinTokenTtlSeconds: cfg.join_token.default_ttl });
+    const admin = adminHandlers({
+      trustDomain: td, store, ca, authn, clock, logger, joinTokenTtlSeconds: cfg.join_token.default_ttl,
+      x509SvidTtlSeconds: cfg.svid.x509_ttl, jwtSvidTtlSeconds: cfg.svid.jwt_ttl,
+    });
     const adminProto = loadAdminProto().tessera.v1;
     adminServer.addService(adminProto.EntryAdmin.service, admin.entry);
     adminServer.addService(adminProto.AgentAdmin.service, admin.agent);
     adminServer.addService(adminProto.BundleAdmin.service, admin.bundle);
+    adminServer.addService(adminProto.LocalAuthorityAdmin.service, admin.localAuthority);
+    adminServer.addService(adminProto.SvidAdmin.service, admin.svid);
     adminServer.addService(adminProto.DelegationAdmin.service, delegationAdminHandlers({ store, clock, logger, maxTokenTtl: cfg.oauth?.token_ttl }));
+    adminServer.addService(adminProto.AuditAdmin.service, auditAdminHandlers({ store, audit, logger }));
+    adminServer.addService(adminProto.ClientAdmin.service, clientAdminHandlers({ store, clock, logger }));
     prepareAdminSocketDir(dirname(cfg.adminSocket), cfg.admin_api.socket === undefined);
     if (existsSync(cfg.adminSocket)) rmSync(cfg.adminSocket); // stale socket from an unclean exit
     // umask 077 while binding: the socket is never reachable by others, not even between bind and chmod.
@@ -145,6 +162,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
       cleanups.push(() => core.close());
       const oauth = await startOAuthServer({
         cfg: cfg.oauth, dataDir: cfg.data_dir, ca, svid, store, core, refreshHintSeconds: cfg.bundle.refresh_hint, clock, logger,
+        routes: audit ? auditRoutes(audit) : [],
       });
       cleanups.push(() => oauth.close());
       oauthAddress = oauth.address;
@@ -155,6 +173,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
       ca.run(signal),
       svid.run(signal),
       housekeeping(store, clock, logger, signal),
+      ...(audit ? [audit.run(signal)] : []),
     ];
 
     logger.info('tessera server started', {

@@ -62,18 +62,19 @@ export const derTrue = (): Uint8Array => Uint8Array.of(TAG.BOOLEAN, 1, 0xff);
 export const bitString = (v: Uint8Array): Uint8Array => tlv(TAG.BIT_STRING, Uint8Array.of(0), v);
 
 export function oid(dotted: string): Uint8Array {
+  // BigInt arcs: UUID-derived OIDs (2.25.<128-bit integer>, ITU-T X.667) exceed 2^53.
   const arcs = dotted.split('.').map((a) => {
     if (!/^\d+$/.test(a)) throw new DerError(`"${dotted}" is not a dotted OID`);
-    return Number(a);
+    return BigInt(a);
   });
-  if (arcs.length < 2 || arcs[0] > 2 || (arcs[0] < 2 && arcs[1] > 39)) throw new DerError(`"${dotted}" is not a valid OID`);
+  if (arcs.length < 2 || arcs[0]! > 2n || (arcs[0]! < 2n && arcs[1]! > 39n)) throw new DerError(`"${dotted}" is not a valid OID`);
   const out: number[] = [];
-  const push = (v: number) => {
-    const t = [v & 0x7f];
-    for (let x = Math.floor(v / 128); x > 0; x = Math.floor(x / 128)) t.unshift(0x80 | (x & 0x7f));
+  const push = (v: bigint) => {
+    const t = [Number(v & 0x7fn)];
+    for (let x = v >> 7n; x > 0n; x >>= 7n) t.unshift(0x80 | Number(x & 0x7fn));
     out.push(...t);
   };
-  push(40 * arcs[0] + arcs[1]);
+  push(40n * arcs[0]! + arcs[1]!);
   for (const a of arcs.slice(2)) push(a);
   return tlv(TAG.OID, Uint8Array.from(out));
 }
@@ -168,16 +169,23 @@ export const bytesOf = (buf: Uint8Array, t: Tlv): Uint8Array => buf.subarray(t.s
 
 export function decodeOid(v: Uint8Array): string {
   if (v.length === 0) throw new DerError('empty OID');
-  const arcs: number[] = [];
-  let acc = 0;
+  const arcs: (number | bigint)[] = [];
+  // Number while exact (the common case, on every certificate read); BigInt past 2^46 for
+  // UUID-derived arcs (2.25.<128-bit integer>).
+  let acc: number | bigint = 0;
+  let start = true;
   for (let i = 0; i < v.length; i++) {
-    if (acc === 0 && v[i] === 0x80) throw new DerError('non-minimal OID arc');
-    acc = acc * 128 + (v[i] & 0x7f);
-    if (!(v[i] & 0x80)) {
+    if (start && v[i] === 0x80) throw new DerError('non-minimal OID arc');
+    start = false;
+    if (typeof acc === 'number' && acc >= 2 ** 46) acc = BigInt(acc);
+    acc = typeof acc === 'number' ? acc * 128 + (v[i]! & 0x7f) : acc * 128n + BigInt(v[i]! & 0x7f);
+    if (!(v[i]! & 0x80)) {
       if (arcs.length === 0) {
-        if (acc < 40) arcs.push(0, acc); else if (acc < 80) arcs.push(1, acc - 40); else arcs.push(2, acc - 80);
+        const a = Number(acc);
+        if (a < 40) arcs.push(0, a); else if (a < 80) arcs.push(1, a - 40); else arcs.push(2, typeof acc === 'bigint' ? acc - 80n : a - 80);
       } else arcs.push(acc);
       acc = 0;
+      start = true;
     } else if (i === v.length - 1) throw new DerError('truncated OID');
   }
   return arcs.join('.');

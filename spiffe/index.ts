@@ -89,3 +89,7 @@ export { delegationMiddleware, createDelegationValidator, getDelegation } from '
 export type { DelegationMiddlewareOptions } from './delegation/middleware.ts';
 export { exchangeTokenViaAgent } from './delegation/agent-exchange.ts';
 export type { AgentExchangeOptions, AgentExchangeResult } from './delegation/agent-exchange.ts';
+
+// ---- SDK: execution budgets (docs/attenuation.md); Biscuit attenuation is the ./biscuit entry (spiffe/biscuit/index.ts) ----
+export { BudgetClient } from './delegation/budget.ts';
+export type { BudgetClientOptions, BudgetResult } from './delegation/budget.ts';

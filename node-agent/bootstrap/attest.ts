@@ -82,5 +82,5 @@ export function checkAgentSvid(chain: Uint8Array[], key: KeyObject, bundle: Trus
 }
 
 function emptyBundle() {
-  return { trust_domain: '', x509_authorities: [], jwt_authorities: [], sequence: 0, refresh_hint: 0 };
+  return { trust_domain: '', x509_authorities: [], jwt_authorities: [], sequence: 0, refresh_hint: 0, tainted_x509_authority_ids: [], tainted_jwt_key_ids: [] };
 }

@@ -12,6 +12,8 @@ import type { RenewAgentResponse__Output } from '../../proto/gen/tessera-api/tes
 import type { BatchSignX509SVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchSignX509SVIDResponse.ts';
 import type { MintJWTSVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/MintJWTSVIDResponse.ts';
 import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
+import type { AgentRecordActionRequest } from '../../proto/gen/tessera-api/tessera/v1/AgentRecordActionRequest.ts';
+import type { AgentRecordActionResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/AgentRecordActionResponse.ts';
 import { certificatesToPem } from '../../spiffe/pem.ts';
 import { serverIdentityCheck } from './server-identity.ts';
 import { fromGrpcError } from './grpc-errors.ts';
@@ -87,6 +89,12 @@ export class ServerApi {
   mintJwtSvid(p: { entryId: string; audience: string[]; instanceId: string }): Promise<{ token: string; expiresAt: number }> {
     return this.unary<MintJWTSVIDResponse__Output>('MintJWTSVID', (cb) => this.client.MintJWTSVID({ entry_id: p.entryId, audience: p.audience, instance_id: p.instanceId }, deadline(), cb))
       .then((r) => ({ token: r.token, expiresAt: r.expires_at }));
+  }
+
+  /** A workload's action receipt (node-agent/audit); a `wait` may take up to its wait_timeout_ms. */
+  recordAction(req: AgentRecordActionRequest): Promise<AgentRecordActionResponse__Output> {
+    const ms = UNARY_DEADLINE_MS + (req.wait ? Math.min(req.wait_timeout_ms || 30_000, 120_000) : 0);
+    return this.unary<AgentRecordActionResponse__Output>('RecordAction', (cb) => this.client.RecordAction(req, { deadline: Date.now() + ms }, cb));
   }
 
   getBundle(): Promise<Bundle__Output> {

@@ -4,7 +4,7 @@
  * still serves (until it expires) if the server cannot be reached. Bounded: expired
  * tokens go first, then the oldest.
  */
-export interface JwtRecord { entryId: string; token: string; issuedAt: number; expiresAt: number; refreshAt: number }
+export interface JwtRecord { entryId: string; token: string; /** Signing key ID (taint checks). */ kid: string; issuedAt: number; expiresAt: number; refreshAt: number }
 
 export function jwtCacheKey(entryId: string, revision: number, instanceId: string, audience: readonly string[]): string {
   // JSON, not a joined string: audiences are caller-chosen and may contain any separator.
@@ -25,6 +25,10 @@ export class JwtCache {
       for (const [k, v] of this.map) if (v.expiresAt <= now) this.map.delete(k);
       for (const k of this.map.keys()) { if (this.map.size <= this.max) break; this.map.delete(k); }
     }
+  }
+
+  dropWhere(pred: (r: JwtRecord) => boolean): void {
+    for (const [k, v] of this.map) if (pred(v)) this.map.delete(k);
   }
 
   dropEntry(entryId: string): void {

@@ -19,6 +19,7 @@ import { jwtBundleJwks, jwtSpiffeBundle } from './jwks.ts';
 import { jwtRefreshTime, rotationTime } from './rotation.ts';
 import { RetryGate } from './retry-gate.ts';
 import { SvidWatchers } from './svid-watchers.ts';
+import { issuerKeyId, jwtKid, TaintedAuthorities } from './taint.ts';
 
 /**
  * The agent's SVID cache and the Workload API's IdentityProvider. Callers match
@@ -63,6 +64,8 @@ interface X509Record {
   claims: AgentClaims;
   certChain: Uint8Array[];
   privateKey: Uint8Array;
+  /** Hex authority key ID of the leaf: the authority that signed it (taint checks). */
+  issuer: string;
   notBefore: number;
   notAfter: number;
   rotateAt: number;
@@ -85,6 +88,7 @@ export class SvidCache implements IdentityProvider {
   private readonly requestLog: Logger;
   /** Rotation retries of SVIDs the server refused (it answered: not an outage). */
   private readonly refusalBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000 });
+  private readonly tainted = new TaintedAuthorities();
   private bundle: TrustBundle;
   /** Built from `bundle` on first JWT use and dropped when the bundle changes. */
   private jwtBundle: SpiffeBundle | undefined;
@@ -190,6 +194,26 @@ export class SvidCache implements IdentityProvider {
     this.emit();
   }
 
+  /**
+   * Authorities the operator tainted (from the bundle on the sync stream): every SVID
+   * they signed is due now and re-minted in one batch; JWT-SVIDs they signed are dropped.
+   */
+  setTaint(x509Ids: readonly string[], jwtKids: readonly string[]): void {
+    const added = this.tainted.update(x509Ids, jwtKids);
+    if (added.jwt.length > 0) this.jwts.dropWhere((r) => this.tainted.jwtTainted(r.kid));
+    if (added.x509.length === 0) return;
+    const now = this.o.clock.now();
+    let due = 0;
+    for (const r of this.records.values()) if (this.tainted.x509Tainted(r.issuer) && r.rotateAt > now) { r.rotateAt = now; due++; }
+    this.o.logger.warn('authority tainted: replacing the X.509-SVIDs it signed', { authority_ids: added.x509, svids: due });
+    if (due > 0) this.wake?.abort();
+  }
+
+  /** Whether an authority the operator tainted signed this certificate (the agent's own SVID: renew now). */
+  signedByTainted(certDer: Uint8Array): boolean {
+    return this.tainted.x509Tainted(issuerKeyId(certDer));
+  }
+
   /** The agent was banned or evicted: no more minting; what is cached serves until it expires. */
   stopIssuing(reason: string): void {
     this.stopReason = reason;
@@ -223,7 +247,7 @@ export class SvidCache implements IdentityProvider {
     const instanceId = e.perInstance ? w.instanceId : '';
     const key = recordKey(e, w);
     const rec = this.records.get(key);
-    if (rec && rec.revision === e.revision && rec.notAfter > now) { rec.lastUsed = now; return rec; }
+    if (rec && rec.revision === e.revision && rec.notAfter > now && !this.tainted.x509Tainted(rec.issuer)) { rec.lastUsed = now; return rec; }
     try {
       const fresh = await this.mint(key, e, instanceId, w.pid);
       fresh.lastUsed = this.o.clock.now();
@@ -251,7 +275,7 @@ export class SvidCache implements IdentityProvider {
       const claims: AgentClaims = instanceId ? { ...e.claims, agent_instance_id: instanceId } : e.claims;
       const rec: X509Record = {
         key, entryId: e.id, instanceId, revision: e.revision, spiffeId: e.spiffeId, hint: e.hint, claims,
-        certChain: m.certChain, privateKey: m.privateKey, notBefore: m.notBefore, notAfter: m.notAfter,
+        certChain: m.certChain, privateKey: m.privateKey, issuer: issuerKeyId(m.certChain[0]!), notBefore: m.notBefore, notAfter: m.notAfter,
         rotateAt: rotationTime(m.notBefore, m.notAfter, this.o.random, this.o.clock.now()), lastUsed: this.o.clock.now(), pid,
       };
       // The entry may have gone while we were signing: then the SVID is not kept.
@@ -267,7 +291,9 @@ export class SvidCache implements IdentityProvider {
   }
 
   private async jwtFor(e: SyncedEntry, w: AttestedWorkload, audience: string[]): Promise<JwtRecord> {
-    const instanceId = w.instanceId;
+    // As for X.509: an instance id names a running agent instance, so only entries with
+    // agent metadata carry one; a shared identity names no instance (no claim, as SPIRE).
+    const instanceId = e.perInstance ? w.instanceId : '';
     const key = jwtCacheKey(e.id, e.revision, instanceId, audience);
     const now = this.o.clock.now();
     const hit = this.jwts.get(key);
@@ -278,7 +304,7 @@ export class SvidCache implements IdentityProvider {
       p = this.signer.mintJwtSvid({ entryId: e.id, audience, instanceId }).then((r) => {
         const issuedAt = this.o.clock.now();
         const expiresAt = r.expiresAt * 1000;
-        const rec: JwtRecord = { entryId: e.id, token: r.token, issuedAt, expiresAt, refreshAt: jwtRefreshTime(issuedAt, expiresAt) };
+        const rec: JwtRecord = { entryId: e.id, token: r.token, kid: jwtKid(r.token), issuedAt, expiresAt, refreshAt: jwtRefreshTime(issuedAt, expiresAt) };
         if (this.o.entries.get(e.id)) this.jwts.set(key, rec, issuedAt);
         return rec;
       }).finally(() => this.pendingJwts.delete(key));
@@ -404,7 +430,7 @@ export class SvidCache implements IdentityProvider {
 function placeholder(key: string, e: SyncedEntry, instanceId: string, pid: number | undefined): X509Record {
   return {
     key, entryId: e.id, instanceId, revision: e.revision, spiffeId: e.spiffeId, hint: e.hint, claims: e.claims,
-    certChain: [], privateKey: new Uint8Array(0), notBefore: 0, notAfter: 0, rotateAt: 0, lastUsed: 0, pid,
+    certChain: [], privateKey: new Uint8Array(0), issuer: '', notBefore: 0, notAfter: 0, rotateAt: 0, lastUsed: 0, pid,
   };
 }
 

@@ -6,20 +6,32 @@ import { parseJwtSvidInsecure } from '../../spiffe/jwtsvid/parse.ts';
 import type { X509SvidMessage, X509SvidUpdate } from '../../spiffe/workloadapi/client.ts';
 import { certificatesToPem, derToPem } from '../../spiffe/pem.ts';
 import { certInfo } from '../bootstrap/cert-info.ts';
+import { readCertificate } from '../../spiffe/x509svid/certificate.ts';
+import { issuerKeyId } from '../cache/taint.ts';
 import { socketOption, timeoutMs, withClient } from './socket.ts';
 
 /** `tessera-agent api ...`: a Workload API client for operators, scripts and the demo. */
 
 interface X509Summary {
   spiffe_id: string; hint: string; serial: string; not_after: string; chain_length: number;
+  /** Subject key ID (hex) of the authority that signed it, as `tessera-server localauthority x509 show` lists them. */
+  authority_id: string;
   claims: Record<string, string>;
 }
+
+/** Subject key IDs (hex) of bundle CAs: the authority IDs an operator sees on the server. */
+const authorityIds = (bundle: Uint8Array[]) => bundle.map((d) => {
+  try { return Buffer.from(readCertificate(d).subjectKeyId ?? []).toString('hex'); } catch { return ''; }
+});
 
 function summarize(s: X509SvidMessage): X509Summary {
   const info = certInfo(s.certificates[0]!);
   let claims: Record<string, string> = {};
   try { claims = { ...agentClaimsFromCertificate(s.certificates[0]!) } as Record<string, string>; } catch { /* no extension */ }
-  return { spiffe_id: s.spiffeId, hint: s.hint, serial: info.serial, not_after: new Date(info.notAfter).toISOString(), chain_length: s.certificates.length, claims };
+  return {
+    spiffe_id: s.spiffeId, hint: s.hint, serial: info.serial, not_after: new Date(info.notAfter).toISOString(), chain_length: s.certificates.length,
+    authority_id: issuerKeyId(s.certificates[0]!), claims,
+  };
 }
 
 const claimText = (c: Record<string, unknown>) => Object.entries(c).map(([k, v]) => `${k}=${String(v)}`).join(' ');
@@ -122,7 +134,7 @@ const watch: Command = {
         onUpdate(u) {
           n++;
           const at = new Date().toISOString();
-          if (ctx.output === 'json') ctx.io.out(JSON.stringify({ at, update: n, svids: u.svids.map(summarize) }));
+          if (ctx.output === 'json') ctx.io.out(JSON.stringify({ at, update: n, svids: u.svids.map(summarize), bundle_authority_ids: authorityIds(u.svids[0]?.bundle ?? []) }));
           else ctx.io.out(`# update ${n} at ${at}: ${u.svids.length} SVID(s)\n${x509Table(u)}\n`);
           if (n >= max) { process.off('SIGINT', stop); process.off('SIGTERM', stop); stop(); }
         },

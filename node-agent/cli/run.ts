@@ -11,6 +11,8 @@ import { startAgent } from '../main.ts';
 export const runCommand: Command = {
   name: 'run',
   summary: 'run the node agent: attest (or resume), sync entries, serve the Workload API',
+  // A daemon: it prints nothing; its logs are JSON lines on stderr.
+  output: false,
   details: [
     'Flags override the config file. First contact trusts the server through --trust-bundle',
     '(PEM or SPIFFE JWKS) or --ca-fingerprint (SHA-256 of the server CA certificate).',

@@ -12,6 +12,7 @@ import { loadWorkloadApiProto } from './proto.ts';
 import { addReflection } from './reflection.ts';
 import { defaultSocketPath, prepareSocketPath } from './socket-path.ts';
 import { addDelegationService, DELEGATION_PREFIX, type DelegationOptions } from '../delegation/exchange-service.ts';
+import { addAuditService, AUDIT_PREFIX, type AuditForwarder } from '../audit/record-service.ts';
 
 export interface WorkloadApiServerOptions {
   provider: IdentityProvider;
@@ -33,6 +34,8 @@ export interface WorkloadApiServerOptions {
   limits?: WorkloadApiLimits;
   /** Token exchange on this socket (node-agent/delegation); without a token endpoint it answers FailedPrecondition. */
   delegation?: DelegationOptions;
+  /** Action receipts on this socket (node-agent/audit), forwarded to the server's transparency log. */
+  audit?: AuditForwarder;
   /** Test seams. */
   peerCredentials?: PeerCredentialSource;
   procRoot?: string;
@@ -99,7 +102,7 @@ export class WorkloadApiServer {
       attestation: opts.attestation,
       agentId: opts.agentId,
       logger: this.logger,
-      attestedPrefixes: [DELEGATION_PREFIX],
+      attestedPrefixes: [DELEGATION_PREFIX, AUDIT_PREFIX],
     });
     this.streams = new StreamHub({
       provider: opts.provider, clock, logger: this.logger, jitterMs: opts.updateJitterMs ?? 100, maxStreamsPerUid: limits.maxStreamsPerUid,
@@ -120,7 +123,8 @@ export class WorkloadApiServer {
     const delegation = addDelegationService(this.grpcServer, {
       provider: opts.provider, callers, logger: this.logger, clock, options: opts.delegation,
     });
-    addReflection(this.grpcServer, { ...proto.packageDefinition, ...delegation });
+    const audit = addAuditService(this.grpcServer, { provider: opts.provider, callers, logger: this.logger, forwarder: opts.audit });
+    addReflection(this.grpcServer, { ...proto.packageDefinition, ...delegation, ...audit });
 
     listener = new PeerCredentialListener({
       socketPath: this.socketPath,

@@ -13,10 +13,18 @@ import type { BundleAdminHandlers } from '../../proto/gen/tessera-api/tessera/v1
 import type { EntryResult } from '../../proto/gen/tessera-api/tessera/v1/EntryResult.ts';
 import type { AgentAuthenticator } from './authn.ts';
 import { unary } from './unary.ts';
+import { federatedBundleHandlers } from './bundle-admin.ts';
+import { localAuthorityHandlers } from './authority-admin.ts';
+import { svidAdminHandlers } from './svid-admin.ts';
+import type { LocalAuthorityAdminHandlers } from '../../proto/gen/tessera-api/tessera/v1/LocalAuthorityAdmin.ts';
+import type { SvidAdminHandlers } from '../../proto/gen/tessera-api/tessera/v1/SvidAdmin.ts';
+import { withTaint } from '../ca/local-authority.ts';
+import type { ListEntriesRequest__Output } from '../../proto/gen/tessera-api/tessera/v1/ListEntriesRequest.ts';
+import type { ListAgentsRequest__Output } from '../../proto/gen/tessera-api/tessera/v1/ListAgentsRequest.ts';
 import { errorToStatus, OK_STATUS } from './wire.ts';
 
 /**
- * The admin API (EntryAdmin, AgentAdmin, BundleAdmin) served on the local Unix
+ * The admin API (EntryAdmin, AgentAdmin, BundleAdmin, LocalAuthorityAdmin, SvidAdmin) served on the local Unix
  * socket. Whoever can open the socket is an operator: the directory is 0700.
  * Batch calls validate each item at the edge (InvalidArgument naming the field) and
  * report one status per item, in order.
@@ -29,6 +37,9 @@ export interface AdminDeps {
   clock: Clock;
   logger: Logger;
   joinTokenTtlSeconds: number;
+  /** Defaults of break-glass mints (svid.x509_ttl / svid.jwt_ttl); SPIRE's defaults if unset. */
+  x509SvidTtlSeconds?: number;
+  jwtSvidTtlSeconds?: number;
 }
 
 const MAX_TOKEN_TTL = 30 * 86_400;
@@ -50,7 +61,10 @@ async function batch<In, Valid, Out>(
 const entryResult = (r: ItemResult<RegistrationEntry>): EntryResult =>
   r.ok ? { status: OK_STATUS, entry: toWireEntry(r.value) } : { status: errorToStatus(r.error), entry: null };
 
-export function adminHandlers(d: AdminDeps): { entry: EntryAdminHandlers; agent: AgentAdminHandlers; bundle: BundleAdminHandlers } {
+export function adminHandlers(d: AdminDeps): {
+  entry: EntryAdminHandlers; agent: AgentAdminHandlers; bundle: BundleAdminHandlers;
+  localAuthority: LocalAuthorityAdminHandlers; svid: SvidAdminHandlers;
+} {
   const log = d.logger.child({ component: 'admin-api' });
   const ctx = () => ({ trustDomain: d.trustDomain, now: nowSec(d.clock) });
   const audit = (event: string, subject: string, data: Record<string, unknown> = {}) =>
@@ -81,21 +95,7 @@ export function adminHandlers(d: AdminDeps): { entry: EntryAdminHandlers; agent:
     }),
     ListEntries: unary(log, 'ListEntries', async (call) => {
       const r = call.request;
-      const filter: EntryFilter = {};
-      if (r.by_spiffe_id) filter.spiffeId = r.by_spiffe_id;
-      if (r.by_parent_id) filter.parentId = r.by_parent_id;
-      if (r.by_hint) filter.hint = r.by_hint;
-      if (r.by_selectors.length > 0) {
-        const match = r.selector_match || 'exact';
-        if (!['exact', 'subset', 'superset', 'any'].includes(match)) {
-          throw invalidArgument('ERR_SELECTOR_MATCH', `selector_match: "${match}" must be exact, subset, superset or any`);
-        }
-        let selectors;
-        try { selectors = r.by_selectors.map((s) => makeSelector(s.type, s.value)); } catch (e) {
-          throw invalidArgument('ERR_SELECTOR', `by_selectors: ${(e as Error).message}`, e);
-        }
-        filter.selectors = { selectors, match: match as 'exact' };
-      }
+      const filter = entryFilter(r);
       if (r.page_size < 0) throw invalidArgument('ERR_PAGE_SIZE', `page_size: ${r.page_size} must not be negative`);
       if (r.page_size > 0) filter.limit = r.page_size;
       if (r.page_token) filter.afterId = r.page_token;
@@ -108,16 +108,12 @@ export function adminHandlers(d: AdminDeps): { entry: EntryAdminHandlers; agent:
       if (!e) throw notFound('ERR_ENTRY_NOT_FOUND', `entry "${call.request.id}" not found`);
       return toWireEntry(e);
     }),
+    CountEntries: unary(log, 'CountEntries', async (call) => ({ count: (await d.store.listEntries(entryFilter(call.request))).length })),
   };
 
   const agent: AgentAdminHandlers = {
-    ListAgents: unary(log, 'ListAgents', async (call) => {
-      const agents = await d.store.listAgents({
-        attestationType: call.request.by_attestation_type || undefined,
-        banned: call.request.only_banned ? true : undefined,
-      });
-      return { agents: agents.map(toWireAgent) };
-    }),
+    ListAgents: unary(log, 'ListAgents', async (call) => ({ agents: (await d.store.listAgents(agentFilter(call.request))).map(toWireAgent) })),
+    CountAgents: unary(log, 'CountAgents', async (call) => ({ count: (await d.store.listAgents(agentFilter(call.request))).length })),
     GetAgent: unary(log, 'GetAgent', async (call) => {
       const id = agentIdArg(call.request.spiffe_id);
       const a = await d.store.getAgent(id);
@@ -153,7 +149,37 @@ export function adminHandlers(d: AdminDeps): { entry: EntryAdminHandlers; agent:
   };
 
   const bundle: BundleAdminHandlers = {
-    GetBundle: unary(log, 'GetBundle', async () => toWireBundle(d.ca.bundle())),
+    GetBundle: unary(log, 'GetBundle', async () => withTaint(toWireBundle(d.ca.bundle()), d.ca)),
+    ...federatedBundleHandlers({ trustDomain: d.trustDomain, store: d.store, audit, logger: log }),
   };
-  return { entry, agent, bundle };
+  const localAuthority = localAuthorityHandlers({ ca: d.ca, logger: log, audit });
+  const svid = svidAdminHandlers({
+    trustDomain: d.trustDomain, ca: d.ca, clock: d.clock, logger: log, audit,
+    x509SvidTtlSeconds: d.x509SvidTtlSeconds ?? 3600, jwtSvidTtlSeconds: d.jwtSvidTtlSeconds ?? 300,
+  });
+  return { entry, agent, bundle, localAuthority, svid };
+}
+
+/** The datastore filter of ListEntries / CountEntries (InvalidArgument naming the field). */
+function entryFilter(r: ListEntriesRequest__Output): EntryFilter {
+  const filter: EntryFilter = {};
+  if (r.by_spiffe_id) filter.spiffeId = r.by_spiffe_id;
+  if (r.by_parent_id) filter.parentId = r.by_parent_id;
+  if (r.by_hint) filter.hint = r.by_hint;
+  if (r.by_selectors.length > 0) {
+    const match = r.selector_match || 'exact';
+    if (!['exact', 'subset', 'superset', 'any'].includes(match)) {
+      throw invalidArgument('ERR_SELECTOR_MATCH', `selector_match: "${match}" must be exact, subset, superset or any`);
+    }
+    let selectors;
+    try { selectors = r.by_selectors.map((s) => makeSelector(s.type, s.value)); } catch (e) {
+      throw invalidArgument('ERR_SELECTOR', `by_selectors: ${(e as Error).message}`, e);
+    }
+    filter.selectors = { selectors, match: match as 'exact' };
+  }
+  return filter;
+}
+
+function agentFilter(r: ListAgentsRequest__Output): { attestationType?: string; banned?: boolean } {
+  return { attestationType: r.by_attestation_type || undefined, banned: r.only_banned ? true : undefined };
 }

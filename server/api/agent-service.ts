@@ -17,6 +17,9 @@ import type { EntryView } from './entry-view.ts';
 import { serveSync } from './sync-stream.ts';
 import { unary as unaryHandler } from './unary.ts';
 import { errorToStatus, OK_STATUS } from './wire.ts';
+import { createHash } from 'node:crypto';
+import type { AuditLog } from '../audit/log.ts';
+import { recordActionHandler } from './audit-record-action.ts';
 import { toWireBundle, toWireSelector } from '../entries/wire.ts';
 
 /**
@@ -48,6 +51,8 @@ export interface AgentServiceDeps {
   maxConcurrentAttestations?: number;
   /** Open SyncEntries streams per agent. Default 8 (an agent needs one). */
   maxSyncStreamsPerAgent?: number;
+  /** The transparency log (docs/audit.md): issuance events and action receipts; absent = audit.enabled false. */
+  audit?: AuditLog;
 }
 
 /** agent_instance_id as agents derive it (docs/architecture.md): "inst_" + 22 base64url characters. */
@@ -169,7 +174,7 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
               // Bounded: unauthenticated peers can cause these rows at will.
               await d.store.appendAudit({
                 time: Math.floor(d.clock.now() / 1000), event: 'agent.attestation_failed', subject: clip(p.method, 64),
-                data: { code: clip(code, 64), message: clip(message, 512) },
+                data: { code: clip(code, 64), message: clip(message, 512), evidence_sha256: createHash('sha256').update(p.payload).digest('hex') },
               }).catch(() => undefined);
               fail(e);
             })
@@ -254,6 +259,12 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
           const svid = await d.signer.signX509Async({
             spiffeId: e.spiffeId, publicKey: spki, ttlSeconds: e.x509SvidTtl || d.x509SvidTtlSeconds, dnsNames: e.dnsNames, claims,
           });
+          // Queued, not awaited to commit: no round trip on the issuance path (server/audit/batcher.ts).
+          await d.audit?.record({
+            type: 'x509svid.issued', time: d.clock.now(), actor: peer.id.toString(), instance: p.instance_id || undefined,
+            resource: e.spiffeId.toString(), action: 'issue', decision: 'allow',
+            detail: { serial: svid.serial, entry_id: e.id, ttl: e.x509SvidTtl || d.x509SvidTtlSeconds, not_after: Math.floor(svid.notAfter / 1000), claims },
+          });
           return { status: OK_STATUS, entry_id: e.id, cert_chain: svid.chain.map((c) => Buffer.from(c)), expires_at: Math.floor(svid.notAfter / 1000) };
         } catch (err) {
           return { status: errorToStatus(err), entry_id: clip(p.entry_id, 128), cert_chain: [], expires_at: 0 };
@@ -274,8 +285,18 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
           throw invalidArgument('ERR_AUDIENCE', `audience "${clip(a, 64)}" must be at most ${MAX_AUDIENCE_CHARS} characters without control characters`);
         }
       }
+      const claims = claimsFor(e, r.instance_id);
       const { token, expiresAt } = await d.signer.mintJwt({
-        spiffeId: e.spiffeId, audience, ttlSeconds: e.jwtSvidTtl || d.jwtSvidTtlSeconds, claims: claimsFor(e, r.instance_id),
+        spiffeId: e.spiffeId, audience, ttlSeconds: e.jwtSvidTtl || d.jwtSvidTtlSeconds, claims,
+      });
+      // JWT-SVIDs carry no jti: the token's SHA-256 identifies it.
+      await d.audit?.record({
+        type: 'jwtsvid.issued', time: d.clock.now(), actor: peer.id.toString(), instance: r.instance_id || undefined,
+        resource: e.spiffeId.toString(), action: 'issue', decision: 'allow',
+        detail: {
+          token_sha256: createHash('sha256').update(token).digest('hex'), entry_id: e.id, audience,
+          ttl: e.jwtSvidTtl || d.jwtSvidTtlSeconds, expires_at: expiresAt, claims,
+        },
       });
       return { token, expires_at: expiresAt };
     }),
@@ -284,5 +305,7 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
       await d.authn.authenticate(call);
       return toWireBundle(d.ca.bundle());
     }),
+
+    RecordAction: unary('RecordAction', recordActionHandler({ authn: d.authn, view: d.view, ca: d.ca, store: d.store, audit: d.audit, clock: d.clock })),
   };
 }

@@ -89,6 +89,7 @@ function fromWire(r: DelegationPolicy__Output) {
   return {
     id: r.id || undefined, description: r.description, actors: r.actors, subjectIssuer: r.subject_issuer, subjects: r.subjects,
     groups: r.groups, audiences: r.audiences, scopes: r.scopes, maxTtl: r.max_ttl, maxDepth: r.max_depth, mayDelegateTo: r.may_delegate_to,
+    budgets: Object.keys(r.budgets ?? {}).length ? Object.fromEntries(Object.entries(r.budgets).map(([k, v]) => [k, Number(v)])) : undefined,
   };
 }
 
@@ -96,7 +97,7 @@ export function toWirePolicy(p: DelegationPolicy): WirePolicy {
   return {
     id: p.id, description: p.description, actors: p.actors, subject_issuer: p.subjectIssuer, subjects: p.subjects, groups: p.groups,
     audiences: p.audiences, scopes: p.scopes, max_ttl: p.maxTtl, max_depth: p.maxDepth, may_delegate_to: p.mayDelegateTo,
-    revision: p.revision, created_at: p.createdAt,
+    revision: p.revision, created_at: p.createdAt, budgets: p.budgets ?? {},
   };
 }
 

@@ -6,6 +6,7 @@ import { toGrpcError } from '../../common/grpc-status.ts';
 import type { CaManager } from '../ca/manager.ts';
 import type { Datastore } from '../datastore/types.ts';
 import { toWireBundle, toWireEntry } from '../entries/wire.ts';
+import { withTaint } from '../ca/local-authority.ts';
 import type { SyncEntriesResponse } from '../../proto/gen/tessera-api/tessera/v1/SyncEntriesResponse.ts';
 import type { AgentAuthenticator, AuthenticatedAgent } from './authn.ts';
 import type { EntryView } from './entry-view.ts';
@@ -20,7 +21,7 @@ import type { EntryView } from './entry-view.ts';
 export async function serveSync(
   call: grpc.ServerWritableStream<unknown, SyncEntriesResponse>,
   peer: AuthenticatedAgent,
-  d: { view: EntryView; store: Pick<Datastore, 'getAgent' | 'subscribe'>; ca: Pick<CaManager, 'bundle' | 'onChange'>; authn: AgentAuthenticator; logger: Logger; clock: Clock; onClose?: () => void },
+  d: { view: EntryView; store: Pick<Datastore, 'getAgent' | 'subscribe'>; ca: Pick<CaManager, 'bundle' | 'onChange' | 'taintedSlots'>; authn: AgentAuthenticator; logger: Logger; clock: Clock; onClose?: () => void },
 ): Promise<void> {
   const agentId = peer.id.toString();
   let closed = false;
@@ -70,11 +71,12 @@ export async function serveSync(
       call.write({ full: false, upserted: c.upserted.map(toWireEntry), deleted_ids: c.deletedIds, sequence: c.sequence });
     });
     unfollowBundle = d.ca.onChange((ev) => {
-      if (closed || ev !== 'bundle') return;
+      if (closed || (ev !== 'bundle' && ev !== 'taint')) return;
       const b = d.ca.bundle();
-      if (b.sequence === bundleSeq) return;
+      // A taint changes no stored bundle (same sequence) but must reach the agent at once.
+      if (b.sequence === bundleSeq && ev !== 'taint') return;
       bundleSeq = b.sequence;
-      call.write({ full: false, upserted: [], deleted_ids: [], sequence: d.view.sequence, bundle: toWireBundle(b) });
+      call.write({ full: false, upserted: [], deleted_ids: [], sequence: d.view.sequence, bundle: withTaint(toWireBundle(b), d.ca) });
     });
     unsubscribe = d.store.subscribe((ev) => {
       if (closed) return;
@@ -91,7 +93,7 @@ export async function serveSync(
     });
     call.write({
       full: true, upserted: d.view.authorizedEntries(agentId).map(toWireEntry), deleted_ids: [], sequence: d.view.sequence,
-      bundle: toWireBundle(first),
+      bundle: withTaint(toWireBundle(first), d.ca),
     });
     // The record may have changed between authentication and the subscription above.
     later(async () => { d.authn.checkRecord(peer.id, peer.serial, await d.store.getAgent(agentId)); });

@@ -6,6 +6,7 @@ import type { SpiffeId, TrustDomain } from '../../spiffe/id.ts';
 import { formatSelector, normalizeSelectors, type Selector } from '../../spiffe/selector.ts';
 import type { Datastore } from '../datastore/types.ts';
 import { SvidSigner } from '../ca/signer.ts';
+import { createHash } from 'node:crypto';
 
 /**
  * Node attestation, independent of the transport: run the method's server half
@@ -104,7 +105,10 @@ async function record(
   });
   await d.store.appendAudit({
     time: now, event: 'agent.attested', subject: id.toString(),
-    data: { method: p.method, serial: svid.serial, selectors: selectors.map(formatSelector), ...(audit ?? {}) },
+    data: {
+      method: p.method, serial: svid.serial, selectors: selectors.map(formatSelector), ttl: d.agentSvidTtlSeconds,
+      evidence_sha256: createHash('sha256').update(p.payload).digest('hex'), ...(audit ?? {}),
+    },
   });
   d.logger.info('agent attested', { agent: id.toString(), method: p.method, serial: svid.serial });
   return { agentId: id, selectors, chain: svid.chain, serial: svid.serial, expiresAt: Math.floor(svid.notAfter / 1000) };

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
-import { internal } from '../../common/errors.ts';
+import { failedPrecondition, internal } from '../../common/errors.ts';
 import type { TrustDomain } from '../../spiffe/id.ts';
 import { createCaCertificate } from '../../spiffe/x509svid/ca.ts';
 import type { BundleRecord, Datastore, JwtAuthority } from '../datastore/types.ts';
@@ -45,7 +45,17 @@ export interface CaSlot {
   notBefore: number;
   notAfter: number;
   jwtKey: JwtKey;
+  /**
+   * Operator marks (tessera-server localauthority, docs/server.md): a tainted authority
+   * is still trusted but agents replace everything it signed at once; a revoked one has
+   * left the bundle. Per kind: the X.509 CA and the JWT key of a slot are marked apart.
+   */
+  x509Mark?: AuthorityMark;
+  jwtMark?: AuthorityMark;
 }
+
+export type AuthorityMark = 'tainted' | 'revoked';
+export type AuthorityKind = 'x509' | 'jwt';
 
 /** Upstream CA material (server runs as an intermediate). */
 export interface UpstreamCa {
@@ -73,14 +83,15 @@ export interface CaManagerOptions {
    * another still considers valid). Default 3600.
    */
   bundlePruneGraceSeconds?: number;
-  store: Pick<Datastore, 'getBundle' | 'appendBundle' | 'pruneBundle' | 'subscribe'>;
+  store: Pick<Datastore, 'getBundle' | 'appendBundle' | 'pruneBundle' | 'putBundle' | 'subscribe'>;
   clock: Clock;
   logger: Logger;
 }
 
-interface StateFile { active: string; prepared?: string; slots: string[] }
+interface StateFile { active: string; prepared?: string; slots: string[]; marks?: Record<string, { x509?: AuthorityMark; jwt?: AuthorityMark }> }
 
-export type CaEvent = 'bundle' | 'activated';
+/** 'taint': the set of tainted authorities changed (sync streams push it to agents). */
+export type CaEvent = 'bundle' | 'activated' | 'taint';
 
 const DEFAULT_PRUNE_GRACE_S = 3600;
 
@@ -149,12 +160,12 @@ export class CaManager {
   /** This server's own X.509 authorities: its unexpired slots' roots, or the upstream roots. */
   ownX509Authorities(): Uint8Array[] {
     if (this.o.upstream) return this.o.upstream.roots;
-    return this.liveSlots().map((s) => s.certificate);
+    return this.liveSlots().filter((s) => s.x509Mark !== 'revoked').map((s) => s.certificate);
   }
 
   /** This server's own JWT keys (unexpired slots). */
   jwtAuthorities(): JwtAuthority[] {
-    return this.liveSlots().map((s) => ({
+    return this.liveSlots().filter((s) => s.jwtMark !== 'revoked').map((s) => ({
       kid: s.jwtKey.kid,
       publicKey: new Uint8Array(s.jwtKey.publicKey.export({ type: 'spki', format: 'der' })),
       expiresAt: Math.floor(s.notAfter / 1000),
@@ -210,6 +221,102 @@ export class CaManager {
       }
       try { await clock.sleep(wait, signal); } catch { return; }
     }
+  }
+
+  // ---- operator operations (tessera-server localauthority; views in local-authority.ts) ----
+
+  /** Makes and publishes the next slot now, ahead of the schedule. One prepared slot at a time. */
+  prepareNow(): Promise<CaSlot> {
+    return this.serialised(async () => {
+      const p = this.prepared();
+      if (p) throw failedPrecondition('ERR_AUTHORITY_PREPARED', `authority ${p.id} is already prepared: activate it first`);
+      const slot = await this.createSlot();
+      this.preparedId = slot.id;
+      this.saveState();
+      this.o.logger.info('prepared next CA (operator)', { slot: slot.id, not_after: new Date(slot.notAfter).toISOString() });
+      if (await this.publish(this.o.clock.now())) this.emit('bundle');
+      return slot;
+    });
+  }
+
+  /** Activates the prepared slot now (`slotId` must name it); the active one becomes old. */
+  activateNow(slotId: string): Promise<CaSlot> {
+    return this.serialised(async () => {
+      const p = this.prepared();
+      if (!p) throw failedPrecondition('ERR_AUTHORITY_NOT_PREPARED', 'no authority is prepared: prepare one first');
+      if (p.id !== slotId) throw failedPrecondition('ERR_AUTHORITY_NOT_PREPARED', `authority ${slotId} is not the prepared one (${p.id})`);
+      // Published before it signs anything, as in step().
+      const changed = await this.publish(this.o.clock.now());
+      this.activeId = p.id;
+      this.preparedId = undefined;
+      this.saveState();
+      this.o.logger.info('activated CA (operator)', { slot: p.id, not_after: new Date(p.notAfter).toISOString() });
+      this.emit('activated');
+      if (changed) this.emit('bundle');
+      return p;
+    });
+  }
+
+  /**
+   * Taints an old authority (neither active nor prepared, as SPIRE): it stays trusted,
+   * but agents re-mint at once every SVID it signed (sync streams carry the taint).
+   */
+  taint(kind: AuthorityKind, slotId: string): Promise<CaSlot> {
+    return this.serialised(async () => {
+      const s = this.oldSlot(kind, slotId, 'tainted');
+      if (s[`${kind}Mark`]) throw failedPrecondition('ERR_AUTHORITY_TAINTED', `${kind} authority ${slotId} is already ${s[`${kind}Mark`]}`);
+      s[`${kind}Mark`] = 'tainted';
+      this.saveState();
+      this.o.logger.warn('authority tainted', { kind, slot: slotId });
+      this.emit('taint');
+      return s;
+    });
+  }
+
+  /**
+   * Removes a tainted old authority from the shared bundle: SVIDs it signed stop
+   * verifying. X.509 only without an upstream CA (the bundle then holds the upstream
+   * roots, not our intermediates). Rewrites the bundle (putBundle): a peer's append
+   * racing it is lost and put back by that peer's own follow-up (refresh()).
+   */
+  revoke(kind: AuthorityKind, slotId: string): Promise<CaSlot> {
+    return this.serialised(async () => {
+      const s = this.oldSlot(kind, slotId, 'revoked');
+      if (s[`${kind}Mark`] !== 'tainted') {
+        throw failedPrecondition('ERR_AUTHORITY_NOT_TAINTED', `${kind} authority ${slotId} is ${s[`${kind}Mark`] ?? 'not tainted'}: only a tainted authority can be revoked (taint it first)`);
+      }
+      if (kind === 'x509' && this.o.upstream) {
+        throw failedPrecondition('ERR_AUTHORITY_UPSTREAM', 'with an upstream CA the bundle holds the upstream roots: revoke at the upstream CA');
+      }
+      s[`${kind}Mark`] = 'revoked';
+      this.saveState();
+      const { store, trustDomain: td } = this.o;
+      const b = await store.getBundle(td.name);
+      if (b) {
+        const der = Buffer.from(s.certificate);
+        const next = await store.putBundle({
+          trustDomain: b.trustDomain, refreshHint: b.refreshHint,
+          x509Authorities: kind === 'x509' ? b.x509Authorities.filter((d) => !der.equals(d)) : b.x509Authorities,
+          jwtAuthorities: kind === 'jwt' ? b.jwtAuthorities.filter((k) => k.kid !== s.jwtKey.kid) : b.jwtAuthorities,
+        });
+        if (this.adopt(next)) this.emit('bundle');
+      }
+      this.o.logger.warn('authority revoked: removed from the bundle', { kind, slot: slotId });
+      return s;
+    });
+  }
+
+  /** Slot ids of tainted (or revoked, until they expire) authorities, per kind. */
+  taintedSlots(kind: AuthorityKind): CaSlot[] {
+    return this.slots().filter((s) => s[`${kind}Mark`] !== undefined);
+  }
+
+  private oldSlot(kind: AuthorityKind, slotId: string, verb: string): CaSlot {
+    const s = this.slotsById.get(slotId);
+    if (!s) throw failedPrecondition('ERR_AUTHORITY_NOT_FOUND', `no ${kind} authority ${slotId} on this server`);
+    if (s.id === this.activeId) throw failedPrecondition('ERR_AUTHORITY_ACTIVE', `${kind} authority ${slotId} is active: activate another one before it can be ${verb}`);
+    if (s.id === this.preparedId) throw failedPrecondition('ERR_AUTHORITY_PREPARED', `${kind} authority ${slotId} is prepared, not old: only an old authority can be ${verb}`);
+    return s;
   }
 
   private serialised<T>(fn: () => Promise<T>): Promise<T> {
@@ -392,12 +499,18 @@ export class CaManager {
         this.o.logger.warn('skipping unreadable CA slot', { slot: id, err: e });
       }
     }
+    for (const [id, m] of Object.entries(st.marks ?? {})) {
+      const s = this.slotsById.get(id);
+      if (s) { s.x509Mark = m.x509; s.jwtMark = m.jwt; }
+    }
     if (this.slotsById.has(st.active)) this.activeId = st.active;
     if (st.prepared && this.slotsById.has(st.prepared)) this.preparedId = st.prepared;
   }
 
   private saveState(): void {
-    const st: StateFile = { active: this.activeId, prepared: this.preparedId, slots: [...this.slotsById.keys()] };
+    const marks: NonNullable<StateFile['marks']> = {};
+    for (const s of this.slots()) if (s.x509Mark || s.jwtMark) marks[s.id] = { x509: s.x509Mark, jwt: s.jwtMark };
+    const st: StateFile = { active: this.activeId, prepared: this.preparedId, slots: [...this.slotsById.keys()], marks };
     writeSecretFile(join(this.o.dir, 'state.json'), JSON.stringify(st, null, 2) + '\n');
   }
 }

@@ -7,6 +7,8 @@ import { optString, UsageError, type CommandContext, type OptionSpec, type Optio
 import type { EntryAdminClient } from '../../proto/gen/tessera-api/tessera/v1/EntryAdmin.ts';
 import type { AgentAdminClient } from '../../proto/gen/tessera-api/tessera/v1/AgentAdmin.ts';
 import type { BundleAdminClient } from '../../proto/gen/tessera-api/tessera/v1/BundleAdmin.ts';
+import type { LocalAuthorityAdminClient } from '../../proto/gen/tessera-api/tessera/v1/LocalAuthorityAdmin.ts';
+import type { SvidAdminClient } from '../../proto/gen/tessera-api/tessera/v1/SvidAdmin.ts';
 import { loadServerConfig } from '../config.ts';
 
 /**
@@ -24,6 +26,8 @@ export interface AdminClients {
   entry: EntryAdminClient;
   agent: AgentAdminClient;
   bundle: BundleAdminClient;
+  localAuthority: LocalAuthorityAdminClient;
+  svid: SvidAdminClient;
   close(): void;
 }
 
@@ -44,7 +48,12 @@ export function connectAdmin(o: OptionValues, env: NodeJS.ProcessEnv): AdminClie
   const entry = new p.EntryAdmin(target, creds);
   const agent = new p.AgentAdmin(target, creds);
   const bundle = new p.BundleAdmin(target, creds);
-  return { entry, agent, bundle, close: () => { entry.close(); agent.close(); bundle.close(); } };
+  const localAuthority = new p.LocalAuthorityAdmin(target, creds);
+  const svid = new p.SvidAdmin(target, creds);
+  return {
+    entry, agent, bundle, localAuthority, svid,
+    close: () => { entry.close(); agent.close(); bundle.close(); localAuthority.close(); svid.close(); },
+  };
 }
 
 /**

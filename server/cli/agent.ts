@@ -1,4 +1,5 @@
-import { formatTable, optString, UsageError, type Command, type CommandContext } from '../../common/cli.ts';
+import { writeFileSync } from 'node:fs';
+import { formatTable, optDuration, optString, UsageError, type Command, type CommandContext, type OptionSpec } from '../../common/cli.ts';
 import type { Agent__Output } from '../../proto/gen/tessera-api/tessera/v1/Agent.ts';
 import type { ListAgentsResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/ListAgentsResponse.ts';
 import type { JoinToken__Output } from '../../proto/gen/tessera-api/tessera/v1/JoinToken.ts';
@@ -21,21 +22,34 @@ const idArg = (ctx: CommandContext): string => {
 };
 const ID_OPT = { 'spiffe-id': { type: 'string' as const, value: 'ID', description: 'agent SPIFFE ID (or as the positional argument)' } };
 
+const AGENT_FILTERS: Record<string, OptionSpec> = {
+  'attestation-type': { type: 'string', value: 'METHOD', description: 'only agents attested with this method' },
+  banned: { type: 'boolean', description: 'only banned agents' },
+};
+const agentFilter = (ctx: CommandContext) => ({
+  by_attestation_type: optString(ctx.options, 'attestation-type') ?? '', only_banned: ctx.options.banned === true,
+});
+
 export const agentCommands: Command[] = [
   {
     name: 'agent list', summary: 'list attested agents',
-    options: {
-      'attestation-type': { type: 'string', value: 'METHOD', description: 'only agents attested with this method' },
-      banned: { type: 'boolean', description: 'only banned agents' }, ...SOCKET_OPTIONS,
-    },
+    options: { ...AGENT_FILTERS, ...SOCKET_OPTIONS },
     async run(ctx) {
       await withAdmin(ctx, async (c) => {
-        const res = await call<unknown, ListAgentsResponse__Output>(c.agent, 'ListAgents', {
-          by_attestation_type: optString(ctx.options, 'attestation-type') ?? '', only_banned: ctx.options.banned === true,
-        });
+        const res = await call<unknown, ListAgentsResponse__Output>(c.agent, 'ListAgents', agentFilter(ctx));
         ctx.print(res.agents, () => (res.agents.length === 0 ? 'no agents' : formatTable(
           ['SPIFFE ID', 'METHOD', 'BANNED', 'SVID EXPIRES', 'SELECTORS'],
           res.agents.map((a) => [a.spiffe_id, a.attestation_type, a.banned, time(a.x509_svid_expires_at), a.selectors.map(formatSelector).join(',')]))));
+      });
+    },
+  },
+  {
+    name: 'agent count', summary: 'count attested agents (optionally filtered)',
+    options: { ...AGENT_FILTERS, ...SOCKET_OPTIONS },
+    async run(ctx) {
+      await withAdmin(ctx, async (c) => {
+        const r = await call<unknown, { count: number }>(c.agent, 'CountAgents', agentFilter(ctx));
+        ctx.print({ count: r.count }, () => String(r.count));
       });
     },
   },
@@ -71,15 +85,18 @@ export const agentCommands: Command[] = [
   {
     name: 'token generate', summary: 'generate a single-use join token',
     options: {
-      ttl: { type: 'string', value: 'SECONDS', description: 'token lifetime (default: join_token.default_ttl, 600)' },
-      'spiffe-id': { type: 'string', value: 'ID', description: 'reserved: not supported yet' },
+      ttl: { type: 'string', value: 'DURATION', description: 'token lifetime, e.g. 10m, 1h or seconds (default: join_token.default_ttl, 10m)' },
+      write: { type: 'string', value: 'FILE', description: 'also write the token alone into FILE (0600), for the agent\'s join_token.token_file' },
       ...SOCKET_OPTIONS,
     },
+    details: 'The agent attests with the token once (node_attestor.join_token.token in its config, or --join-token);\nits SPIFFE ID is spiffe://<trust domain>/tessera/agent/join_token/<token>.',
     async run(ctx) {
-      const ttlArg = optString(ctx.options, 'ttl');
-      if (ttlArg !== undefined && !/^\d+$/.test(ttlArg)) throw new UsageError(`--ttl must be a number of seconds, got "${ttlArg}"`);
+      const ttl = optDuration(ctx.options, 'ttl', { min: 1 });
+      if (ttl !== undefined && !Number.isInteger(ttl)) throw new UsageError(`--ttl must be whole seconds, got ${optString(ctx.options, 'ttl')}`);
       await withAdmin(ctx, async (c) => {
-        const t = await call<unknown, JoinToken__Output>(c.agent, 'CreateJoinToken', { ttl: ttlArg ? Number(ttlArg) : 0 });
+        const t = await call<unknown, JoinToken__Output>(c.agent, 'CreateJoinToken', { ttl: ttl ?? 0 });
+        const file = optString(ctx.options, 'write');
+        if (file) writeFileSync(file, t.token + '\n', { mode: 0o600 });
         ctx.print(t, () => `Token: ${t.token}\nExpires at: ${time(t.expires_at)}`);
       });
     },

@@ -22,6 +22,7 @@ const FIELDS: Record<string, OptionSpec> = {
   'max-ttl': { type: 'string', value: 'DURATION', description: 'longest token lifetime, e.g. 300, 90s, 5m, 1h' },
   'max-depth': { type: 'string', value: 'N', description: 'longest act chain (1 = no sub-agents)' },
   'may-delegate-to': { type: 'string', multiple: true, value: 'PATTERN', description: 'actor pattern the holder may hand a narrower token to; none = no one' },
+  budget: { type: 'string', multiple: true, value: 'OP=N', description: 'per-operation use limit carried into tokens, e.g. read:files=15 (docs/attenuation.md)' },
 };
 const LIST_FLAGS: Record<string, keyof DelegationPolicy> = {
   actor: 'actors', subject: 'subjects', group: 'groups', audience: 'audiences', scope: 'scopes', 'may-delegate-to': 'may_delegate_to',
@@ -77,6 +78,14 @@ function policyFromFlags(ctx: CommandContext, base?: DelegationPolicy__Output): 
   }
   const ttl = seconds(ctx, 'max-ttl'); if (ttl !== undefined) p.max_ttl = ttl;
   const depth = count(ctx, 'max-depth'); if (depth !== undefined) p.max_depth = depth;
+  const budgets = optStrings(o, 'budget');
+  if (budgets.length) {
+    p.budgets = Object.fromEntries(budgets.map((b) => {
+      const m = /^([^=\s]+)=(\d+)$/.exec(b);
+      if (!m) throw new UsageError(`--budget ${b}: expected OPERATION=N, e.g. read:files=15`);
+      return [m[1]!, Number(m[2])];
+    }));
+  }
   return p;
 }
 
@@ -107,7 +116,7 @@ const time = (s: number) => new Date(s * 1000).toISOString();
 const revocationTable = (rs: Revocation__Output[]) => formatTable(['SEQ', 'KIND', 'VALUE', 'AT', 'EXPIRES AT', 'BY'],
   rs.map((r) => [r.seq, r.kind, r.value, time(r.at), time(r.expires_at), r.by]));
 
-const REVOKE_KINDS = ['grant', 'jti', 'subject', 'actor'] as const;
+const REVOKE_KINDS = ['grant', 'jti', 'subject', 'actor', 'biscuit-id'] as const;
 
 export const delegationCommands: Command[] = [
   {
@@ -194,15 +203,16 @@ export const delegationCommands: Command[] = [
       jti: { type: 'string', value: 'ID', description: 'this token and every token derived from it' },
       subject: { type: 'string', value: 'ISS#SUB', description: 'every token for this user issued until now, e.g. https://idp.example.org#alice' },
       actor: { type: 'string', value: 'SPIFFE_ID', description: 'every token with this actor anywhere in its chain, issued until now' },
+      'biscuit-id': { type: 'string', value: 'HEX', description: 'a Biscuit block revocation id: that block and every token derived from it (docs/attenuation.md)' },
       ...SOCKET_OPTIONS,
     },
-    details: 'Exactly one of --grant, --jti, --subject, --actor. Every server sharing the datastore refuses the tokens at once and pushes the record to revocation feed subscribers.',
+    details: 'Exactly one of --grant, --jti, --subject, --actor, --biscuit-id. Every server sharing the datastore refuses the tokens at once and pushes the record to revocation feed subscribers.',
     async run(ctx) {
       const given = REVOKE_KINDS.filter((k) => optString(ctx.options, k) !== undefined);
-      if (given.length !== 1) throw new UsageError('exactly one of --grant, --jti, --subject, --actor is required');
+      if (given.length !== 1) throw new UsageError('exactly one of --grant, --jti, --subject, --actor, --biscuit-id is required');
       const kind = given[0]!;
       await withDelegation(ctx, async (c) => {
-        const r = await call<unknown, Revocation__Output>(c, 'Revoke', { kind, value: optString(ctx.options, kind) });
+        const r = await call<unknown, Revocation__Output>(c, 'Revoke', { kind: kind === 'biscuit-id' ? 'biscuit' : kind, value: optString(ctx.options, kind) });
         ctx.print(r, () => `revoked ${r.kind} ${r.value} (seq ${r.seq}, record expires ${time(r.expires_at)})`);
       });
     },

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { formatTable, optString, optStrings, requireString, UsageError, type Command, type CommandContext, type OptionSpec } from '../../common/cli.ts';
+import { formatTable, optDuration, optString, optStrings, requireString, UsageError, type Command, type CommandContext, type OptionSpec } from '../../common/cli.ts';
 import { serverId, SpiffeId } from '../../spiffe/id.ts';
 import type { Entry, Entry__Output } from '../../proto/gen/tessera-api/tessera/v1/Entry.ts';
 import type { BatchEntryResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchEntryResponse.ts';
@@ -13,8 +13,8 @@ const FIELDS: Record<string, OptionSpec> = {
   'spiffe-id': { type: 'string', value: 'ID', description: 'SPIFFE ID the entry grants' },
   'parent-id': { type: 'string', value: 'ID', description: 'agent ID (or node-alias ID) the entry is served through' },
   selector: { type: 'string', multiple: true, value: 'TYPE:VALUE', description: 'selector, e.g. unix:uid:1000' },
-  'x509-svid-ttl': { type: 'string', value: 'SECONDS', description: 'X.509-SVID lifetime (0 = server default)' },
-  'jwt-svid-ttl': { type: 'string', value: 'SECONDS', description: 'JWT-SVID lifetime (0 = server default)' },
+  'x509-svid-ttl': { type: 'string', value: 'DURATION', description: 'X.509-SVID lifetime, e.g. 1h, 90m or seconds (0 = server default)' },
+  'jwt-svid-ttl': { type: 'string', value: 'DURATION', description: 'JWT-SVID lifetime, e.g. 5m or seconds (0 = server default)' },
   dns: { type: 'string', multiple: true, value: 'NAME', description: 'DNS SAN for the X.509-SVID' },
   hint: { type: 'string', value: 'TEXT', description: 'hint shown to workloads with several identities' },
   'agent-model': { type: 'string', value: 'TEXT', description: 'agent claim: model' },
@@ -32,6 +32,13 @@ function int(ctx: CommandContext, k: string): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v)) throw new UsageError(`--${k} must be a non-negative integer, got "${v}"`);
   return Number(v);
+}
+
+/** A TTL flag: a duration in whole seconds (the wire carries int32 seconds). */
+function ttl(ctx: CommandContext, k: string): number | undefined {
+  const v = optDuration(ctx.options, k, { max: 2 ** 31 - 1 });
+  if (v !== undefined && !Number.isInteger(v)) throw new UsageError(`--${k} must be whole seconds, got ${optString(ctx.options, k)}`);
+  return v;
 }
 
 function parseSelectorArg(s: string): { type: string; value: string } {
@@ -64,8 +71,8 @@ function entryFromFlags(ctx: CommandContext, base?: Entry__Output): Entry {
   if (parent !== undefined) e.parent_id = parent;
   const sels = optStrings(o, 'selector');
   if (sels.length > 0) e.selectors = sels.map(parseSelectorArg);
-  const x = int(ctx, 'x509-svid-ttl'); if (x !== undefined) e.x509_svid_ttl = x;
-  const j = int(ctx, 'jwt-svid-ttl'); if (j !== undefined) e.jwt_svid_ttl = j;
+  const x = ttl(ctx, 'x509-svid-ttl'); if (x !== undefined) e.x509_svid_ttl = x;
+  const j = ttl(ctx, 'jwt-svid-ttl'); if (j !== undefined) e.jwt_svid_ttl = j;
   const exp = int(ctx, 'expires-at'); if (exp !== undefined) e.expires_at = exp;
   const dns = optStrings(o, 'dns'); if (dns.length > 0) e.dns_names = dns;
   const fw = optStrings(o, 'federates-with'); if (fw.length > 0) e.federates_with = fw;
@@ -126,6 +133,33 @@ function readEntriesFile(path: string): Entry[] {
   });
 }
 
+const FILTERS: Record<string, OptionSpec> = {
+  'spiffe-id': { type: 'string', value: 'ID', description: 'only entries granting this SPIFFE ID' },
+  'parent-id': { type: 'string', value: 'ID', description: 'only entries served through this parent (agent or node-alias) ID' },
+  selector: { type: 'string', multiple: true, value: 'TYPE:VALUE', description: 'only entries with these selectors (see --match)' },
+  hint: { type: 'string', value: 'TEXT', description: 'only entries with this hint' },
+  match: { type: 'string', value: 'MODE', description: 'selector match: exact (default), subset, superset, any' },
+};
+
+/** The ListEntries / CountEntries request of the filter flags. */
+function filterRequest(ctx: CommandContext): Record<string, unknown> {
+  const o = ctx.options;
+  return {
+    by_spiffe_id: optString(o, 'spiffe-id') ?? '', by_parent_id: optString(o, 'parent-id') ?? '',
+    by_selectors: optStrings(o, 'selector').map(parseSelectorArg), selector_match: optString(o, 'match') ?? '',
+    by_hint: optString(o, 'hint') ?? '',
+  };
+}
+
+const hasFilter = (ctx: CommandContext) => Object.keys(FILTERS).some((k) => ctx.options[k] !== undefined);
+
+async function listEntries(ctx: CommandContext): Promise<void> {
+  await withAdmin(ctx, async (c) => {
+    const res = await call<unknown, ListEntriesResponse__Output>(c.entry, 'ListEntries', filterRequest(ctx));
+    ctx.print(res.entries, () => (res.entries.length === 0 ? 'no entries' : entryTable(res.entries)));
+  });
+}
+
 export const entryCommands: Command[] = [
   {
     name: 'entry create', summary: 'create a registration entry (or a batch from --file)',
@@ -145,10 +179,16 @@ export const entryCommands: Command[] = [
     },
   },
   {
-    name: 'entry show', summary: 'show one entry', positionals: '<ENTRY-ID>',
-    options: { ...ENTRY_ID_OPT, ...SOCKET_OPTIONS },
+    name: 'entry show', summary: 'show one entry by ID, or the entries matching filters', positionals: '[ENTRY-ID]',
+    options: { ...ENTRY_ID_OPT, ...FILTERS, ...SOCKET_OPTIONS },
+    details: 'With an entry ID: that entry in detail. Without: like entry list, the entries matching the filters (as spire-server entry show).',
     async run(ctx) {
-      const id = entryIdArg(ctx);
+      const id = optString(ctx.options, 'id') ?? ctx.positionals[0];
+      if (!id) {
+        if (!hasFilter(ctx)) throw new UsageError('give an entry ID, or filter by --spiffe-id, --parent-id, --selector or --hint (entry list shows all)');
+        return listEntries(ctx);
+      }
+      if (hasFilter(ctx)) throw new UsageError('an entry ID and filters are exclusive');
       await withAdmin(ctx, async (c) => {
         const e = await call<unknown, Entry__Output>(c.entry, 'GetEntry', { id });
         ctx.print(e, () => entryDetail(e));
@@ -157,20 +197,16 @@ export const entryCommands: Command[] = [
   },
   {
     name: 'entry list', summary: 'list entries (optionally filtered)',
-    options: {
-      'spiffe-id': FIELDS['spiffe-id']!, 'parent-id': FIELDS['parent-id']!, selector: FIELDS.selector!, hint: FIELDS.hint!,
-      match: { type: 'string', value: 'MODE', description: 'selector match: exact (default), subset, superset, any' },
-      ...SOCKET_OPTIONS,
-    },
+    options: { ...FILTERS, ...SOCKET_OPTIONS },
+    run: listEntries,
+  },
+  {
+    name: 'entry count', summary: 'count entries (optionally filtered)',
+    options: { ...FILTERS, ...SOCKET_OPTIONS },
     async run(ctx) {
-      const o = ctx.options;
       await withAdmin(ctx, async (c) => {
-        const res = await call<unknown, ListEntriesResponse__Output>(c.entry, 'ListEntries', {
-          by_spiffe_id: optString(o, 'spiffe-id') ?? '', by_parent_id: optString(o, 'parent-id') ?? '',
-          by_selectors: optStrings(o, 'selector').map(parseSelectorArg), selector_match: optString(o, 'match') ?? '',
-          by_hint: optString(o, 'hint') ?? '',
-        });
-        ctx.print(res.entries, () => (res.entries.length === 0 ? 'no entries' : entryTable(res.entries)));
+        const r = await call<unknown, { count: number }>(c.entry, 'CountEntries', filterRequest(ctx));
+        ctx.print({ count: r.count }, () => String(r.count));
       });
     },
   },

@@ -31,7 +31,7 @@ export const newPolicyId = (): string => `pol_${randomBytes(12).toString('base64
 
 const POLICY_COLUMNS = [
   'id', 'description', 'actors', 'subject_issuer', 'subjects', 'user_groups', 'audiences', 'scopes',
-  'max_ttl', 'max_depth', 'may_delegate_to', 'revision', 'created_at', 'updated_at',
+  'max_ttl', 'max_depth', 'may_delegate_to', 'revision', 'created_at', 'updated_at', 'budgets',
 ] as const;
 const POLICY_INSERT = `INSERT INTO delegation_policies (${POLICY_COLUMNS.join(', ')})
   VALUES (${POLICY_COLUMNS.map(() => '?').join(', ')})`;
@@ -42,7 +42,7 @@ function policyParams(p: NewDelegationPolicy & { id: string }, revision: number,
   return [
     p.id, p.description, JSON.stringify(p.actors), p.subjectIssuer, JSON.stringify(p.subjects),
     JSON.stringify(p.groups), JSON.stringify(p.audiences), JSON.stringify(p.scopes), p.maxTtl, p.maxDepth,
-    JSON.stringify(p.mayDelegateTo), revision, createdAt, updatedAt,
+    JSON.stringify(p.mayDelegateTo), revision, createdAt, updatedAt, JSON.stringify(p.budgets ?? {}),
   ];
 }
 
@@ -51,6 +51,7 @@ function toPolicy(p: NewDelegationPolicy & { id: string }, revision: number, cre
     id: p.id, description: p.description, actors: [...p.actors], subjectIssuer: p.subjectIssuer,
     subjects: [...p.subjects], groups: [...p.groups], audiences: [...p.audiences], scopes: [...p.scopes],
     maxTtl: p.maxTtl, maxDepth: p.maxDepth, mayDelegateTo: [...p.mayDelegateTo], revision, createdAt,
+    budgets: { ...p.budgets },
   };
 }
 
@@ -60,6 +61,7 @@ export function rowToPolicy(r: Row): DelegationPolicy {
     subjects: list(r.subjects), groups: list(r.user_groups), audiences: list(r.audiences), scopes: list(r.scopes),
     maxTtl: num(r.max_ttl), maxDepth: num(r.max_depth), mayDelegateTo: list(r.may_delegate_to),
     revision: num(r.revision), createdAt: num(r.created_at),
+    budgets: JSON.parse(str(r.budgets ?? '{}') || '{}') as Record<string, number>,
   };
 }
 

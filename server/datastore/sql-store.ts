@@ -1,6 +1,6 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
-import { alreadyExists, failedPrecondition } from '../../common/errors.ts';
+import { alreadyExists, failedPrecondition, internal, invalidArgument } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { normalizeSelectors } from '../../spiffe/selector.ts';
 import { entryFilterSql } from './entry-filter.ts';
@@ -14,12 +14,20 @@ import {
 import type { SqlConn, SqlDriver } from './sql-driver.ts';
 import * as dlg from './sql-delegation.ts';
 import * as clients from './sql-clients.ts';
+import * as budgetSql from './sql-budgets.ts';
+import * as refresh from './sql-refresh.ts';
+import type { NewRefreshToken, RefreshTokenRecord } from './sql-refresh.ts';
 import type { AuthorizationCodeRedemption, OAuthClientRecord } from './sql-clients.ts';
 import type {
   AttestedAgent, AuditRecord, BundleRecord, ChangeEvent, ChangeKind, Datastore, EntryFilter, EntryUpdate,
   ItemResult, JoinTokenRecord, NewEntry, OAuthKeyRecord, RegistrationEntry,
 } from './types.ts';
 import type { DelegationPolicy, NewDelegationPolicy, RevocationRecord } from '../delegation/types.ts';
+import * as tlog from './sql-tlog.ts';
+import type { TlogCheckpoint, TlogLeaf, TlogLeafInput, TlogQuery } from './sql-tlog.ts';
+import { Batcher } from '../audit/batcher.ts';
+import { consistencyRanges, foldRange, inclusionRanges, nodeKey, nodesOf, rangeNodes, type Range } from '../audit/merkle.ts';
+import { eventFromAuditRecord, leafOf } from '../audit/events.ts';
 
 export interface SqlStoreOptions {
   clock: Clock;
@@ -61,6 +69,8 @@ export abstract class SqlStore implements Datastore {
   protected readonly logger: Logger;
   private readonly writes: GroupCommit;
   private readonly audits: AuditAppender;
+  /** Transparency-log appends, batched into one serialised write transaction each (sql-tlog.ts). */
+  private readonly tlogAppends: Batcher<TlogLeafInput, number>;
 
   protected constructor(protected readonly driver: SqlDriver, opts: SqlStoreOptions) {
     this.clock = opts.clock;
@@ -68,6 +78,13 @@ export abstract class SqlStore implements Datastore {
     this.listeners = new ChangeListeners(opts.logger);
     this.writes = new GroupCommit(driver, () => this.now(), (events) => this.afterCommit(events));
     this.audits = new AuditAppender(driver);
+    this.tlogAppends = new Batcher({
+      clock: opts.clock, logger: opts.logger.child({ component: 'audit-log' }),
+      flush: (items) => driver.writeTransaction(async (c) => {
+        const first = await tlog.appendLeaves(c, items);
+        return items.map((_, i) => first + i);
+      }),
+    });
   }
 
   /** Called once per committed write transaction with the events it appended, in order. */
@@ -340,8 +357,12 @@ export abstract class SqlStore implements Datastore {
 
   // ---- audit ----
 
+  /** The audit-table row, and the same record as an event in the transparency log (docs/audit.md). */
   async appendAudit(rec: AuditRecord): Promise<void> {
-    await this.audits.append([rec.time, rec.event, rec.subject, JSON.stringify(rec.data ?? {})]);
+    await Promise.all([
+      this.audits.append([rec.time, rec.event, rec.subject, JSON.stringify(rec.data ?? {})]),
+      this.appendLog(leafOf(eventFromAuditRecord(rec))),
+    ]);
   }
 
   async listAudit(filter: { subject?: string; event?: string; sinceSeq?: number; limit?: number } = {}): Promise<AuditRecord[]> {
@@ -358,6 +379,12 @@ export abstract class SqlStore implements Datastore {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    // Audit events already accepted get a bounded chance to land (a real-time bound: the
+    // database, not the injected clock, decides how long a write takes).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.tlogAppends.flushed(), new Promise((r) => { timer = setTimeout(r, 5000); })]);
+    clearTimeout(timer);
+    this.tlogAppends.close();
     await this.driver.close();
   }
 
@@ -389,7 +416,12 @@ export abstract class SqlStore implements Datastore {
   }
 
   async addRevocation(r: Omit<RevocationRecord, 'seq'>): Promise<RevocationRecord> {
-    return this.write((c, log) => dlg.insertRevocation(c, log, r));
+    return this.write(async (c, log) => {
+      const rec = await dlg.insertRevocation(c, log, r);
+      // Refresh families outlive the record: mark them here, in the same transaction.
+      await refresh.revokeRefreshFor(c, rec);
+      return rec;
+    });
   }
 
   async listRevocations(opts?: { afterSeq?: number; liveAt?: number }): Promise<RevocationRecord[]> {
@@ -458,6 +490,144 @@ export abstract class SqlStore implements Datastore {
   async redeemAuthorizationCode(codeHash: string, issue: { jti: string; grantId: string }): Promise<AuthorizationCodeRedemption | undefined> {
     const now = unixSeconds(this.clock.now());
     return this.driver.read((c) => clients.redeemCode(c, codeHash, now, issue));
+  }
+
+  // ---- execution budgets (docs/attenuation.md; SQL in sql-budgets.ts) ----
+
+  private budgetsPrunedAt = 0;
+
+  async putBudgets(grantId: string, budgets: Record<string, number>, expiresAt: number): Promise<void> {
+    if (Object.keys(budgets).length === 0) return;
+    await this.driver.read((c) => budgetSql.insertBudgets(c, grantId, budgets, expiresAt));
+  }
+
+  async consumeBudget(grantId: string, operation: string, n: number, tokenLimit: number): Promise<budgetSql.BudgetUse | undefined> {
+    const now = unixSeconds(this.clock.now());
+    if (now - this.budgetsPrunedAt >= 60) {
+      // Rows outlive the grant's last token by 5 minutes (verifiers' clock-skew leeway).
+      this.budgetsPrunedAt = now;
+      await this.driver.read((c) => budgetSql.deleteBudgets(c, now - 300)).catch((err: unknown) =>
+        this.logger.warn('could not prune expired budgets', { err: err as Error }));
+    }
+    return this.driver.read((c) => budgetSql.spendBudget(c, grantId, operation, n, tokenLimit));
+  }
+
+  async listBudgets(grantId: string): Promise<budgetSql.BudgetRow[]> {
+    return this.driver.read((c) => budgetSql.selectBudgets(c, grantId));
+  }
+
+  // ---- transparency log (docs/audit.md; SQL in sql-tlog.ts, tree arithmetic in audit/merkle.ts) ----
+
+  appendLog(leaf: TlogLeafInput): Promise<number> {
+    return this.tlogAppends.submit(leaf);
+  }
+
+  logRoom(timeoutMs: number): Promise<void> {
+    return this.tlogAppends.waitForRoom(timeoutMs);
+  }
+
+  logFlushed(): Promise<void> {
+    return this.tlogAppends.flushed();
+  }
+
+  async logSize(): Promise<number> {
+    return this.driver.read((c) => tlog.treeSize(c));
+  }
+
+  async logRoot(size: number): Promise<Uint8Array> {
+    return this.driver.read(async (c) => {
+      await this.checkLogRange(c, size, 'size');
+      return foldRange(await this.logHashes(c, [[0, size]]).then((h) => h[0]!));
+    });
+  }
+
+  async logLeaves(from: number, to: number): Promise<TlogLeaf[]> {
+    return this.driver.read((c) => tlog.selectLeaves(c, from, to));
+  }
+
+  async queryLog(q: TlogQuery): Promise<TlogLeaf[]> {
+    return this.driver.read((c) => tlog.queryLeaves(c, q));
+  }
+
+  async logNodes(level: number, from: number, to: number): Promise<{ level: number; index: number; hash: Uint8Array }[]> {
+    return this.driver.read((c) => tlog.selectNodes(c, level, from, to));
+  }
+
+  async logInclusionProof(index: number, size: number): Promise<Uint8Array[]> {
+    return this.driver.read(async (c) => {
+      await this.checkLogRange(c, size, 'size');
+      if (!(Number.isSafeInteger(index) && index >= 0 && index < size)) {
+        throw invalidArgument('ERR_AUDIT_RANGE', `index ${index} is not a leaf of the tree of size ${size}`);
+      }
+      return this.proof(c, inclusionRanges(index, size));
+    });
+  }
+
+  async logConsistencyProof(first: number, second: number): Promise<Uint8Array[]> {
+    return this.driver.read(async (c) => {
+      await this.checkLogRange(c, second, 'second size');
+      if (!(Number.isSafeInteger(first) && first > 0 && first <= second)) {
+        throw invalidArgument('ERR_AUDIT_RANGE', `a consistency proof needs 0 < first ≤ second (got first ${first}, second ${second})`);
+      }
+      return first === second ? [] : this.proof(c, consistencyRanges(first, second));
+    });
+  }
+
+  async putCheckpoint(cp: TlogCheckpoint): Promise<boolean> {
+    return this.driver.read((c) => tlog.insertCheckpoint(c, cp));
+  }
+
+  async getCheckpoint(opts?: { atLeast?: number; atMost?: number }): Promise<TlogCheckpoint | undefined> {
+    return this.driver.read((c) => tlog.selectCheckpoint(c, opts));
+  }
+
+  async listCheckpoints(afterSize?: number, limit?: number): Promise<TlogCheckpoint[]> {
+    return this.driver.read((c) => tlog.selectCheckpoints(c, afterSize, limit));
+  }
+
+  private async checkLogRange(c: SqlConn, size: number, what: string): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0) throw invalidArgument('ERR_AUDIT_RANGE', `${what} ${size} is not a tree size`);
+    const have = await tlog.treeSize(c);
+    if (size > have) throw invalidArgument('ERR_AUDIT_RANGE', `${what} ${size} is beyond the log's ${have} entries`);
+  }
+
+  /** One query for every stored subtree the ranges need; the hashes of each range's subtrees, in order. */
+  private async logHashes(c: SqlConn, ranges: readonly Range[]): Promise<Uint8Array[][]> {
+    const stored = await tlog.readNodes(c, nodesOf(ranges));
+    return ranges.map(([b, e]) => rangeNodes(b, e).map((n) => {
+      const h = stored.get(nodeKey(n));
+      if (!h) throw internal('ERR_AUDIT_TREE', `transparency log: subtree (level ${n.level}, index ${n.index}) is missing from the store`);
+      return h;
+    }));
+  }
+
+  private async proof(c: SqlConn, ranges: readonly Range[]): Promise<Uint8Array[]> {
+    return (await this.logHashes(c, ranges)).map((h) => foldRange(h));
+  }
+
+  // ---- refresh tokens (docs/mcp.md; SQL in sql-refresh.ts) ----
+
+  /** Unix seconds of the last opportunistic prune of oauth_refresh_tokens. */
+  private refreshPrunedAt = 0;
+
+  async putRefreshToken(t: NewRefreshToken): Promise<void> {
+    const now = unixSeconds(this.clock.now());
+    if (now - this.refreshPrunedAt >= 60) {
+      this.refreshPrunedAt = now;
+      await this.driver.read((c) => refresh.deleteRefresh(c, now - refresh.REFRESH_RETENTION_S)).catch((err: unknown) =>
+        this.logger.warn('could not prune expired refresh tokens', { err: err as Error }));
+    }
+    await this.driver.read((c) => refresh.insertRefresh(c, t));
+  }
+
+  async getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
+    return this.driver.read((c) => refresh.selectRefresh(c, hash));
+  }
+
+  async rotateRefreshToken(oldHash: string, next: NewRefreshToken): Promise<boolean> {
+    const now = unixSeconds(this.clock.now());
+    // A write transaction (group-committed with concurrent writes): the UPDATE and the INSERT commit together or not at all.
+    return this.write((c) => refresh.rotateRefresh(c, oldHash, now, next));
   }
 }
 

@@ -1,7 +1,10 @@
 import type { SpiffeId, TrustDomain } from '../../spiffe/id.ts';
 import type { AuthorizationCodeRedemption, OAuthClientRecord } from './sql-clients.ts';
+import type { BudgetRow, BudgetUse } from './sql-budgets.ts';
 import type { Selector } from '../../spiffe/selector.ts';
 import type { DelegationPolicy, NewDelegationPolicy, RevocationRecord } from '../delegation/types.ts';
+import type { TlogCheckpoint, TlogLeaf, TlogLeafInput, TlogQuery } from './sql-tlog.ts';
+import type { NewRefreshToken, RefreshTokenRecord } from './sql-refresh.ts';
 
 /**
  * The datastore is the server's source of truth; the in-memory entry index answers
@@ -218,6 +221,16 @@ export interface Datastore {
   /** Drops keys with notAfter <= before (one 'oauth_key' change event per key). */
   pruneOAuthKeys(before: number): Promise<number>;
 
+  // Execution budgets (docs/attenuation.md; SQL in sql-budgets.ts), keyed by grant and operation.
+  /** Creates the grant's budget rows; an existing row keeps its limit and counter. */
+  putBudgets(grantId: string, budgets: Record<string, number>, expiresAt: number): Promise<void>;
+  /**
+   * Spends `n` uses atomically (across servers) when used + n fits both the grant's limit
+   * and `tokenLimit`; undefined when the grant has no budget for `operation`.
+   */
+  consumeBudget(grantId: string, operation: string, n: number, tokenLimit: number): Promise<BudgetUse | undefined>;
+  listBudgets(grantId: string): Promise<BudgetRow[]>;
+
   // MCP authorization (docs/mcp.md; SQL in sql-clients.ts): pre-registered clients and codes.
   /** A taken client_id is already_exists ERR_CLIENT_EXISTS. */
   createOAuthClient(c: OAuthClientRecord): Promise<OAuthClientRecord>;
@@ -232,6 +245,36 @@ export interface Datastore {
   // Audit trail (append-only).
   appendAudit(rec: AuditRecord): Promise<void>;
   listAudit(filter?: { subject?: string; event?: string; sinceSeq?: number; limit?: number }): Promise<AuditRecord[]>;
+
+  // Transparency log (docs/audit.md; SQL in sql-tlog.ts). appendAudit lands here too.
+  /** Batched (audit/batcher.ts): resolves with the leaf's index once committed. Never dropped. */
+  appendLog(leaf: TlogLeafInput): Promise<number>;
+  /** Resolves when the append queue has room; unavailable ERR_AUDIT_BACKLOG after `timeoutMs` of it being full. */
+  logRoom(timeoutMs: number): Promise<void>;
+  /** Resolves when every append submitted so far is committed (or failed for good). */
+  logFlushed(): Promise<void>;
+  logSize(): Promise<number>;
+  /** Root hash of the tree's first `size` leaves; invalid_argument ERR_AUDIT_RANGE beyond the tree. */
+  logRoot(size: number): Promise<Uint8Array>;
+  /** Leaves [from, to), in index order. */
+  logLeaves(from: number, to: number): Promise<TlogLeaf[]>;
+  queryLog(q: TlogQuery): Promise<TlogLeaf[]>;
+  /** Stored complete-subtree hashes of one level ≥ 1, indices [from, to) (export). */
+  logNodes(level: number, from: number, to: number): Promise<{ level: number; index: number; hash: Uint8Array }[]>;
+  logInclusionProof(index: number, size: number): Promise<Uint8Array[]>;
+  logConsistencyProof(first: number, second: number): Promise<Uint8Array[]>;
+  /** False when a checkpoint of that size already exists. */
+  putCheckpoint(cp: TlogCheckpoint): Promise<boolean>;
+  /** The newest checkpoint (size ≤ atMost), or the oldest one with size ≥ atLeast. */
+  getCheckpoint(opts?: { atLeast?: number; atMost?: number }): Promise<TlogCheckpoint | undefined>;
+  listCheckpoints(afterSize?: number, limit?: number): Promise<TlogCheckpoint[]>;
+
+  // Refresh tokens (docs/mcp.md; SQL in sql-refresh.ts). addRevocation also revokes the
+  // refresh families a grant/subject/actor record covers, in the same transaction.
+  putRefreshToken(t: NewRefreshToken): Promise<void>;
+  getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined>;
+  /** Marks `oldHash` used and stores `next`, atomically, only if `oldHash` is live; exactly one caller wins across servers. */
+  rotateRefreshToken(oldHash: string, next: NewRefreshToken): Promise<boolean>;
 
   close(): Promise<void>;
 }

@@ -124,7 +124,18 @@ function fit(input: ExchangeInput, p: DelegationPolicy, depth: number): { decisi
     }
     expiresAt = now + input.requestedTtl;
   }
-  return { decision: { policyId: p.id, scopes, audiences, expiresAt } };
+  const budgets = minBudgets(p.budgets, input.subjectBudgets);
+  return { decision: { policyId: p.id, scopes, audiences, expiresAt, ...(budgets ? { budgets } : {}) } };
+}
+
+/**
+ * Budgets only narrow along a chain: every operation budgeted by the policy or the
+ * subject token stays budgeted, at the lower of the two limits. Undefined when neither has any.
+ */
+export function minBudgets(...all: (Record<string, number> | undefined)[]): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  for (const b of all) for (const [op, n] of Object.entries(b ?? {})) out[op] = Math.min(n, out[op] ?? Infinity);
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** Why a policy for the right issuer does not cover this user; undefined when it does. */

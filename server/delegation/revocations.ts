@@ -51,7 +51,7 @@ export async function writeRevocation(d: AuditDeps, kind: RevocationKind, value:
 export class RevocationIndex {
   private readonly records = new Map<number, RevocationRecord>();
   private readonly byKind: Record<RevocationKind, Map<string, RevocationRecord[]>> = {
-    grant: new Map(), jti: new Map(), subject: new Map(), actor: new Map(),
+    grant: new Map(), jti: new Map(), subject: new Map(), actor: new Map(), biscuit: new Map(),
   };
   private lastSeq = 0;
   private reading: Promise<void> | undefined;
@@ -105,6 +105,11 @@ export class RevocationIndex {
     for (const a of t.actors) {
       const r = actor.get(a)?.find((x) => t.iat <= x.at);
       if (r) return r;
+    }
+    // A Biscuit block's revocation id revokes every token derived from that block.
+    for (const id of t.biscuitIds ?? []) {
+      const b = this.byKind.biscuit.get(id)?.[0];
+      if (b) return b;
     }
     return undefined;
   }

@@ -24,6 +24,8 @@ export interface DelegationPolicy {
   maxTtl: number;
   maxDepth: number;
   mayDelegateTo: ActorPattern[];
+  /** Per-operation use limits (docs/attenuation.md), e.g. {"read:files": 15}; absent or {} = none. */
+  budgets?: Record<string, number>;
   revision: number;
   createdAt: number;
 }
@@ -64,6 +66,8 @@ export interface ExchangeInput {
   now: number;
   /** The server's ceiling (oauth.token_ttl). */
   serverMaxTtl: number;
+  /** The subject token's budgets (sub-exchange); issued budgets are never above them. */
+  subjectBudgets?: Record<string, number>;
 }
 
 export interface ExchangeDecision {
@@ -73,6 +77,8 @@ export interface ExchangeDecision {
   expiresAt: number;
   /** Sub-exchange only: the policy whose may_delegate_to let the parent actor hand this token on. */
   delegatingPolicyId?: string;
+  /** Per-operation budgets of the issued token: the minimum of the policy's and the subject token's; absent = none. */
+  budgets?: Record<string, number>;
 }
 
 /** Stable OAuth error codes (RFC 6749 §5.2, RFC 8693 §2.2.2). */
@@ -81,7 +87,8 @@ export type OAuthErrorCode =
   | 'unsupported_grant_type' | 'invalid_scope' | 'invalid_target'
   | 'access_denied' | 'authorization_pending' | 'slow_down' | 'expired_token' | 'server_error' | 'temporarily_unavailable';
 
-export type RevocationKind = 'grant' | 'jti' | 'subject' | 'actor';
+/** `biscuit`: the hex revocation id of a Biscuit block (docs/attenuation.md). */
+export type RevocationKind = 'grant' | 'jti' | 'subject' | 'actor' | 'biscuit';
 
 export interface RevocationRecord {
   seq: number;
@@ -102,4 +109,6 @@ export interface RevocableToken {
   sub: string;
   actors: string[];
   iat: number;
+  /** A Biscuit's block revocation ids (hex), authority first. */
+  biscuitIds?: string[];
 }

@@ -22,6 +22,8 @@ export interface PolicyInput {
   maxTtl: number;
   maxDepth: number;
   mayDelegateTo: string[];
+  /** Per-operation use limits (docs/attenuation.md). */
+  budgets?: Record<string, number>;
 }
 
 const POLICY_ID = /^pol_[A-Za-z0-9_-]{1,64}$/;
@@ -62,6 +64,8 @@ export function validatePolicy(p: PolicyInput): NewDelegationPolicy {
   }
   if (!Number.isInteger(out.maxTtl) || out.maxTtl <= 0) throw bad('max_ttl', `${out.maxTtl} must be a positive number of seconds`);
   if (!Number.isInteger(out.maxDepth) || out.maxDepth < 1) throw bad('max_depth', `${out.maxDepth} must be at least 1 (1 = no sub-agents)`);
+  const budgets = validateBudgets(p.budgets);
+  if (budgets) out.budgets = budgets;
   return out;
 }
 
@@ -84,7 +88,23 @@ function patterns(field: string, list: readonly string[] | undefined, required: 
   return [...new Set(out)];
 }
 
-const KINDS: readonly RevocationKind[] = ['grant', 'jti', 'subject', 'actor'];
+/** A budget operation: what a resource server names in /oauth2/consume (a scope-token's characters). */
+const OPERATION = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
+const MAX_BUDGETS = 64;
+
+/** Per-operation budgets: operation → whole number of uses ≥ 0 (0 = the operation is never allowed). */
+export function validateBudgets(b: Record<string, number> | undefined): Record<string, number> | undefined {
+  if (b === undefined) return undefined;
+  const entries = Object.entries(b);
+  if (entries.length > MAX_BUDGETS) throw bad('budgets', `${entries.length} operations; at most ${MAX_BUDGETS}`);
+  for (const [op, n] of entries) {
+    if (!OPERATION.test(op)) throw bad(`budgets[${JSON.stringify(op).slice(0, 80)}]`, 'an operation is 1 to 128 printable ASCII characters without space, " or \\');
+    if (!Number.isSafeInteger(n) || n < 0) throw bad(`budgets[${op}]`, `${n} must be a whole number of uses ≥ 0`);
+  }
+  return Object.fromEntries(entries);
+}
+
+const KINDS: readonly RevocationKind[] = ['grant', 'jti', 'subject', 'actor', 'biscuit'];
 
 /** A revocation target: kind known, value in the form the kind matches on (canonical SPIFFE ID for actors). */
 export function validateRevocation(kind: string, value: string): { kind: RevocationKind; value: string } {
@@ -100,6 +120,10 @@ export function validateRevocation(kind: string, value: string): { kind: Revocat
       throw invalidArgument('ERR_REVOCATION_INVALID', `value: actor "${v}" is not a SPIFFE ID: ${(err as Error).message}`, err);
     }
   }
+  if (k === 'biscuit' && !/^[0-9a-f]{64,256}$/.test(v.toLowerCase())) {
+    throw invalidArgument('ERR_REVOCATION_INVALID', `value: biscuit revocation id "${v.slice(0, 80)}" must be hex (a block signature, 64 bytes for Ed25519)`);
+  }
+  if (k === 'biscuit') return { kind: k, value: v.toLowerCase() };
   if (k === 'subject') {
     const i = v.indexOf('#'); // issuers have no fragment: the first # ends the issuer
     if (i <= 0 || i === v.length - 1 || !ISSUER_URL.test(v.slice(0, i))) {

@@ -67,5 +67,8 @@ export function toWireBundle(b: BundleRecord): Bundle__Output {
     jwt_authorities: b.jwtAuthorities.map((k) => ({ key_id: k.kid, public_key: Buffer.from(k.publicKey), expires_at: k.expiresAt })),
     sequence: b.sequence,
     refresh_hint: b.refreshHint,
+    // Taint is not stored with the bundle: the CA manager adds it (server/ca/local-authority.ts).
+    tainted_x509_authority_ids: [],
+    tainted_jwt_key_ids: [],
   };
 }

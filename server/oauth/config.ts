@@ -40,6 +40,11 @@ export const oauthConfigField = t.optional(t.object({
   issuer: t.optional(t.string({ pattern: /^https:\/\/[^\s/?#]+(\/[^\s?#]*[^\s?#/])?$/ })),
   /** Default and ceiling of issued token lifetimes (policies may lower it). */
   token_ttl: t.duration({ default: 300, min: 10, max: 86400 }),
+  /**
+   * Lifetime of a refresh-token family (docs/mcp.md "Refresh tokens"), counted from the
+   * code redemption; rotation does not extend it. Then the person signs in again.
+   */
+  refresh_token_ttl: t.duration({ default: 7 * 86400, min: 60, max: 90 * 86400 }),
   /** How long one token-signing key signs before the next takes over. */
   key_rotation: t.duration({ default: 86400, min: 60 }),
   /** Heartbeat interval of the revocation feed (GET /oauth2/revocations). */

@@ -45,7 +45,7 @@ export function mountMcpAuthorization(o: {
   })) o.listener.mount(r);
   o.tokens.register(authorizationCodeGrant({
     issuer: o.issuer, tokenEndpoint: o.tokenEndpoint, tokenTtl: cfg.token_ttl, keys: o.keys, clients, bundles: o.bundles,
-    store: o.store, core: o.core, audit: o.audit, clock: o.clock,
+    store: o.store, core: o.core, audit: o.audit, clock: o.clock, refreshTokenTtl: cfg.refresh_token_ttl,
   }));
   if (cfg.dynamic_registration) o.listener.mount(registerRoute({ store: o.store, issuer: o.issuer, clock: o.clock, logger }));
   logger.info('mcp authorization enabled', {

@@ -31,6 +31,9 @@ export function metadataDocument(issuer: string, grantTypes: string[], f: Metada
     revocation_endpoint: `${base}/oauth2/revoke`,
     jwks_uri: `${base}/oauth2/jwks`,
     revocation_feed_endpoint: `${base}/oauth2/revocations`,
+    // Biscuit root keys and the budget endpoint (docs/attenuation.md).
+    biscuit_keys_uri: `${base}/oauth2/biscuit-keys`,
+    consume_endpoint: `${base}/oauth2/consume`,
     ...(f.registration ? { registration_endpoint: `${base}/oauth2/register` } : {}),
     grant_types_supported: grantTypes,
     // RFC 8414 requires the member; without an authorization endpoint it is empty.
@@ -44,12 +47,13 @@ export function metadataDocument(issuer: string, grantTypes: string[], f: Metada
     ...(f.scopes.length ? { scopes_supported: f.scopes } : {}),
     // Workloads authenticate with their X.509-SVID (mTLS) or a JWT-SVID assertion
     // (private_key_jwt, assertion type jwt-spiffe); public clients with PKCE alone. No secrets.
-    token_endpoint_auth_methods_supported: f.authorize ? ['tls_client_auth', 'private_key_jwt', 'none'] : ['tls_client_auth'],
+    // Without the browser flow there are no public clients: client_credentials takes an SVID either way.
+    token_endpoint_auth_methods_supported: f.authorize ? ['tls_client_auth', 'private_key_jwt', 'none'] : ['tls_client_auth', 'private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'RS256', 'PS256'],
     introspection_endpoint_auth_methods_supported: ['tls_client_auth'],
     revocation_endpoint_auth_methods_supported: ['tls_client_auth', 'none'],
     tls_client_certificate_bound_access_tokens: true,
-    token_types_supported: ['urn:ietf:params:oauth:token-type:access_token', 'urn:ietf:params:oauth:token-type:jwt'],
+    token_types_supported: ['urn:ietf:params:oauth:token-type:access_token', 'urn:ietf:params:oauth:token-type:jwt', 'urn:tessera:params:oauth:token-type:biscuit'],
     resource_indicators_supported: true,
   };
 }

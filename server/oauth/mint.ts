@@ -67,6 +67,14 @@ export function actClaim(actors: readonly ChainActor[]): ActClaim {
   return inner;
 }
 
+/**
+ * The actor-profile `sub_profile` of a workload: `ai_agent` when its SVID carries agent
+ * claims, else `service` (the same rule actClaim applies to each actor). Also the
+ * top-level `sub_profile` of a client-credentials token, whose `sub` is the workload.
+ */
+export const workloadProfile = (claims: AgentClaims): SubProfile =>
+  (hasAgentClaims(cleanAgentClaims(claims as Record<string, unknown>)) ? 'ai_agent' : 'service');
+
 /** The namespace of an actor's SPIFFE ID: its trust domain ID (`spiffe://example.org`). */
 export const actorNamespace = (spiffeId: string): string => /^spiffe:\/\/[^/]+/.exec(spiffeId)?.[0] ?? spiffeId;
 

@@ -9,9 +9,14 @@ import type { Datastore } from '../datastore/types.ts';
 import { OAuthAudit } from './audit.ts';
 import type { OAuthConfig } from './config.ts';
 import { tokenExchangeGrant } from './grants/token-exchange.ts';
+import { clientCredentialsGrant } from './grants/client-credentials.ts';
+import { refreshTokenGrant } from './grants/refresh-token.ts';
 import { introspectRoute } from './introspect.ts';
+import { BiscuitKeyManager, biscuitKeysRoute } from './biscuit-keys.ts';
+import { consumeRoute } from './consume.ts';
+import { loadBiscuit } from '../../spiffe/biscuit/wasm.ts';
 import { OAuthKeyManager } from './keys.ts';
-import { OAuthListener } from './listener.ts';
+import { OAuthListener, type Route } from './listener.ts';
 import { jwksRoute, metadataRoute, revocationFeedRoute } from './metadata.ts';
 import type { DelegationCore } from './ports.ts';
 import { revokeRoute } from './revoke.ts';
@@ -30,6 +35,8 @@ export interface RunningOAuthServer {
   address: string;
   issuer: string;
   keys: OAuthKeyManager;
+  /** Biscuit root keys (docs/attenuation.md). */
+  biscuitKeys: BiscuitKeyManager;
   /** Stops the loops, closes the listener (event streams included), writes pending audit rows. */
   close(): Promise<void>;
 }
@@ -45,6 +52,8 @@ export async function startOAuthServer(o: {
   refreshHintSeconds: number;
   clock: Clock;
   logger: Logger;
+  /** More public routes on the listener (the transparency log's /audit/key and /audit/checkpoint). */
+  routes?: Route[];
 }): Promise<RunningOAuthServer> {
   const { cfg, clock, store, core } = o;
   const logger = o.logger.child({ component: 'oauth' });
@@ -60,6 +69,14 @@ export async function startOAuthServer(o: {
       rotationSeconds: cfg.key_rotation, publishLeadSeconds: o.refreshHintSeconds, maxTokenTtlSeconds: cfg.token_ttl,
     });
   } catch (e) { await listener.close(); bundles.close(); throw e; }
+  let biscuitKeys: BiscuitKeyManager;
+  try {
+    // Same schedule as the token-signing keys (docs/attenuation.md "Root keys").
+    biscuitKeys = await BiscuitKeyManager.open({
+      dir: join(o.dataDir, 'oauth', 'biscuit-keys'), store, clock, logger,
+      rotationSeconds: cfg.key_rotation, publishLeadSeconds: o.refreshHintSeconds, maxTokenTtlSeconds: cfg.token_ttl,
+    });
+  } catch (e) { keys.close(); await listener.close(); bundles.close(); throw e; }
 
   const issuer = cfg.issuer ?? `https://${listener.host}:${listener.port}`;
   const tokenEndpointUrl = `${issuer}/oauth2/token`;
@@ -68,32 +85,47 @@ export async function startOAuthServer(o: {
 
   const tokens = new TokenEndpoint(clock);
   tokens.register(tokenExchangeGrant({
-    issuer, tokenEndpoint: tokenEndpointUrl, tokenTtl: cfg.token_ttl, keys, trusted, bundles, store, core, audit, clock,
+    issuer, tokenEndpoint: tokenEndpointUrl, tokenTtl: cfg.token_ttl, keys, trusted, bundles, store, core, audit, clock, biscuitKeys,
+  }));
+  tokens.register(clientCredentialsGrant({
+    issuer, tokenEndpoint: tokenEndpointUrl, tokenTtl: cfg.token_ttl, keys, bundles, store, core, audit, clock,
   }));
   listener.mount(tokens.route());
-  listener.mount(introspectRoute({ issuer, keys, core, clock, trustDomain: td }));
+  listener.mount(introspectRoute({ issuer, keys, core, clock, trustDomain: td, store, biscuitKeys }));
   listener.mount(revokeRoute({ issuer, keys, core, audit, clock }));
   listener.mount(jwksRoute({ keys, cacheSeconds: o.refreshHintSeconds }));
+  listener.mount(biscuitKeysRoute({ keys: biscuitKeys, cacheSeconds: o.refreshHintSeconds }));
+  listener.mount(consumeRoute({ issuer, keys, biscuitKeys, core, store, audit, clock, trustDomain: td }));
   // MCP browser flow and client registration (docs/mcp.md), when oauth.login is configured.
   const mcp = mountMcpAuthorization({ cfg, issuer, tokenEndpoint: tokenEndpointUrl, listener, tokens, keys, bundles, store, core, audit, clock, logger });
+  // Refresh tokens come only from authorization codes (docs/mcp.md "Refresh tokens").
+  if (mcp.features.authorize) {
+    tokens.register(refreshTokenGrant({
+      issuer, tokenEndpoint: tokenEndpointUrl, tokenTtl: cfg.token_ttl, keys, bundles, store, core, audit, clock,
+    }));
+  }
   listener.mount(metadataRoute({ issuer, grantTypes: () => tokens.grantTypes(), cacheSeconds: o.refreshHintSeconds, features: mcp.features }));
   if (mcp.features.authorize) {
     listener.mount(metadataRoute({ issuer, grantTypes: () => tokens.grantTypes(), cacheSeconds: o.refreshHintSeconds, features: mcp.features, path: '/.well-known/openid-configuration' }));
   }
   listener.mount(revocationFeedRoute({ core, trustDomain: td }));
+  for (const r of o.routes ?? []) listener.mount(r);
   trusted.warm();
 
-  const loops = [keys.run(aborter.signal)];
+  const loops = [keys.run(aborter.signal), biscuitKeys.run(aborter.signal)];
+  // The Biscuit library compiles on first use (about a second): not on a request's time.
+  void loadBiscuit().catch((err: unknown) => logger.warn('biscuit library failed to load; Biscuit tokens are unavailable', { err }));
   logger.info('oauth authorization server started', {
     address: listener.address, issuer, trusted_issuers: trusted.issuers(), signing_kid: keys.signingKey().kid, token_ttl: cfg.token_ttl,
   });
   return {
-    address: listener.address, issuer, keys,
+    address: listener.address, issuer, keys, biscuitKeys,
     async close() {
       aborter.abort();
       await Promise.allSettled(loops);
       await listener.close();
       keys.close();
+      biscuitKeys.close();
       bundles.close();
       await audit.flush();
     },

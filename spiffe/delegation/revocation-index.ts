@@ -1,7 +1,7 @@
 import type { DelegatedToken, RevocationKind, RevocationRecord } from './types.ts';
 import { invalid } from './errors.ts';
 
-const KINDS: readonly RevocationKind[] = ['grant', 'jti', 'subject', 'actor'];
+const KINDS: readonly RevocationKind[] = ['grant', 'jti', 'subject', 'actor', 'biscuit'];
 
 /** A feed record from its wire form (`expires_at`); throws on anything else. */
 export function parseRevocationRecord(x: unknown): RevocationRecord {
@@ -19,13 +19,14 @@ export function parseRevocationRecord(x: unknown): RevocationRecord {
  * map lookups per token (jti + each chain element + each actor), whatever the number
  * of records. Matching rules of docs/delegation.md:
  *   grant: grant_id == value; jti: jti == value or value ∈ chain;
- *   subject: sub == value and iat <= at; actor: value is any actor and iat <= at.
+ *   subject: sub == value and iat <= at; actor: value is any actor and iat <= at;
+ *   biscuit: value is the revocation id of any block of a Biscuit (docs/attenuation.md).
  * A record stops matching at its expires_at (then no token it could match is alive).
  */
 export class RevocationIndex {
   private readonly bySeq = new Map<number, RevocationRecord>();
   private readonly byKind: Record<RevocationKind, Map<string, RevocationRecord[]>> = {
-    grant: new Map(), jti: new Map(), subject: new Map(), actor: new Map(),
+    grant: new Map(), jti: new Map(), subject: new Map(), actor: new Map(), biscuit: new Map(),
   };
 
   get size(): number { return this.bySeq.size; }
@@ -71,6 +72,8 @@ export class RevocationIndex {
     if (hit) return hit;
     for (let i = 0; i < t.chain.length; i++) if ((hit = live(k.jti.get(t.chain[i]!), nowSec, Infinity))) return hit;
     for (let i = 0; i < t.actors.length; i++) if ((hit = live(k.actor.get(t.actors[i]!.id.toString()), nowSec, iat))) return hit;
+    const rids = t.biscuitRevocationIds;
+    if (rids) for (let i = 0; i < rids.length; i++) if ((hit = live(k.biscuit.get(rids[i]!), nowSec, Infinity))) return hit;
     return undefined;
   }
 }

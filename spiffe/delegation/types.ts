@@ -42,9 +42,13 @@ export interface DelegatedToken {
   certificateThumbprint?: string;
   /** The whole payload, registered claims included. */
   claims: Record<string, unknown>;
+  /** Per-operation budgets (docs/attenuation.md), enforced by the server's /oauth2/consume. */
+  budgets?: Record<string, number>;
+  /** A Biscuit token (spiffe/biscuit): each block's revocation id, hex, authority first. */
+  biscuitRevocationIds?: string[];
 }
 
-export type RevocationKind = 'grant' | 'jti' | 'subject' | 'actor';
+export type RevocationKind = 'grant' | 'jti' | 'subject' | 'actor' | 'biscuit';
 
 /** A revocation record of the push feed (times in unix seconds). */
 export interface RevocationRecord {

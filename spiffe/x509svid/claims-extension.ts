@@ -1,4 +1,4 @@
-import { AGENT_CLAIM_KEYS, AGENT_CLAIMS_OID, cleanAgentClaims, type AgentClaims } from '../agent-claims.ts';
+import { AGENT_CLAIM_KEYS, AGENT_CLAIMS_OID, LEGACY_AGENT_CLAIMS_OID, cleanAgentClaims, type AgentClaims } from '../agent-claims.ts';
 import { DerError, TAG, children, ctx, expectWhole, seq, tlv, valueOf } from '../der.ts';
 import { X509SvidError } from '../errors.ts';
 import { readCertificate, type CertificateFields } from './certificate.ts';
@@ -65,6 +65,7 @@ export function agentClaimsFromCertificate(certDer: Uint8Array): AgentClaims {
 
 /** The same, for a certificate already read. */
 export function agentClaimsOf(f: CertificateFields): AgentClaims {
-  const ext = f.extensions.get(AGENT_CLAIMS_OID);
+  // The legacy OID is read for one release only (docs/agent-claims.md); the new one wins.
+  const ext = f.extensions.get(AGENT_CLAIMS_OID) ?? f.extensions.get(LEGACY_AGENT_CLAIMS_OID);
   return ext ? decodeAgentClaimsExtension(ext.value) : {};
 }

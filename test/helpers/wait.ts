@@ -14,3 +14,18 @@ export async function until<T>(check: () => T | undefined | false | Promise<T | 
     await delay(pause);
   }
 }
+
+/**
+ * Awaits a promise that the system under test must settle (a stream's status, a
+ * stop() that must not wait for a drain timeout). The bound only turns a hang into a
+ * clear failure naming `what`; like until()'s, it is generous and never an expected time.
+ */
+export async function within<T>(p: Promise<T>, what: string, timeoutMs = 60_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs); });
+  try {
+    return await Promise.race([p, stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

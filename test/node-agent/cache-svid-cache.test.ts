@@ -219,7 +219,8 @@ test('per-instance SVIDs of exited processes are dropped', async (t) => {
 
 test('JWT-SVIDs are cached per (entry, audience, instance) until half their lifetime', async (t) => {
   const { cache, sync, signer, clock } = await setup(t);
-  sync(true, [entry('a', ['unix:uid:1'])]);
+  // With agent metadata: per instance (without, one per entry: test/node-agent/cache-taint.test.ts).
+  sync(true, [entry('a', ['unix:uid:1'], { agent: { agent_model: 'm', agent_provider: '', agent_version: '' } })]);
   const j1 = await cache.jwtSvids(workload(1, 'inst_1'), ['svc']);
   const j2 = await cache.jwtSvids(workload(1, 'inst_1'), ['svc']);
   t.is(j1[0]!.token, j2[0]!.token);

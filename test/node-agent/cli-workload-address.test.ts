@@ -17,10 +17,10 @@ test('a missing SPIFFE_ENDPOINT_SOCKET is a typed error', (t) => {
   t.throws(() => addressFromEnv({}), { code: 'ERR_ADDRESS_INVALID' } as never);
 });
 
-test('api fetch x509 without --socket or SPIFFE_ENDPOINT_SOCKET is a usage error (exit 2)', async (t) => {
+test('api fetch x509 without --socket or SPIFFE_ENDPOINT_SOCKET falls back to the default socket, and says when no agent is there (exit 2)', async (t) => {
   const r = await agentCli(['api', 'fetch', 'x509'], { env: { SPIFFE_ENDPOINT_SOCKET: '' } });
   t.is(r.code, 2);
-  t.regex(r.stderr, /--socket is required/);
+  t.regex(r.stderr, /no Workload API socket at \/(run|tmp)\/tessera\/agent\.sock: is tessera-agent running\?/);
 });
 
 test('healthcheck against a socket nobody serves is unhealthy (exit 1, JSON on request)', async (t) => {

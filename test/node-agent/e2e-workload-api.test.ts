@@ -66,7 +66,7 @@ test.serial('a JWT-SVID validates for its audience, and ValidateJWTSVID with a w
   t.regex(bad.stderr, /INVALID_ARGUMENT|audience/i);
 });
 
-test.serial('an entry created while a stream is open reaches it quickly; deleting it redacts it from the stream', async (t) => {
+test.serial('an entry created while a stream is open reaches it; deleting it redacts it from the stream', async (t) => {
   const who = { uid: 2345, gid: 2345 };
   await createEntry(srv, agent.spiffeId, 'spiffe://example.org/carol-base', [`unix:uid:${who.uid}`]);
   const w = watchX509(t, agent.socketPath, who);
@@ -75,8 +75,8 @@ test.serial('an entry created while a stream is open reaches it quickly; deletin
   const started = Date.now();
   const id = await createEntry(srv, agent.spiffeId, 'spiffe://example.org/carol-extra', [`unix:uid:${who.uid}`]);
   const seen = await until('new entry on the stream', () => w.updates().find((u) => u.svids.some((s) => s.spiffe_id.endsWith('/carol-extra'))));
-  const latency = Date.now() - started; // includes the server CLI process (~0.5 s)
-  t.log(`entry created -> SVID on the open stream: ${latency} ms (incl. CLI process start)`);
+  // Information only, never asserted: it depends on how busy the machine is.
+  t.log(`entry created -> SVID on the open stream: ${Date.now() - started} ms (incl. the CLI process)`);
   t.truthy(seen);
   const n = w.updates().length;
   await deleteEntry(srv, id);
@@ -101,7 +101,7 @@ test.serial('a rotated SVID arrives on an open stream', async (t) => {
   const w = watchX509(t, agent.socketPath, who);
   await until('first update', () => w.updates().length >= 1);
   const first = w.updates()[0]!.svids[0]!;
-  // 60 s TTL (the server's minimum): rotation at 27-33 s.
-  const rotated = await until('rotation', () => w.updates().find((u) => u.svids[0] && u.svids[0].serial !== first.serial), 45_000, 200);
+  // 60 s TTL (the server's minimum): rotation at 27-33 s; the bound is for a stuck agent only.
+  const rotated = await until('rotation', () => w.updates().find((u) => u.svids[0] && u.svids[0].serial !== first.serial), 180_000, 200);
   t.true(Date.parse(rotated.svids[0]!.not_after) > Date.parse(first.not_after));
 });

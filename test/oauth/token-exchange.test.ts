@@ -127,8 +127,8 @@ test('metadata (RFC 8414) names the endpoints of this issuer', async (t) => {
   t.is(r.json.jwks_uri, `${env.issuer}/oauth2/jwks`);
   t.is(r.json.introspection_endpoint, `${env.issuer}/oauth2/introspect`);
   t.is(r.json.revocation_endpoint, `${env.issuer}/oauth2/revoke`);
-  t.deepEqual(r.json.grant_types_supported, ['urn:ietf:params:oauth:grant-type:token-exchange']);
-  t.deepEqual(r.json.token_endpoint_auth_methods_supported, ['tls_client_auth']);
+  t.deepEqual(r.json.grant_types_supported, ['urn:ietf:params:oauth:grant-type:token-exchange', 'client_credentials']);
+  t.deepEqual(r.json.token_endpoint_auth_methods_supported, ['tls_client_auth', 'private_key_jwt']);
   t.true(r.json.tls_client_certificate_bound_access_tokens);
 });
 

@@ -7,6 +7,7 @@ import { createMtlsHttpsServer } from '../../spiffe/tls/server.ts';
 import { getPeer } from '../../spiffe/tls/peer.ts';
 import { bundleSetOf, makeRootCa, type TestCa } from '../helpers/pki.ts';
 import { close, get, listen, serialOf, svid } from './fixtures.ts';
+import { until } from '../helpers/wait.ts';
 
 /**
  * Rotation through an in-memory source (fast): the SDK reads SVIDs and bundles
@@ -35,12 +36,14 @@ test('requests flow without a failure across three SVID rotations of both sides 
 
   let ok = 0; let failed = 0; let running = true;
   const errors: string[] = [];
-  const pump = async (agent: typeof fresh) => {
+  const done = [0, 0, 0]; // requests completed, per pump
+  const pump = async (agent: typeof fresh, i: number) => {
     while (running) {
       try { const r = await get(port, agent); if (r.status === 200) ok++; else { failed++; errors.push(`status ${r.status}`); } } catch (e) { failed++; errors.push((e as Error).message); }
+      done[i]!++;
     }
   };
-  const pumps = [pump(fresh), pump(fresh), pump(kept)];
+  const pumps = [pump(fresh, 0), pump(fresh, 1), pump(kept, 2)];
 
   /** A new connection presents the current SVIDs on both sides. */
   const checkNewConnection = async () => {
@@ -48,7 +51,16 @@ test('requests flow without a failure across three SVID rotations of both sides 
     t.is(serialOf(getPeer(r.socket)!.verifiedChain![0]!), serialOf(serverSrc.getX509Svid().certificates[0]!), 'client sees the server\'s current certificate');
     t.is(JSON.parse(r.body).peer_serial, serialOf(clientSrc.getX509Svid().certificates[0]!), 'server sees the client\'s current certificate');
   };
-  const settle = () => new Promise((r) => setTimeout(r, 150));
+  /**
+   * Every pump completes two more requests: the second was sent after the change, so
+   * each kind of connection made a request in every state (a failure ends the wait).
+   */
+  let settles = 0;
+  const settle = async () => {
+    const from = [...done];
+    await until(() => failed > 0 || done.every((n, i) => n >= from[i]! + 2), 'two requests per pump after the change');
+    settles++;
+  };
 
   for (let i = 0; i < 3; i++) {
     serverSrc.set({ svid: svid(ca, 'service') });
@@ -76,5 +88,5 @@ test('requests flow without a failure across three SVID rotations of both sides 
   t.not(serialOf(old.root), serialOf(ca.root));
   t.log(`requests: ${ok} ok, ${failed} failed`);
   t.is(failed, 0, errors.slice(0, 5).join('; '));
-  t.true(ok > 50);
+  t.true(ok >= settles * 2 * pumps.length, `${ok} requests in ${settles} states`);
 });

@@ -38,16 +38,20 @@ const echo: NodeAttestorServer = {
   },
 };
 
-/** Never challenges: any challenge_response sent to it is unsolicited. */
+/**
+ * Never challenges, and never finishes until its stream is abandoned: any
+ * challenge_response sent to it is unsolicited, and the stream can only end on it.
+ */
 const quiet: NodeAttestorServer = {
   method: 'fake_quiet',
   async attest(payload, ctx) {
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((_, reject) => ctx.signal?.addEventListener('abort', () => reject(new Error('attestation abandoned')), { once: true }));
     return { agentId: agentId(ctx.trustDomain, 'fake_quiet', Buffer.from(payload).toString()), selectors: [], trustOnFirstUse: false };
   },
 };
 
-async function server(t: ExecutionContext): Promise<TestServer> {
+/** challengeTimeoutMs: short only where the answer never comes; answered challenges get a bound for a stuck client. */
+async function server(t: ExecutionContext, challengeTimeoutMs = 60_000): Promise<TestServer> {
   const dir = tempDir(t);
   const clock = systemClock;
   const logger = silentLogger;
@@ -61,7 +65,7 @@ async function server(t: ExecutionContext): Promise<TestServer> {
   s.addService(loadAgentProto().tessera.v1.AgentService.service, agentServiceHandlers({
     trustDomain: td, ca, signer, store, view: index, authn, clock, logger,
     attestation: { trustDomain: td, methods: new Map([[echo.method, echo], [quiet.method, quiet]]), store, signer, clock, logger, agentSvidTtlSeconds: 600 },
-    x509SvidTtlSeconds: 3600, jwtSvidTtlSeconds: 300, agentSvidTtlSeconds: 600, challengeTimeoutMs: 500,
+    x509SvidTtlSeconds: 3600, jwtSvidTtlSeconds: 300, agentSvidTtlSeconds: 600, challengeTimeoutMs,
   }));
   const port = await new Promise<number>((res, rej) => s.bindAsync('127.0.0.1:0', svid.credentials, (e, p) => (e ? rej(e) : res(p))));
   t.teardown(async () => { s.forceShutdown(); index.close(); await store.close(); });
@@ -87,7 +91,7 @@ test('a wrong challenge answer ends the stream with the method\'s status and mes
 });
 
 test('an unanswered challenge times out with DEADLINE_EXCEEDED', async (t) => {
-  const srv = await server(t);
+  const srv = await server(t, 500);
   const e = await t.throwsAsync(attest(srv, 'fake_echo', Buffer.from('host-3'), { respond: () => new Promise(() => {}) })) as grpc.ServiceError;
   t.is(e.code, grpc.status.DEADLINE_EXCEEDED);
 });

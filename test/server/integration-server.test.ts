@@ -11,6 +11,7 @@ import type { SyncEntriesResponse__Output } from '../../proto/gen/tessera-api/te
 import type { BatchSignX509SVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchSignX509SVIDResponse.ts';
 import { adminCall, agentClient, attestJoinToken, newCsr, startServer, unary, uriSan, type TestServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/wait.ts';
 
 /** The server's TLS certificate as a fresh connection sees it. */
 function serverCert(srv: TestServer): Promise<X509Certificate> {
@@ -81,28 +82,35 @@ test('with an upstream CA the server runs as an intermediate; bundle.pem is the 
 });
 
 test('CA rotation in a running server: the next CA is pushed to sync streams, then signs; the server SVID follows', async (t) => {
-  // CA TTL 24s: prepare after 12s, activate after 20s.
-  const srv = await startServer(t, { config: { ca: { ttl: '24s' }, svid: { x509_ttl: '10s', agent_ttl: '10s' } } });
+  // The CA lives a day: the test prepares and activates the next one through the admin
+  // API (what the server's own schedule does at ttl/2 and ttl/6 remaining).
+  const srv = await startServer(t);
   const a = await attestJoinToken(srv, await srv.joinToken());
   t.teardown(() => a.client.close());
   const firstRoot = Buffer.from(srv.bundleDer[0]!).toString('hex');
   const stream = a.client.SyncEntries({});
   t.teardown(() => stream.cancel());
-  const withTwo = new Promise<SyncEntriesResponse__Output>((resolve, reject) => {
-    stream.on('data', (m: SyncEntriesResponse__Output) => { if (m.bundle && m.bundle.x509_authorities.length === 2) resolve(m); });
-    stream.on('error', (e: grpc.ServiceError) => { if (e.code !== grpc.status.CANCELLED) reject(e); });
-  });
-  const m = await withTwo;
+  const messages: SyncEntriesResponse__Output[] = [];
+  const failed = new Promise<never>((_, reject) => stream.on('error', (e: grpc.ServiceError) => { if (e.code !== grpc.status.CANCELLED) reject(e); }));
+  stream.on('data', (m: SyncEntriesResponse__Output) => messages.push(m));
+  await Promise.race([until(() => messages.length > 0, 'the first sync message'), failed]);
+  t.is(messages[0]!.bundle!.x509_authorities.length, 1);
+
+  const authority = (method: string, req: Record<string, unknown> = {}) =>
+    adminCall<{ authority_id: string; state: string }>(srv.admin().localAuthority, method, { kind: 'x509', ...req });
+  const prepared = await authority('PrepareAuthority');
+  const m = await Promise.race([until(() => messages.find((x) => x.bundle && x.bundle.x509_authorities.length === 2), 'the bundle with the prepared CA on the sync stream'), failed]);
   t.true(m.bundle!.x509_authorities.some((d) => Buffer.from(d).toString('hex') === firstRoot), 'old CA still trusted');
   t.is(m.bundle!.jwt_authorities.length, 2);
-  const nextRoot = m.bundle!.x509_authorities.map((d) => Buffer.from(d)).find((d) => d.toString('hex') !== firstRoot)!;
-  // Wait for activation, then new SVIDs chain to the new CA and new TLS connections see a server SVID from it.
-  const deadline = Date.now() + 20_000;
-  let cert: X509Certificate | undefined;
-  while (Date.now() < deadline) {
-    cert = await serverCert(srv);
-    if (cert.verify(new X509Certificate(nextRoot).publicKey)) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  t.true(cert!.verify(new X509Certificate(nextRoot).publicKey), 'server SVID re-issued by the new CA without a restart');
+  const nextRoot = new X509Certificate(m.bundle!.x509_authorities.map((d) => Buffer.from(d)).find((d) => d.toString('hex') !== firstRoot)!);
+  // Published only: the server SVID is still from the first CA.
+  t.true((await serverCert(srv)).verify(new X509Certificate(Buffer.from(firstRoot, 'hex')).publicKey));
+
+  await authority('ActivateAuthority', { authority_id: prepared.authority_id });
+  // New TLS connections see a server SVID from the new CA, without a restart.
+  await until(async () => (await serverCert(srv)).verify(nextRoot.publicKey), 'a server SVID re-issued by the new CA');
+  // And new SVIDs chain to it.
+  const { csr } = await newCsr(a.id);
+  const renewed = await unary<{ svid_chain: Buffer[] }>(a.client, 'RenewAgent', { csr: Buffer.from(csr) });
+  t.true(new X509Certificate(renewed.svid_chain[0]!).verify(nextRoot.publicKey), 'a renewed agent SVID is signed by the new CA');
 });

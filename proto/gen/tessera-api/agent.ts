@@ -3,6 +3,8 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { Agent as _tessera_v1_Agent, Agent__Output as _tessera_v1_Agent__Output } from './tessera/v1/Agent';
 import type { AgentMetadata as _tessera_v1_AgentMetadata, AgentMetadata__Output as _tessera_v1_AgentMetadata__Output } from './tessera/v1/AgentMetadata';
+import type { AgentRecordActionRequest as _tessera_v1_AgentRecordActionRequest, AgentRecordActionRequest__Output as _tessera_v1_AgentRecordActionRequest__Output } from './tessera/v1/AgentRecordActionRequest';
+import type { AgentRecordActionResponse as _tessera_v1_AgentRecordActionResponse, AgentRecordActionResponse__Output as _tessera_v1_AgentRecordActionResponse__Output } from './tessera/v1/AgentRecordActionResponse';
 import type { AgentServiceClient as _tessera_v1_AgentServiceClient, AgentServiceDefinition as _tessera_v1_AgentServiceDefinition } from './tessera/v1/AgentService';
 import type { AttestRequest as _tessera_v1_AttestRequest, AttestRequest__Output as _tessera_v1_AttestRequest__Output } from './tessera/v1/AttestRequest';
 import type { AttestResponse as _tessera_v1_AttestResponse, AttestResponse__Output as _tessera_v1_AttestResponse__Output } from './tessera/v1/AttestResponse';
@@ -34,6 +36,8 @@ export interface ProtoGrpcType {
     v1: {
       Agent: MessageTypeDefinition<_tessera_v1_Agent, _tessera_v1_Agent__Output>
       AgentMetadata: MessageTypeDefinition<_tessera_v1_AgentMetadata, _tessera_v1_AgentMetadata__Output>
+      AgentRecordActionRequest: MessageTypeDefinition<_tessera_v1_AgentRecordActionRequest, _tessera_v1_AgentRecordActionRequest__Output>
+      AgentRecordActionResponse: MessageTypeDefinition<_tessera_v1_AgentRecordActionResponse, _tessera_v1_AgentRecordActionResponse__Output>
       AgentService: SubtypeConstructor<typeof grpc.Client, _tessera_v1_AgentServiceClient> & { service: _tessera_v1_AgentServiceDefinition }
       AttestRequest: MessageTypeDefinition<_tessera_v1_AttestRequest, _tessera_v1_AttestRequest__Output>
       AttestResponse: MessageTypeDefinition<_tessera_v1_AttestResponse, _tessera_v1_AttestResponse__Output>

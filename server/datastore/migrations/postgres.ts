@@ -166,4 +166,81 @@ CREATE TABLE oauth_codes (
 CREATE INDEX oauth_codes_expires ON oauth_codes (expires_at);
 `,
   },
+  {
+    version: 5,
+    description: 'transparency log: leaves, complete subtree hashes, signed checkpoints (docs/audit.md)',
+    sql: `
+CREATE TABLE tlog_leaves (
+  idx        BIGINT PRIMARY KEY,
+  time       BIGINT NOT NULL,
+  type       TEXT NOT NULL,
+  actor      TEXT,
+  subject    TEXT,
+  instance   TEXT,
+  data       BYTEA NOT NULL,
+  leaf_hash  BYTEA NOT NULL
+);
+CREATE INDEX tlog_leaves_actor ON tlog_leaves (actor, idx) WHERE actor IS NOT NULL;
+CREATE INDEX tlog_leaves_subject ON tlog_leaves (subject, idx) WHERE subject IS NOT NULL;
+CREATE INDEX tlog_leaves_instance ON tlog_leaves (instance, idx) WHERE instance IS NOT NULL;
+CREATE INDEX tlog_leaves_time ON tlog_leaves (time);
+CREATE TABLE tlog_nodes (
+  id    BIGINT PRIMARY KEY,
+  hash  BYTEA NOT NULL
+);
+CREATE TABLE tlog_checkpoints (
+  size  BIGINT PRIMARY KEY,
+  root  BYTEA NOT NULL,
+  note  TEXT NOT NULL,
+  time  BIGINT NOT NULL
+);
+CREATE FUNCTION tessera_tlog_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$;
+CREATE TRIGGER tlog_leaves_append_only BEFORE UPDATE OR DELETE ON tlog_leaves
+  FOR EACH ROW EXECUTE FUNCTION tessera_tlog_append_only();
+CREATE TRIGGER tlog_nodes_append_only BEFORE UPDATE OR DELETE ON tlog_nodes
+  FOR EACH ROW EXECUTE FUNCTION tessera_tlog_append_only();
+CREATE TRIGGER tlog_checkpoints_append_only BEFORE UPDATE OR DELETE ON tlog_checkpoints
+  FOR EACH ROW EXECUTE FUNCTION tessera_tlog_append_only();
+`,
+  },
+  {
+    version: 6,
+    description: 'execution-limited tokens: per-operation budgets of delegation policies, shared use counters per grant (docs/attenuation.md)',
+    sql: `
+ALTER TABLE delegation_policies ADD COLUMN budgets TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE budgets (
+  grant_id    TEXT NOT NULL,
+  operation   TEXT NOT NULL,
+  max_uses    BIGINT NOT NULL,
+  used        BIGINT NOT NULL DEFAULT 0,
+  expires_at  BIGINT NOT NULL,
+  PRIMARY KEY (grant_id, operation)
+);
+CREATE INDEX budgets_expires ON budgets (expires_at);
+`,
+  },
+  {
+    version: 7,
+    description: 'refresh tokens of the MCP authorization code flow: rotated families bound to a client and a delegation grant (docs/mcp.md)',
+    sql: `
+CREATE TABLE oauth_refresh_tokens (
+  token_hash  TEXT PRIMARY KEY,
+  grant_id    TEXT NOT NULL,
+  client_id   TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  actor       TEXT NOT NULL DEFAULT '',
+  x5t         TEXT NOT NULL DEFAULT '',
+  data        TEXT NOT NULL,
+  issued_at   BIGINT NOT NULL,
+  expires_at  BIGINT NOT NULL,
+  used_at     BIGINT NOT NULL DEFAULT 0,
+  revoked_at  BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX oauth_refresh_tokens_grant ON oauth_refresh_tokens (grant_id);
+CREATE INDEX oauth_refresh_tokens_subject ON oauth_refresh_tokens (subject);
+CREATE INDEX oauth_refresh_tokens_actor ON oauth_refresh_tokens (actor);
+CREATE INDEX oauth_refresh_tokens_expires ON oauth_refresh_tokens (expires_at);
+`,
+  },
 ];

@@ -164,4 +164,79 @@ CREATE TABLE oauth_codes (
 CREATE INDEX oauth_codes_expires ON oauth_codes (expires_at);
 `,
   },
+  {
+    version: 5,
+    description: 'transparency log: leaves, complete subtree hashes, signed checkpoints (docs/audit.md)',
+    sql: `
+CREATE TABLE tlog_leaves (
+  idx        INTEGER PRIMARY KEY,
+  time       INTEGER NOT NULL,
+  type       TEXT NOT NULL,
+  actor      TEXT,
+  subject    TEXT,
+  instance   TEXT,
+  data       BLOB NOT NULL,
+  leaf_hash  BLOB NOT NULL
+);
+CREATE INDEX tlog_leaves_actor ON tlog_leaves (actor, idx) WHERE actor IS NOT NULL;
+CREATE INDEX tlog_leaves_subject ON tlog_leaves (subject, idx) WHERE subject IS NOT NULL;
+CREATE INDEX tlog_leaves_instance ON tlog_leaves (instance, idx) WHERE instance IS NOT NULL;
+CREATE INDEX tlog_leaves_time ON tlog_leaves (time);
+CREATE TABLE tlog_nodes (
+  id    INTEGER PRIMARY KEY,
+  hash  BLOB NOT NULL
+);
+CREATE TABLE tlog_checkpoints (
+  size  INTEGER PRIMARY KEY,
+  root  BLOB NOT NULL,
+  note  TEXT NOT NULL,
+  time  INTEGER NOT NULL
+);
+CREATE TRIGGER tlog_leaves_no_update BEFORE UPDATE ON tlog_leaves BEGIN SELECT RAISE(ABORT, 'tlog_leaves is append-only'); END;
+CREATE TRIGGER tlog_leaves_no_delete BEFORE DELETE ON tlog_leaves BEGIN SELECT RAISE(ABORT, 'tlog_leaves is append-only'); END;
+CREATE TRIGGER tlog_nodes_no_update BEFORE UPDATE ON tlog_nodes BEGIN SELECT RAISE(ABORT, 'tlog_nodes is append-only'); END;
+CREATE TRIGGER tlog_nodes_no_delete BEFORE DELETE ON tlog_nodes BEGIN SELECT RAISE(ABORT, 'tlog_nodes is append-only'); END;
+CREATE TRIGGER tlog_checkpoints_no_update BEFORE UPDATE ON tlog_checkpoints BEGIN SELECT RAISE(ABORT, 'tlog_checkpoints is append-only'); END;
+CREATE TRIGGER tlog_checkpoints_no_delete BEFORE DELETE ON tlog_checkpoints BEGIN SELECT RAISE(ABORT, 'tlog_checkpoints is append-only'); END;
+`,
+  },
+  {
+    version: 6,
+    description: 'execution-limited tokens: per-operation budgets of delegation policies, shared use counters per grant (docs/attenuation.md)',
+    sql: `
+ALTER TABLE delegation_policies ADD COLUMN budgets TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE budgets (
+  grant_id    TEXT NOT NULL,
+  operation   TEXT NOT NULL,
+  max_uses    INTEGER NOT NULL,
+  used        INTEGER NOT NULL DEFAULT 0,
+  expires_at  INTEGER NOT NULL,
+  PRIMARY KEY (grant_id, operation)
+);
+CREATE INDEX budgets_expires ON budgets (expires_at);
+`,
+  },
+  {
+    version: 7,
+    description: 'refresh tokens of the MCP authorization code flow: rotated families bound to a client and a delegation grant (docs/mcp.md)',
+    sql: `
+CREATE TABLE oauth_refresh_tokens (
+  token_hash  TEXT PRIMARY KEY,
+  grant_id    TEXT NOT NULL,
+  client_id   TEXT NOT NULL,
+  subject     TEXT NOT NULL,
+  actor       TEXT NOT NULL DEFAULT '',
+  x5t         TEXT NOT NULL DEFAULT '',
+  data        TEXT NOT NULL,
+  issued_at   INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  used_at     INTEGER NOT NULL DEFAULT 0,
+  revoked_at  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX oauth_refresh_tokens_grant ON oauth_refresh_tokens (grant_id);
+CREATE INDEX oauth_refresh_tokens_subject ON oauth_refresh_tokens (subject);
+CREATE INDEX oauth_refresh_tokens_actor ON oauth_refresh_tokens (actor);
+CREATE INDEX oauth_refresh_tokens_expires ON oauth_refresh_tokens (expires_at);
+`,
+  },
 ];

@@ -10,6 +10,7 @@ import { OAuthError } from '../errors.ts';
 import { clip } from '../http.ts';
 import type { OAuthKeyManager } from '../keys.ts';
 import { actClaim, newGrantId, newJti, signDelegatedToken, type DelegatedClaims } from '../mint.ts';
+import { accessScopes, issueRefreshToken, OFFLINE_ACCESS } from '../refresh-tokens.ts';
 import type { DelegationCore } from '../ports.ts';
 import type { GrantHandler, GrantRequest } from '../token-endpoint.ts';
 import type { TrustDomainBundles } from '../trust.ts';
@@ -34,7 +35,12 @@ export interface AuthorizationCodeDeps {
   keys: Pick<OAuthKeyManager, 'signingKey'>;
   clients: ClientRegistry;
   bundles: TrustDomainBundles;
-  store: Pick<Datastore, 'useTokenOnce' | 'redeemAuthorizationCode'>;
+  store: Pick<Datastore, 'useTokenOnce' | 'redeemAuthorizationCode' | 'putRefreshToken'>;
+  /**
+   * oauth.refresh_token_ttl: with it, a grant whose scope includes offline_access also
+   * gets a refresh token (refresh-tokens.ts); without it, never.
+   */
+  refreshTokenTtl?: number;
   core: Pick<DelegationCore, 'policies' | 'evaluate' | 'revoke'>;
   audit: OAuthAudit;
   clock: Clock;
@@ -112,7 +118,7 @@ async function redeem(d: AuthorizationCodeDeps, r: GrantRequest, known: Record<s
     iss: d.issuer,
     sub: `${data.subject.issuer}#${data.subject.name}`,
     aud: decision.audiences,
-    scope: decision.scopes.join(' '),
+    scope: accessScopes(decision.scopes).join(' '),
     exp: decision.expiresAt, iat: now, nbf: now,
     jti, client_id: client.clientId, grant_id: grantId, chain: [],
     subject: { iss: data.subject.issuer, sub: data.subject.name, groups: data.subject.groups },
@@ -126,7 +132,14 @@ async function redeem(d: AuthorizationCodeDeps, r: GrantRequest, known: Record<s
     actor_chain: client.spiffeId ? [actor.spiffeId] : [], scopes: decision.scopes, audience: decision.audiences,
     jti, grant_id: grantId, policy: decision.policyId, exp: claims.exp, bound: client.x5t !== undefined, kid: key.kid,
   });
-  return { access_token: token, token_type: 'Bearer', expires_in: claims.exp - now, scope: claims.scope };
+  const body: Record<string, unknown> = { access_token: token, token_type: 'Bearer', expires_in: claims.exp - now, scope: claims.scope };
+  if (d.refreshTokenTtl !== undefined && decision.scopes.includes(OFFLINE_ACCESS)) {
+    body.refresh_token = await issueRefreshToken(d.store, {
+      grantId, client, now, expiresAt: now + d.refreshTokenTtl,
+      data: { subject: data.subject, scopes: decision.scopes, resource: data.resource, approvedAt: data.approvedAt },
+    });
+  }
+  return body;
 }
 
 export type { AuthenticatedClient };

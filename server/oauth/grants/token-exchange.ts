@@ -12,6 +12,9 @@ import type { DelegationCore } from '../ports.ts';
 import type { GrantHandler, GrantRequest } from '../token-endpoint.ts';
 import type { TrustedIssuers } from '../trusted-issuers.ts';
 import type { TrustDomainBundles } from '../trust.ts';
+import type { BiscuitKeyManager } from '../biscuit-keys.ts';
+import { BISCUIT_TOKEN_TYPE, issueBiscuit } from './biscuit.ts';
+import { parseTokenBudgets } from '../consume.ts';
 
 /**
  * RFC 8693 token exchange (docs/delegation.md): a user's token (an IdP token, or a
@@ -25,7 +28,7 @@ export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 const SUBJECT_TOKEN_TYPES = [ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, JWT_TOKEN_TYPE];
-const REQUESTED_TOKEN_TYPES = [ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE];
+const REQUESTED_TOKEN_TYPES = [ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, BISCUIT_TOKEN_TYPE];
 /** RFC 6749 §3.3 scope-token: NQCHAR. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const MAX_AUDIENCES = 16;
@@ -39,10 +42,12 @@ export interface TokenExchangeDeps {
   keys: Pick<OAuthKeyManager, 'signingKey' | 'findKey'>;
   trusted: TrustedIssuers;
   bundles: TrustDomainBundles;
-  store: Pick<Datastore, 'useTokenOnce'>;
+  store: Pick<Datastore, 'useTokenOnce' | 'putBudgets'>;
   core: Pick<DelegationCore, 'policies' | 'evaluate' | 'revokedBy'>;
   audit: OAuthAudit;
   clock: Clock;
+  /** Biscuit root keys (docs/attenuation.md): requested_token_type biscuit is refused without them. */
+  biscuitKeys?: Pick<BiscuitKeyManager, 'signingKey'>;
 }
 
 interface Subject {
@@ -110,12 +115,13 @@ async function exchange(d: TokenExchangeDeps, r: GrantRequest, known: Record<str
     parentAudiences: s.parent?.claims.aud,
     subjectExpiresAt: s.exp,
     requestedScopes, requestedAudiences: audiences, requestedTtl, now, serverMaxTtl: d.tokenTtl,
+    subjectBudgets: s.parent ? parseTokenBudgets(s.parent.claims) : undefined,
   };
   const decision: ExchangeDecision = d.core.evaluate(input, d.core.policies());
 
   // Mint.
   const key = d.keys.signingKey();
-  const claims: DelegatedClaims = {
+  const claims: DelegatedClaims & { budgets?: Record<string, number> } = {
     iss: d.issuer,
     sub: qualified,
     aud: decision.audiences,
@@ -128,7 +134,11 @@ async function exchange(d: TokenExchangeDeps, r: GrantRequest, known: Record<str
     subject: { iss: s.subject.issuer, sub: s.subject.name, groups: s.subject.groups },
     act: actClaim([current, ...prior]),
     ...(actor.x5t ? { cnf: { 'x5t#S256': actor.x5t } } : {}),
+    ...(decision.budgets ? { budgets: decision.budgets } : {}),
   };
+  // Budgets are counted per grant: the rows exist before any token that draws on them.
+  if (decision.budgets) await d.store.putBudgets(claims.grant_id, decision.budgets, claims.exp);
+  if (requestedType === BISCUIT_TOKEN_TYPE) return biscuitResponse(d, claims, [current, ...prior], decision, actor, known, now);
   const token = signDelegatedToken(claims, key);
   d.audit.record('oauth.token_exchange', qualified, {
     grant: TOKEN_EXCHANGE, subject: qualified, actor_chain: known.actor_chain, actor_auth: actor.via,
@@ -142,6 +152,22 @@ async function exchange(d: TokenExchangeDeps, r: GrantRequest, known: Record<str
     token_type: 'Bearer',
     expires_in: claims.exp - now,
     scope: claims.scope,
+  };
+}
+
+async function biscuitResponse(d: TokenExchangeDeps, claims: DelegatedClaims & { budgets?: Record<string, number> }, actors: ChainActor[],
+  decision: ExchangeDecision, actor: AuthenticatedActor, known: Record<string, unknown>, now: number): Promise<Record<string, unknown>> {
+  if (!d.biscuitKeys) throw new OAuthError('invalid_request', `requested_token_type ${BISCUIT_TOKEN_TYPE} is not available on this server`);
+  const policy = d.core.policies().find((p) => p.id === decision.policyId);
+  const b = await issueBiscuit({ keys: d.biscuitKeys }, { claims, actors, decision, policy, bound: actor.x5t !== undefined });
+  d.audit.record('oauth.token_exchange', claims.sub, {
+    grant: TOKEN_EXCHANGE, token_type: 'biscuit', subject: claims.sub, actor_chain: known.actor_chain, actor_auth: actor.via,
+    scopes: decision.scopes, audience: decision.audiences, jti: claims.jti, grant_id: claims.grant_id, policy: decision.policyId,
+    exp: claims.exp, budgets: decision.budgets, root_key: b.kid, revocation_id: b.revocationIds[0],
+  });
+  return {
+    access_token: b.token, issued_token_type: BISCUIT_TOKEN_TYPE, token_type: 'N_A',
+    expires_in: claims.exp - now, scope: decision.scopes.join(' '),
   };
 }
 

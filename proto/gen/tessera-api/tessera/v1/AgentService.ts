@@ -2,6 +2,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AgentRecordActionRequest as _tessera_v1_AgentRecordActionRequest, AgentRecordActionRequest__Output as _tessera_v1_AgentRecordActionRequest__Output } from '../../tessera/v1/AgentRecordActionRequest';
+import type { AgentRecordActionResponse as _tessera_v1_AgentRecordActionResponse, AgentRecordActionResponse__Output as _tessera_v1_AgentRecordActionResponse__Output } from '../../tessera/v1/AgentRecordActionResponse';
 import type { AttestRequest as _tessera_v1_AttestRequest, AttestRequest__Output as _tessera_v1_AttestRequest__Output } from '../../tessera/v1/AttestRequest';
 import type { AttestResponse as _tessera_v1_AttestResponse, AttestResponse__Output as _tessera_v1_AttestResponse__Output } from '../../tessera/v1/AttestResponse';
 import type { BatchSignX509SVIDRequest as _tessera_v1_BatchSignX509SVIDRequest, BatchSignX509SVIDRequest__Output as _tessera_v1_BatchSignX509SVIDRequest__Output } from '../../tessera/v1/BatchSignX509SVIDRequest';
@@ -48,6 +50,15 @@ export interface AgentServiceClient extends grpc.Client {
   mintJwtsvid(argument: _tessera_v1_MintJWTSVIDRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_MintJWTSVIDResponse__Output>): grpc.ClientUnaryCall;
   mintJwtsvid(argument: _tessera_v1_MintJWTSVIDRequest, callback: grpc.requestCallback<_tessera_v1_MintJWTSVIDResponse__Output>): grpc.ClientUnaryCall;
   
+  RecordAction(argument: _tessera_v1_AgentRecordActionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AgentRecordActionResponse__Output>): grpc.ClientUnaryCall;
+  RecordAction(argument: _tessera_v1_AgentRecordActionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_AgentRecordActionResponse__Output>): grpc.ClientUnaryCall;
+  RecordAction(argument: _tessera_v1_AgentRecordActionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AgentRecordActionResponse__Output>): grpc.ClientUnaryCall;
+  RecordAction(argument: _tessera_v1_AgentRecordActionRequest, callback: grpc.requestCallback<_tessera_v1_AgentRecordActionResponse__Output>): grpc.ClientUnaryCall;
+  recordAction(argument: _tessera_v1_AgentRecordActionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AgentRecordActionResponse__Output>): grpc.ClientUnaryCall;
+  recordAction(argument: _tessera_v1_AgentRecordActionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_AgentRecordActionResponse__Output>): grpc.ClientUnaryCall;
+  recordAction(argument: _tessera_v1_AgentRecordActionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AgentRecordActionResponse__Output>): grpc.ClientUnaryCall;
+  recordAction(argument: _tessera_v1_AgentRecordActionRequest, callback: grpc.requestCallback<_tessera_v1_AgentRecordActionResponse__Output>): grpc.ClientUnaryCall;
+  
   RenewAgent(argument: _tessera_v1_RenewAgentRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RenewAgentResponse__Output>): grpc.ClientUnaryCall;
   RenewAgent(argument: _tessera_v1_RenewAgentRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_RenewAgentResponse__Output>): grpc.ClientUnaryCall;
   RenewAgent(argument: _tessera_v1_RenewAgentRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_RenewAgentResponse__Output>): grpc.ClientUnaryCall;
@@ -73,6 +84,8 @@ export interface AgentServiceHandlers extends grpc.UntypedServiceImplementation 
   
   MintJWTSVID: grpc.handleUnaryCall<_tessera_v1_MintJWTSVIDRequest__Output, _tessera_v1_MintJWTSVIDResponse>;
   
+  RecordAction: grpc.handleUnaryCall<_tessera_v1_AgentRecordActionRequest__Output, _tessera_v1_AgentRecordActionResponse>;
+  
   RenewAgent: grpc.handleUnaryCall<_tessera_v1_RenewAgentRequest__Output, _tessera_v1_RenewAgentResponse>;
   
   SyncEntries: grpc.handleServerStreamingCall<_tessera_v1_SyncEntriesRequest__Output, _tessera_v1_SyncEntriesResponse>;
@@ -84,6 +97,7 @@ export interface AgentServiceDefinition extends grpc.ServiceDefinition {
   BatchSignX509SVID: MethodDefinition<_tessera_v1_BatchSignX509SVIDRequest, _tessera_v1_BatchSignX509SVIDResponse, _tessera_v1_BatchSignX509SVIDRequest__Output, _tessera_v1_BatchSignX509SVIDResponse__Output>
   GetBundle: MethodDefinition<_tessera_v1_GetBundleRequest, _tessera_v1_Bundle, _tessera_v1_GetBundleRequest__Output, _tessera_v1_Bundle__Output>
   MintJWTSVID: MethodDefinition<_tessera_v1_MintJWTSVIDRequest, _tessera_v1_MintJWTSVIDResponse, _tessera_v1_MintJWTSVIDRequest__Output, _tessera_v1_MintJWTSVIDResponse__Output>
+  RecordAction: MethodDefinition<_tessera_v1_AgentRecordActionRequest, _tessera_v1_AgentRecordActionResponse, _tessera_v1_AgentRecordActionRequest__Output, _tessera_v1_AgentRecordActionResponse__Output>
   RenewAgent: MethodDefinition<_tessera_v1_RenewAgentRequest, _tessera_v1_RenewAgentResponse, _tessera_v1_RenewAgentRequest__Output, _tessera_v1_RenewAgentResponse__Output>
   SyncEntries: MethodDefinition<_tessera_v1_SyncEntriesRequest, _tessera_v1_SyncEntriesResponse, _tessera_v1_SyncEntriesRequest__Output, _tessera_v1_SyncEntriesResponse__Output>
 }

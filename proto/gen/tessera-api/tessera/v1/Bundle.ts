@@ -9,6 +9,8 @@ export interface Bundle {
   'jwt_authorities'?: (_tessera_v1_JWTKey)[];
   'sequence'?: (number | string | Long);
   'refresh_hint'?: (number);
+  'tainted_x509_authority_ids'?: (string)[];
+  'tainted_jwt_key_ids'?: (string)[];
 }
 
 export interface Bundle__Output {
@@ -17,4 +19,6 @@ export interface Bundle__Output {
   'jwt_authorities': (_tessera_v1_JWTKey__Output)[];
   'sequence': (number);
   'refresh_hint': (number);
+  'tainted_x509_authority_ids': (string)[];
+  'tainted_jwt_key_ids': (string)[];
 }

@@ -16,6 +16,7 @@ export interface DelegationPolicy {
   'may_delegate_to'?: (string)[];
   'revision'?: (number | string | Long);
   'created_at'?: (number | string | Long);
+  'budgets'?: ({[key: string]: number | string | Long});
 }
 
 export interface DelegationPolicy__Output {
@@ -32,4 +33,5 @@ export interface DelegationPolicy__Output {
   'may_delegate_to': (string)[];
   'revision': (number);
   'created_at': (number);
+  'budgets': ({[key: string]: number});
 }
