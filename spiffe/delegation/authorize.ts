@@ -37,7 +37,8 @@ export function authorizeDelegation(req: DelegationRequirements): (t: DelegatedT
       refuse('depth', `delegation chain depth ${t.actors.length} (${t.actors.map((a) => a.id).join(' <- ')}) exceeds ${req.maxDepth}`);
     }
     if (matchers) {
-      const current = t.actors[0]!.id;
+      const current = t.actors[0]?.id;
+      if (!current) refuse('actor', `token names no agent (client ${t.clientId} is a public client); required: ${matchers.map((m) => m.describe).join(' or ')}`);
       if (!matchers.some((m) => m.test(current))) refuse('actor', `actor ${current} is not ${matchers.map((m) => m.describe).join(' or ')}`);
     }
     const missing = scopes.filter((s) => !t.scopes.includes(s));

@@ -149,14 +149,23 @@ function delegatedToken(token: string, p: Record<string, unknown>, audience: str
   const subj = p.subject as Record<string, unknown> | undefined;
   if (subj !== undefined) {
     if (typeof subj !== 'object' || subj === null || !str(subj.iss) || !str(subj.sub)) throw invalid('bad_claim', 'delegated token subject claim must be an object with iss and sub');
-    if (`${subj.iss}#${subj.sub}` !== p.sub) throw invalid('bad_subject', `delegated token sub "${p.sub}" disagrees with subject ${subj.iss}#${subj.sub}`);
+    // An agent acting for itself (client credentials): sub is its own SPIFFE ID, named by
+    // this issuer, and it is also the current actor (checked below).
+    const self = p.sub === subj.sub && p.sub.startsWith('spiffe://');
+    if (!self && `${subj.iss}#${subj.sub}` !== p.sub) throw invalid('bad_subject', `delegated token sub "${p.sub}" disagrees with subject ${subj.iss}#${subj.sub}`);
     subjectIssuer = subj.iss; subjectName = subj.sub;
   }
   if (!subjectIssuer || !subjectName) throw invalid('bad_subject', `delegated token sub "${p.sub}" is not <issuer>#<subject>`);
 
-  const actors = parseActorChain(p.act);
   if (!str(p.client_id)) throw invalid('missing_claim', 'delegated token has no client_id');
-  if (p.client_id !== actors[0]!.id.toString()) throw invalid('client_id_mismatch', `delegated token client_id ${p.client_id} is not the current actor ${actors[0]!.id}`);
+  // A public client (a Client ID Metadata Document URL, no SVID) gets no act: the
+  // actor-profile draft forbids making one up from client_id. Any SPIFFE client has one.
+  const publicClient = p.act === undefined && !p.client_id.startsWith('spiffe://');
+  const actors = publicClient ? [] : parseActorChain(p.act);
+  if (!publicClient && p.client_id !== actors[0]!.id.toString()) throw invalid('client_id_mismatch', `delegated token client_id ${p.client_id} is not the current actor ${actors[0]!.id}`);
+  if (p.sub.startsWith('spiffe://') && subj !== undefined && p.sub !== actors[0]?.id.toString()) {
+    throw invalid('bad_subject', `delegated token sub ${p.sub} is a workload but not the current actor`);
+  }
   if (!str(p.jti)) throw invalid('missing_claim', 'delegated token has no jti');
   if (!str(p.grant_id)) throw invalid('missing_claim', 'delegated token has no grant_id');
   let chain: string[] = [];

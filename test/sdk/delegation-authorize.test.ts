@@ -67,3 +67,9 @@ test('bad patterns and depths are refused when the authorizer is built, not per 
   t.throws(() => authorizeDelegation({ actor: 'spiffe://example.org/a//b' }));
   t.throws(() => authorizeDelegation({ maxDepth: 0 }), { instanceOf: TypeError });
 });
+
+test('an actor requirement refuses a public client token, which names no agent', (t) => {
+  const publicToken = { ...token(), actors: [], clientId: 'https://app.example.com/client.json' };
+  refusal(t, () => authorizeDelegation({ actor: RESEARCHER })(publicToken), 'actor', /names no agent/);
+  t.notThrows(() => authorizeDelegation({ scopes: ['files:read'] })(publicToken));
+});

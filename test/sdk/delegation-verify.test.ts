@@ -228,3 +228,21 @@ test('remote JWKS refuses an issuer whose certificate is not the server SVID, an
   const tokenPem = await mint({ key: k, claims: { iss: localIssuer } });
   t.is((await verifyDelegatedToken(tokenPem, { issuer: localIssuer, audience: RS, keys: remotePem })).clientId, RESEARCHER);
 });
+
+test('an agent acting for itself (client credentials): sub is its SPIFFE ID and it is the current actor', async (t) => {
+  const token = await mint({ key, claims: { sub: RESEARCHER, subject: { iss: ISSUER, sub: RESEARCHER, groups: [] }, sub_profile: 'ai_agent' } });
+  const v = await verifyDelegatedToken(token, opts());
+  t.is(v.subject, RESEARCHER);
+  t.is(v.subjectIssuer, ISSUER);
+  t.is(v.actors[0]!.id.toString(), RESEARCHER);
+  // A workload sub that is not the current actor is someone claiming another agent's identity.
+  await refused(t, await mint({ key, claims: { sub: HELPER, subject: { iss: ISSUER, sub: HELPER, groups: [] } } }), {}, 'ERR_DELEGATION_INVALID', 'bad_subject');
+});
+
+test('a public client (metadata-document URL, no SVID) gets no act; a SPIFFE client_id without act is refused', async (t) => {
+  const client = 'https://app.example.com/oauth/client.json';
+  const v = await verifyDelegatedToken(await mint({ key, claims: { act: undefined, client_id: client } }), opts());
+  t.deepEqual(v.actors, []);
+  t.is(v.clientId, client);
+  await refused(t, await mint({ key, claims: { act: undefined } }), {}, 'ERR_DELEGATION_INVALID', 'bad_actor');
+});
