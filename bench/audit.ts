@@ -72,7 +72,7 @@ try {
   };
   const off: number[] = [];
   const on: number[] = [];
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < 3; round++) {
     off.push(await rate(issue(false), 64));
     on.push(await rate(issue(true), 64));
     await store.logFlushed();

@@ -23,6 +23,12 @@ export interface BatcherOptions<T, R> {
   maxBatch?: number;
   /** Items queued before producers must wait. Default 10 000. */
   maxQueue?: number;
+  /**
+   * How long a flush waits for more items when fewer than maxBatch are queued (ms, real
+   * time). Every flush is a commit, and SQLite commits on the event loop: fewer, larger
+   * transactions keep the issuance path's share of the loop. Default 0 (next turn).
+   */
+  lingerMs?: number;
 }
 
 interface Pending<T, R> { item: T; resolve(r: R): void; reject(e: unknown): void }
@@ -90,6 +96,9 @@ export class Batcher<T, R> {
     let attempt = 0;
     try {
       while (this.queue.length && !this.closed) {
+        const linger = this.o.lingerMs ?? 0;
+        if (linger > 0 && this.queue.length < this.maxBatch) await new Promise((r) => setTimeout(r, linger));
+        if (this.closed) break;
         const batch = this.queue.slice(0, this.maxBatch);
         try {
           const results = await this.o.flush(batch.map((p) => p.item));

@@ -56,6 +56,9 @@ const BUNDLE_INSERT = `INSERT INTO bundles (trust_domain, x509_authorities, jwt_
 const BUNDLE_UPDATE = `UPDATE bundles SET x509_authorities = ?, jwt_authorities = ?, refresh_hint = ?, updated_at = ?,
   sequence = sequence + 1 WHERE trust_domain = ? RETURNING *`;
 
+/** Batching window of transparency-log appends: ≤ this much latency buys one commit per window, not per event. */
+const TLOG_LINGER_MS = 50;
+
 /**
  * The Datastore over any SqlDriver: every rule (duplicates, revisions, change log,
  * token consumption) is written once here and holds for SQLite and PostgreSQL alike.
@@ -79,7 +82,7 @@ export abstract class SqlStore implements Datastore {
     this.writes = new GroupCommit(driver, () => this.now(), (events) => this.afterCommit(events));
     this.audits = new AuditAppender(driver);
     this.tlogAppends = new Batcher({
-      clock: opts.clock, logger: opts.logger.child({ component: 'audit-log' }),
+      clock: opts.clock, logger: opts.logger.child({ component: 'audit-log' }), lingerMs: TLOG_LINGER_MS,
       flush: (items) => driver.writeTransaction(async (c) => {
         const first = await tlog.appendLeaves(c, items);
         return items.map((_, i) => first + i);

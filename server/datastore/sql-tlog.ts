@@ -58,9 +58,9 @@ export interface TlogQuery {
 }
 
 const LEAF_COLUMNS = ['idx', 'time', 'type', 'actor', 'subject', 'instance', 'data', 'leaf_hash'] as const;
-/** Rows per multi-row INSERT: 8 parameters each, under either engine's parameter limit. */
-const LEAF_CHUNK = 500;
-const NODE_CHUNK = 2000;
+/** Rows per multi-row INSERT (a power of two): 8 parameters each, under either engine's parameter limit. */
+const LEAF_CHUNK = 256;
+const NODE_CHUNK = 1024;
 const IN_CHUNK = 500;
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
@@ -116,18 +116,33 @@ export async function appendLeaves(c: SqlConn, leaves: readonly TlogLeafInput[])
   const nodes: [number, Buffer][] = [];
   for (const l of leaves) frontier.append(l.leafHash, (n, h) => nodes.push([nodeKey(n), h]));
 
-  for (let i = 0; i < leaves.length; i += LEAF_CHUNK) {
-    const part = leaves.slice(i, i + LEAF_CHUNK);
-    await c.run(`INSERT INTO tlog_leaves (${LEAF_COLUMNS.join(', ')}) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-      part.flatMap((l, j) => [size + i + j, l.time, l.type, l.actor ?? null, l.subject ?? null, l.instance ?? null,
-        Buffer.from(l.data), Buffer.from(l.leafHash)]));
+  for (const [i, n] of chunks(leaves.length, LEAF_CHUNK)) {
+    await c.run(LEAF_INSERT(n), leaves.slice(i, i + n).flatMap((l, j) => [size + i + j, l.time, l.type, l.actor ?? null,
+      l.subject ?? null, l.instance ?? null, Buffer.from(l.data), Buffer.from(l.leafHash)]));
   }
-  for (let i = 0; i < nodes.length; i += NODE_CHUNK) {
-    const part = nodes.slice(i, i + NODE_CHUNK);
-    await c.run(`INSERT INTO tlog_nodes (id, hash) VALUES ${part.map(() => '(?, ?)').join(', ')}`, part.flat());
-  }
+  for (const [i, n] of chunks(nodes.length, NODE_CHUNK)) await c.run(NODE_INSERT(n), nodes.slice(i, i + n).flat());
   return size;
 }
+
+/**
+ * [offset, count] pieces of `total` in power-of-two counts ≤ max: drivers cache one
+ * prepared statement per SQL text, so a handful of shapes serve every batch size.
+ */
+function* chunks(total: number, max: number): Generator<[number, number]> {
+  let at = 0;
+  while (at < total) {
+    let n = max;
+    while (n > total - at) n /= 2;
+    yield [at, n];
+    at += n;
+  }
+}
+
+const shapes = new Map<string, string>();
+const shaped = (key: string, make: () => string) => { let v = shapes.get(key); if (!v) shapes.set(key, v = make()); return v; };
+const LEAF_INSERT = (n: number) => shaped(`l${n}`, () =>
+  `INSERT INTO tlog_leaves (${LEAF_COLUMNS.join(', ')}) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`);
+const NODE_INSERT = (n: number) => shaped(`n${n}`, () => `INSERT INTO tlog_nodes (id, hash) VALUES ${Array.from({ length: n }, () => '(?, ?)').join(', ')}`);
 
 /** Leaves [from, to) in index order. */
 export async function selectLeaves(c: SqlConn, from: number, to: number): Promise<TlogLeaf[]> {

@@ -232,7 +232,9 @@ export function registerDatastoreContract(engine: string, open: ContractFactory)
     t.is((await seen[0].visible)?.id, id);
     off();
     await store.deleteEntries([id]);
-    await new Promise((res) => setTimeout(res, 50));
+    // Every subscriber hears each event at once: once another one has heard a later
+    // write, the delete reached every subscriber there was.
+    await afterMarker(store);
     t.is(seen.length, 1, 'no events after unsubscribe');
   });
 
@@ -242,8 +244,8 @@ export function registerDatastoreContract(engine: string, open: ContractFactory)
     store.subscribe((ev) => seen.push(ev));
     const res = await store.deleteEntries(['missing']);
     t.false(res[0].ok);
-    await new Promise((r) => setTimeout(r, 50));
-    t.deepEqual(seen, []);
+    const marker = await afterMarker(store);
+    t.deepEqual(seen.map((e) => e.id), [marker], 'only the later write was heard');
   });
 
   test(name('agents: upsert keeps createdAt, filters work, and a ban survives a later upsert'), async (t) => {
@@ -321,9 +323,8 @@ export function registerDatastoreContract(engine: string, open: ContractFactory)
     t.deepEqual(b2.jwtAuthorities.map((k) => k.kid), ['a', 'b']);
     const same = await store.appendBundle({ trustDomain: td, x509Authorities: [r1], jwtAuthorities: [jwtKey('a', 1, NOW + 3600)], refreshHint: 300 });
     t.is(same.sequence, 2, 'nothing new: no new sequence');
-    await waitFor(() => seen.length >= 2);
-    await new Promise((r) => setTimeout(r, 50));
-    t.deepEqual(seen.map((e) => [e.kind, e.id]), [['bundle', 'example.org'], ['bundle', 'example.org']], 'no event for a no-op');
+    const marker = await afterMarker(store);
+    t.deepEqual(seen.map((e) => [e.kind, e.id]), [['bundle', 'example.org'], ['bundle', 'example.org'], ['entry_upsert', marker]], 'no event for a no-op');
     await t.throwsAsync(store.appendBundle({ trustDomain: td, x509Authorities: [], jwtAuthorities: [jwtKey('a', 9, NOW)], refreshHint: 300 }),
       { code: 'ERR_BUNDLE_KID_CONFLICT' });
     t.is((await store.getBundle('example.org'))!.sequence, 2);
@@ -413,11 +414,31 @@ export function registerDatastoreContract(engine: string, open: ContractFactory)
   registerConcurrentWriteContract(engine, open);
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+/** Polls `cond`; the bound only turns a hang into a failure (generous: PostgreSQL notifications on a busy machine). */
+export async function waitFor(cond: () => boolean, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * Writes a marker entry and waits until a subscriber of its own hears it, returning its
+ * id. Events reach every subscriber in sequence order, so by then every event of an
+ * earlier write has been delivered: a test can assert what did *not* arrive.
+ */
+export async function afterMarker(store: Datastore): Promise<string> {
+  const heard = new Set<string>();
+  const off = store.subscribe((ev) => heard.add(ev.id));
+  try {
+    const [r] = await store.createEntries([newEntry({ selectors: sel(`marker:${Math.random().toString(36).slice(2)}`) })]);
+    if (!r?.ok) throw new Error('marker entry was not created');
+    const id = r.value.id;
+    await waitFor(() => heard.has(id));
+    return id;
+  } finally {
+    off();
   }
 }
 
@@ -573,9 +594,9 @@ function registerConcurrentWriteContract(engine: string, open: ContractFactory):
     const logged = await store.changesSince(before);
     t.deepEqual(logged.map((e) => e.id).sort(), created.map((e) => e.id).sort(), 'one change per stored entry, none for the failures');
     t.deepEqual(logged.map((e) => e.seq), Array.from({ length: 62 }, (_, i) => before + i + 1), 'gap-free sequence');
-    await waitFor(() => seen.length >= 62);
-    await new Promise((r) => setTimeout(r, 50));
-    t.deepEqual(seen, logged, 'subscribers get every event once, in sequence order');
+    const marker = await afterMarker(store);
+    t.deepEqual(seen.slice(0, -1), logged, 'subscribers get every event once, in sequence order');
+    t.is(seen.at(-1)?.id, marker);
   });
 
   test(name('among concurrent writes, one that throws fails alone and leaves nothing behind'), async (t) => {
