@@ -1,7 +1,9 @@
 /**
  * Tessera in one command (`npm run demo`): a server and a node agent in a temporary
  * directory, an entry for the current user with agent metadata, then an X.509-SVID
- * and a JWT-SVID fetched by a separate process over the Workload API, and a clean
+ * and a JWT-SVID fetched by a separate process over the Workload API; then delegated
+ * authority (delegation.ts): a user signed in at a local OpenID Provider, agent A and
+ * sub-agent B acting for her at a resource server, and the grant revoked; and a clean
  * shutdown. Every process is a real one, as in production; nothing is mocked.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,10 +11,14 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sharedScope } from '../../test/helpers/server.ts';
+import { delegate, oauthConfigYaml, register, revoke, signIn, startIdp, type DelegationDemo } from './delegation.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const started = Date.now();
 const children: ChildProcess[] = [];
+/** The OpenID Provider and the delegation workloads; cleaned up before the agent and server stop. */
+const scope = sharedScope();
 let dir = '';
 
 const step = (n: number, total: number, text: string) => console.log(`[${n}/${total}] ${text}  (+${((Date.now() - started) / 1000).toFixed(1)}s)`);
@@ -46,6 +52,7 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promi
 }
 
 async function stopAll(): Promise<void> {
+  await scope.cleanup();
   for (const c of children.reverse()) {
     if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) continue;
     const exited = new Promise((r) => c.once('exit', r));
@@ -57,21 +64,24 @@ async function stopAll(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const TOTAL = 6;
+  const TOTAL = 10;
   dir = mkdtempSync(join(tmpdir(), 'tessera-demo-'));
   const me = userInfo();
   console.log(`Tessera demo: everything lives in ${dir} and is removed at the end.\n`);
 
-  step(1, TOTAL, 'starting tessera-server (trust domain example.org, fresh CA, SQLite datastore)');
+  step(1, TOTAL, 'starting tessera-server (trust domain example.org, fresh CA, SQLite datastore, OAuth server trusting a local OpenID Provider)');
+  const op = await startIdp(scope);
   const serverDir = join(dir, 'server');
   writeFileSync(join(dir, 'server.yaml'), [
     'trust_domain: example.org', `data_dir: ${serverDir}`, 'log_level: info',
-    'agent_api:', '  listen: 127.0.0.1:0', 'node_attestors:', '  join_token: {}', '',
+    'agent_api:', '  listen: 127.0.0.1:0', 'node_attestors:', '  join_token: {}', ...oauthConfigYaml(op), '',
   ].join('\n'));
   const server = await startService('tessera-server', 'server/cli/main.ts', ['run', '--config', join(dir, 'server.yaml')], 'tessera server started');
   const adminSocket = String(server.record.admin_socket);
   const agentApi = readFileSync(join(serverDir, 'agent-api.addr'), 'utf8').trim();
+  const authServer = readFileSync(join(serverDir, 'oauth.addr'), 'utf8').trim();
   detail(`agent API ${agentApi}, CA fingerprint sha256:${String(server.record.ca_fingerprint).slice(0, 16)}...`);
+  detail(`OAuth authorization server https://${authServer}, trusting the OpenID Provider ${op.issuer} (in this process)`);
   const admin = (args: string[]) => run('server/cli/main.ts', args, { TESSERA_ADMIN_SOCKET: adminSocket });
 
   step(2, TOTAL, 'starting tessera-agent (join token attestation, CA pinned by fingerprint)');
@@ -111,7 +121,20 @@ async function main(): Promise<void> {
   const valid = JSON.parse(await run('node-agent/cli/main.ts', ['api', 'validate', 'jwt', '--audience', 'demo-api', '--output', 'json', '--socket', socket, jwt!.token])) as { spiffe_id: string };
   detail(`ValidateJWTSVID: valid for ${valid.spiffe_id}`);
 
-  step(6, TOTAL, 'shutting down agent and server');
+  const d: DelegationDemo = { op, scope, admin, agentId, socket, uid: me.uid, authServer, detail };
+  step(6, TOTAL, 'signing in user alice at the OpenID Provider (authorization code + PKCE, login and consent forms over HTTP)');
+  const idToken = await signIn(d, 'alice');
+
+  step(7, TOTAL, 'registering agent A, sub-agent B and a resource server; delegation policies (tessera-server delegation create)');
+  await register(d);
+
+  step(8, TOTAL, 'user alice -> agent A -> sub-agent B -> resource server (separate processes, each with its own SVID)');
+  const running = await delegate(d, idToken);
+
+  step(9, TOTAL, 'revoking the grant while A keeps working: the resource server refuses the token');
+  await revoke(d, running);
+
+  step(10, TOTAL, 'shutting down workloads, OpenID Provider, agent and server');
   await stopAll();
   rmSync(dir, { recursive: true, force: true });
   console.log(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s.`);

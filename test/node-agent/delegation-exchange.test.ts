@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import { until } from '../helpers/wait.ts';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { createHash, createPrivateKey } from 'node:crypto';
@@ -230,9 +231,11 @@ test('exchanges in flight are capped per uid with RESOURCE_EXHAUSTED', async (t)
   });
   const ok = { status: 200, body: { access_token: 'a.b.c', issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'N_A', expires_in: 60 } };
   ep.setResponse(async () => { await held; return ok; });
-  const first = a.exchange();
+  // Held at the token endpoint until released: its deadline only bounds a stuck test.
+  const first = a.exchange({ timeoutMs: 300_000 });
+  first.catch(() => undefined); // asserted below; never an unhandled rejection if the test fails first
   // Wait until the first exchange is at the token endpoint (so it is in flight), then try a second.
-  while (ep.requests.length === 0) await new Promise((r) => setTimeout(r, 20));
+  await until(() => ep.requests.length > 0, 'the first exchange to reach the token endpoint');
   const second = await a.raw({});
   t.is(second.code, grpc.status.RESOURCE_EXHAUSTED);
   t.regex(second.details, /too many token exchanges in flight for uid 0 \(limit 1\)/);
