@@ -1,4 +1,4 @@
-import { runCli } from '../../common/cli.ts';
+import { completionCommand, runCli } from '../../common/cli.ts';
 import { agentCommands } from './agent.ts';
 import { auditCommands } from './audit.ts';
 import { bundleCommands } from './bundle.ts';
@@ -13,6 +13,8 @@ import { runCommand } from './run.ts';
 /** tessera-server: `run` plus the admin verbs (talking to the admin socket). */
 export const COMMANDS = [runCommand, ...entryCommands, ...agentCommands, ...bundleCommands, ...localAuthorityCommands, ...mintCommands,
   ...delegationCommands, ...auditCommands, healthcheckCommand, ...clientCommands];
+
+COMMANDS.push(completionCommand('tessera-server', () => COMMANDS));
 
 const code = await runCli('tessera-server', COMMANDS, process.argv.slice(2));
 process.exitCode = code;

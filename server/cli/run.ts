@@ -9,11 +9,9 @@ import { startServer } from '../main.ts';
 export const runCommand: Command = {
   name: 'run', summary: 'run the server',
   options: { config: { type: 'string', short: 'c', value: 'FILE', description: 'config file (YAML; required)' } },
-  // A daemon: what it has to say goes to stderr as JSON log lines (see "tessera server started").
-  output: false,
   details: 'An unknown key or a bad value in the config stops the server with a message naming the key.\n'
-    + 'Once started it prints the agent API address, the admin socket and the CA fingerprint agents can pin,\n'
-    + 'and writes <data_dir>/bundle.pem and <data_dir>/ca.fingerprint for agents.',
+    + 'Once started it prints (as JSON with --output json) the agent API address, the admin socket and the\n'
+    + 'CA fingerprint agents can pin, and writes <data_dir>/bundle.pem and <data_dir>/ca.fingerprint for agents.',
   async run(ctx) {
     const cfg = loadServerConfig(requireString(ctx.options, 'config'));
     const logger = createLogger({ level: cfg.log_level, fields: { service: 'tessera-server' } });

@@ -8,6 +8,7 @@ import { parseConfig } from '../../common/config.ts';
 import { systemClock } from '../../common/clock.ts';
 import { ConfigError, TesseraError } from '../../common/errors.ts';
 import { memoryLogger } from '../../common/logger.ts';
+import { until } from '../helpers/wait.ts';
 import { formatSelector } from '../../spiffe/selector.ts';
 import { WORKLOAD_ATTESTOR_FACTORIES } from '../../node-agent/attestation/workload-methods.ts';
 import { FakeDockerEngine, type FakeContainer } from '../fakes/docker-engine.ts';
@@ -134,7 +135,8 @@ test('docker: the caller abandoning the call aborts the request', async (t) => {
   const { a, engine } = await setup(t);
   engine.mode = { kind: 'hang' };
   const ac = new AbortController();
-  setTimeout(() => ac.abort(), 50);
+  // Abandoned while the engine holds the request (not before it was sent).
+  void until(() => engine.requests.length > 0, 'the request at the engine').then(() => ac.abort());
   const e = await t.throwsAsync(a.attest(proc, ac.signal), { instanceOf: TesseraError });
   t.is(e.code, 'ERR_DOCKER_ABORTED');
 });

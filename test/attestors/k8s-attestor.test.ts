@@ -8,6 +8,7 @@ import { parseConfig } from '../../common/config.ts';
 import { systemClock } from '../../common/clock.ts';
 import { ConfigError, TesseraError } from '../../common/errors.ts';
 import { memoryLogger } from '../../common/logger.ts';
+import { until } from '../helpers/wait.ts';
 import { formatSelector } from '../../spiffe/selector.ts';
 import { FakeKubelet, makeTestPki, type FakePod } from '../fakes/kubelet.ts';
 import { freePort } from '../helpers/proc.ts';
@@ -144,11 +145,12 @@ test('k8s: a known pod without the caller\'s container is permission_denied and 
 });
 
 test('k8s: the caller going away ends the wait promptly', async (t) => {
-  const { a } = await setup(t, { pod_wait: '10s' });
+  const { kubelet, a } = await setup(t, { pod_wait: '60s' });
   const ac = new AbortController();
-  setTimeout(() => ac.abort(), 200);
+  // Abandoned once the wait for the pod has begun (the kubelet was asked).
+  void until(() => kubelet.requests > 0, 'the first pod list').then(() => ac.abort());
   const e = await t.throwsAsync(a.attest(proc, ac.signal), { instanceOf: TesseraError });
-  // ABORTED, not POD_NOT_FOUND after the 10 s pod_wait: the abort ended the wait.
+  // ABORTED, not POD_NOT_FOUND after the 60 s pod_wait: the abort ended the wait.
   t.is(e.code, 'ERR_K8S_ABORTED');
 });
 

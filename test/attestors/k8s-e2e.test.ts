@@ -54,9 +54,10 @@ test('e2e k8s: an entry for ns agents + sa researcher is served only to the rese
     '--selector', 'k8s:ns:agents', '--selector', 'k8s:sa:researcher']);
   t.is(created.code, 0, created.stderr);
 
-  // The entry reaches the agent over its sync stream; retry until it is there.
+  // The entry reaches the agent over its sync stream; retry until it is there (the
+  // deadline only bounds a sync that never comes).
   let researcher = await fetchAsPod(procRoot, agent.socketPath, RESEARCHER_UID, cid('r'));
-  for (let i = 0; i < 20 && !researcher.stdout.includes('/agents/researcher'); i++) {
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline && !researcher.stdout.includes('/agents/researcher');) {
     await new Promise((r) => setTimeout(r, 250));
     researcher = await fetchAsPod(procRoot, agent.socketPath, RESEARCHER_UID, cid('r'));
   }

@@ -81,8 +81,9 @@ test('server + agent with swtpm: TPM agent ID and PCR selectors; a workload on a
   t.true(sels.includes('tpm:ek_cert:issuer:cn:swtpm-localca'));
 
   let fetched: { code: number; stdout: string; stderr: string } | undefined;
-  for (let i = 0; i < 50 && fetched?.code !== 0; i++) {
-    if (i > 0) await new Promise((res) => setTimeout(res, 200)); // entry sync reaches the agent
+  // Until the entry has reached the agent over sync (the deadline only bounds a sync that never comes).
+  for (let i = 0, deadline = Date.now() + 120_000; fetched?.code !== 0 && Date.now() < deadline; i++) {
+    if (i > 0) await new Promise((res) => setTimeout(res, 200));
     fetched = await agentCli(['api', 'fetch', 'x509', '--output', 'json', '--socket', agent.socketPath], ALICE);
   }
   t.is(fetched!.code, 0, fetched!.stderr);

@@ -80,3 +80,17 @@ test('help --markdown renders every verb\'s help', async (t) => {
   t.is(r.code, 0);
   for (const c of commands) t.true(r.stdout.includes(`### prog ${c.name}\n`), c.name);
 });
+
+test('completion prints a bash script that completes verbs, then the verb\'s flags', async (t) => {
+  const { completionCommand } = await import('../../common/cli.ts');
+  const all: Command[] = [...commands];
+  all.push(completionCommand('prog', () => all));
+  const x = io();
+  t.is(await runCli('prog', all, ['completion'], x), 0);
+  const { execFileSync } = await import('node:child_process');
+  const complete = (...words: string[]) => execFileSync('bash', ['-c',
+    `${x.stdout}\nCOMP_WORDS=(prog ${words.map((w) => `"${w}"`).join(' ')}); COMP_CWORD=${words.length}; _prog; echo "\${COMPREPLY[*]}"`], { encoding: 'utf8' }).trim();
+  t.is(complete('th'), 'thing');
+  t.is(complete('thing', ''), 'make show fail');
+  t.is(complete('thing', 'make', '--f'), '--force');
+});

@@ -70,7 +70,7 @@ test('the built server and agent start, and a workload gets its SVID through the
   t.is(entry.code, 0, entry.stderr);
   // The entry reaches the agent asynchronously: until then the caller is refused (PermissionDenied).
   let fetched: RunResult | undefined;
-  for (let i = 0; i < 100; i++) {
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline;) { // bounds a sync that never comes only
     fetched = await node(['bin/tessera-agent.js', 'api', 'fetch', 'x509', '--output', 'json', '--socket', socket]);
     if (fetched.code === 0) break;
     await new Promise((r) => setTimeout(r, 100));

@@ -15,6 +15,7 @@ import { SvidSigner } from '../../server/ca/signer.ts';
 import { activateAt, prepareAt, renewAt } from '../../server/ca/rotation.ts';
 import { derToPem } from '../../spiffe/pem.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { until } from '../helpers/wait.ts';
 
 const td = TrustDomain.parse('example.org');
 const HOUR = 3_600_000;
@@ -128,12 +129,11 @@ test('the rotation loop, driven only by the fake clock, prepares and activates',
   const ac = new AbortController();
   const loop = ca.run(ac.signal);
   t.teardown(() => ac.abort());
-  const activated = new Promise<void>((r) => ca.onChange((e) => { if (e === 'activated') r(); }));
-  for (let i = 0; i < 100 && ca.active().id === first; i++) {
-    clock.advance(60_000);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await activated;
+  let activated = false;
+  ca.onChange((e) => { if (e === 'activated') activated = true; });
+  // A minute of fake time per look, until the loop has activated the next CA (however
+  // slowly it gets to run: time only moves on while it has not).
+  await until(() => { if (activated) return true; clock.advance(60_000); return false; }, 'the loop to activate the next CA');
   t.not(ca.active().id, first);
   ac.abort();
   await loop;
@@ -281,10 +281,9 @@ test('a server whose CA was removed from the shared bundle by a replacing writer
   const bundles: string[] = [];
   ca.onChange((e) => bundles.push(e));
   await store.putBundle({ trustDomain: td, x509Authorities: [], jwtAuthorities: [], refreshHint: 300 });
-  for (let i = 0; i < 200 && !hasCert((await store.getBundle('example.org'))!.x509Authorities, ca.active().certificate); i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  const b = (await store.getBundle('example.org'))!;
-  t.true(hasCert(b.x509Authorities, ca.active().certificate));
+  const b = await until(async () => {
+    const got = (await store.getBundle('example.org'))!;
+    return hasCert(got.x509Authorities, ca.active().certificate) && got;
+  }, 'our CA back in the stored bundle');
   t.deepEqual(b.jwtAuthorities.map((k) => k.kid), [ca.active().jwtKey.kid]);
 });

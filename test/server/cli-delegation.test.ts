@@ -110,7 +110,7 @@ test('delegation revoke writes records that revocations lists, audited with who 
 
   const none = await srv.cli(['delegation', 'revoke']);
   t.is(none.code, 2);
-  t.regex(none.stderr, /exactly one of --grant, --jti, --subject, --actor is required/);
+  t.regex(none.stderr, /exactly one of --grant, --jti, --subject, --actor, --biscuit-id is required/);
   const two = await srv.cli(['delegation', 'revoke', '--jti', 'a', '--grant', 'b']);
   t.is(two.code, 2);
   const badSubject = await srv.cli(['delegation', 'revoke', '--subject', 'alice']);

@@ -19,7 +19,8 @@ import {
  */
 const td = TrustDomain.parse('example.org');
 
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+/** Polls `fn`; the bound only turns a hang into a failure (generous: two servers and PostgreSQL on a busy machine). */
+async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -118,11 +118,12 @@ async function harness(t: ExecutionContext, o: { clock?: Clock; store?: (s: Data
   const attestation: AttestationDeps = {
     trustDomain: td, methods, store, signer, clock, logger, agentSvidTtlSeconds: o.agentTtl ?? 600, exclusive: (id, fn) => authn.exclusive(id, fn),
   };
-  // Challenge answers get the default deadline (60 s): no test here is about it, and a
-  // loaded client can take seconds to send a 1 MiB answer.
+  // Challenge answers get the default deadline (60 s) and the params message 120 s: only
+  // the tests about these deadlines set them short, and a loaded client can take seconds
+  // to send a 1 MiB message.
   const agent = agentServiceHandlers({
     trustDomain: td, ca, signer, store, view: index, authn, clock, logger, attestation,
-    x509SvidTtlSeconds: 3600, jwtSvidTtlSeconds: 300, agentSvidTtlSeconds: o.agentTtl ?? 600, ...o.deps,
+    x509SvidTtlSeconds: 3600, jwtSvidTtlSeconds: 300, agentSvidTtlSeconds: o.agentTtl ?? 600, firstMessageTimeoutMs: 120_000, ...o.deps,
   });
   const admin = adminHandlers({ trustDomain: td, store, ca, authn, clock, logger, joinTokenTtlSeconds: 600 });
   let srv = { trustDomain: 'example.org', bundlePem: ca.x509Authorities().map((c) => derToPem(c)).join('') } as TestServer;
