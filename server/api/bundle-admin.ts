@@ -1,6 +1,6 @@
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import type { Logger } from '../../common/logger.ts';
-import { invalidArgument, notFound, TesseraError } from '../../common/errors.ts';
+import { invalidArgument, notFound } from '../../common/errors.ts';
 import { TrustDomain } from '../../spiffe/id.ts';
 import type { BundleRecord, Datastore } from '../datastore/types.ts';
 import { toWireBundle } from '../entries/wire.ts';
@@ -14,19 +14,9 @@ import { unary } from './unary.ts';
  * trust domain's bundle is the CA manager's and is refused here.
  */
 
-/**
- * Listing and deleting need datastore methods the Datastore interface does not have
- * yet (they come with federation); a store that has them is used, otherwise those two
- * calls answer Unimplemented with that reason.
- */
-interface FederatedBundleStore {
-  listBundles?(): Promise<BundleRecord[]>;
-  deleteBundle?(trustDomain: string): Promise<boolean>;
-}
-
 export interface BundleAdminDeps {
   trustDomain: TrustDomain;
-  store: Pick<Datastore, 'getBundle' | 'putBundle'>;
+  store: Pick<Datastore, 'getBundle' | 'putBundle' | 'listBundles' | 'deleteBundle'>;
   audit(event: string, subject: string, data?: Record<string, unknown>): Promise<void>;
   logger: Logger;
 }
@@ -34,7 +24,6 @@ export interface BundleAdminDeps {
 type FederatedHandlers = Pick<BundleAdminHandlers, 'ListFederatedBundles' | 'GetFederatedBundle' | 'SetFederatedBundle' | 'DeleteFederatedBundle'>;
 
 export function federatedBundleHandlers(d: BundleAdminDeps): FederatedHandlers {
-  const fed = d.store as FederatedBundleStore;
   const foreign = (name: string, field = 'trust_domain'): TrustDomain => {
     let td: TrustDomain;
     try { td = TrustDomain.parse(name); } catch (e) { throw invalidArgument('ERR_TRUST_DOMAIN', `${field}: ${(e as Error).message}`, e); }
@@ -43,13 +32,9 @@ export function federatedBundleHandlers(d: BundleAdminDeps): FederatedHandlers {
     }
     return td;
   };
-  const unimplemented = (what: string) =>
-    new TesseraError('unimplemented', 'ERR_BUNDLE_STORE', `${what} federated bundles needs datastore support that this version does not have yet; set and show work`);
-
   return {
     ListFederatedBundles: unary(d.logger, 'ListFederatedBundles', async () => {
-      if (!fed.listBundles) throw unimplemented('listing');
-      const all = await fed.listBundles.call(d.store);
+      const all = await d.store.listBundles();
       return { bundles: all.filter((b) => !b.trustDomain.equals(d.trustDomain)).map(toWireBundle) };
     }),
     GetFederatedBundle: unary(d.logger, 'GetFederatedBundle', async (call) => {
@@ -69,8 +54,7 @@ export function federatedBundleHandlers(d: BundleAdminDeps): FederatedHandlers {
     }),
     DeleteFederatedBundle: unary(d.logger, 'DeleteFederatedBundle', async (call) => {
       const td = foreign(call.request.trust_domain);
-      if (!fed.deleteBundle) throw unimplemented('deleting');
-      if (!(await fed.deleteBundle.call(d.store, td.name))) throw notFound('ERR_BUNDLE_NOT_FOUND', `no bundle for trust domain "${td.name}"`);
+      if (!(await d.store.deleteBundle(td.name))) throw notFound('ERR_BUNDLE_NOT_FOUND', `no bundle for trust domain "${td.name}"`);
       await d.audit('bundle.deleted', td.name);
       return { trust_domain: td.name };
     }),

@@ -269,6 +269,19 @@ export abstract class SqlStore implements Datastore {
     return rows[0] ? rowToBundle(rows[0], this.ids) : undefined;
   }
 
+  async listBundles(): Promise<BundleRecord[]> {
+    const rows = await this.driver.read((c) => c.all('SELECT * FROM bundles ORDER BY trust_domain'));
+    return rows.map((r) => rowToBundle(r, this.ids));
+  }
+
+  async deleteBundle(trustDomain: string): Promise<boolean> {
+    return this.write(async (c, log) => {
+      const n = await c.run('DELETE FROM bundles WHERE trust_domain = ?', [trustDomain]);
+      if (n > 0) await log('bundle', trustDomain);
+      return n > 0;
+    });
+  }
+
   async putBundle(bundle: Omit<BundleRecord, 'sequence'>): Promise<BundleRecord> {
     return this.write(async (c, log) => {
       const rows = await c.all(BUNDLE_UPSERT, bundleParams(bundle, this.now()));

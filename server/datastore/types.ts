@@ -157,6 +157,10 @@ export interface Datastore {
 
   // Bundles (own trust domain and, later, federated ones).
   getBundle(trustDomain: string): Promise<BundleRecord | undefined>;
+  /** Every stored bundle (own and foreign trust domains), ordered by trust domain. */
+  listBundles(): Promise<BundleRecord[]>;
+  /** Removes a trust domain's bundle (a change event when one was there); false when there was none. */
+  deleteBundle(trustDomain: string): Promise<boolean>;
   /**
    * Replaces the bundle; the store assigns the next sequence number and returns it.
    * Only for a single writer (tests, tools): servers sharing a store use appendBundle

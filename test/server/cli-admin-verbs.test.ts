@@ -89,6 +89,17 @@ test('bundle set stores another trust domain\'s bundle (PEM or SPIFFE); show --t
   const missing = await srv.cli(['bundle', 'show', '--trust-domain', 'nobody.example']);
   t.is(missing.code, 1);
   t.regex(missing.stderr, /no bundle for trust domain "nobody\.example"/);
+  // list shows other trust domains only; delete removes one, and a second delete is NotFound.
+  const listed = await srv.cli(['bundle', 'list', '--output', 'json']);
+  t.is(listed.code, 0, listed.stderr);
+  t.regex(listed.stdout, /partner\.example/);
+  t.notRegex(listed.stdout, /"example\.org"/);
+  const del = await srv.cli(['bundle', 'delete', '--trust-domain', 'partner.example']);
+  t.is(del.code, 0, del.stderr);
+  t.notRegex((await srv.cli(['bundle', 'list', '--output', 'json'])).stdout, /partner\.example/);
+  const again = await srv.cli(['bundle', 'delete', '--trust-domain', 'partner.example']);
+  t.is(again.code, 1);
+  t.regex(again.stderr, /no bundle for trust domain "partner\.example"/);
 });
 
 test('healthcheck: exit 0 with the server up, 2 (usage) when there is no socket', async (t) => {

@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import { until } from '../helpers/wait.ts';
 import { generateKeyPairSync } from 'node:crypto';
 import type { FakeClock } from '../../common/clock.ts';
 import { TesseraError } from '../../common/errors.ts';
@@ -290,6 +291,22 @@ export function registerDatastoreContract(engine: string, open: ContractFactory)
     for (let i = 0; i < tokens.length; i++) {
       t.deepEqual([results[2 * i], results[2 * i + 1]].sort(), ['ok', 'unknown'], tokens[i]);
     }
+  });
+
+  test(name('listBundles lists every trust domain; deleteBundle removes one with a change event, false when absent'), async (t) => {
+    const { store } = await open(t);
+    const events: ChangeEvent[] = [];
+    store.subscribe((ev) => events.push(ev));
+    const der = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]);
+    await store.putBundle({ trustDomain: TrustDomain.parse('partner.org'), x509Authorities: [der], jwtAuthorities: [], refreshHint: 300 });
+    await store.putBundle({ trustDomain: td, x509Authorities: [der], jwtAuthorities: [], refreshHint: 300 });
+    t.deepEqual((await store.listBundles()).map((b) => b.trustDomain.name), ['example.org', 'partner.org']);
+    t.true(await store.deleteBundle('partner.org'));
+    t.false(await store.deleteBundle('partner.org'));
+    t.deepEqual((await store.listBundles()).map((b) => b.trustDomain.name), ['example.org']);
+    t.is(await store.getBundle('partner.org'), undefined);
+    await until(() => events.filter((e) => e.kind === 'bundle').length === 3, 'three bundle change events');
+    t.deepEqual(events.filter((e) => e.kind === 'bundle').map((e) => e.id), ['partner.org', 'example.org', 'partner.org']);
   });
 
   test(name('putBundle assigns increasing sequence numbers and round-trips the key material'), async (t) => {
