@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
+import { ScheduleLoop } from '../../common/schedule.ts';
 import { ensurePrivateDir, writeSecretFile } from '../../common/private-files.ts';
 import type { BiscuitRootKey, BiscuitRootKeySource } from '../../spiffe/biscuit/keys.ts';
 import { readPrivateKey, writePrivateKey } from '../ca/keyfiles.ts';
@@ -41,12 +42,16 @@ export class BiscuitKeyManager implements BiscuitRootKeySource {
   private published = new Map<number, { key: BiscuitRootKey; kid: string; notAfter: number }>();
   private doc = '{"keys":[]}';
   private unsubscribe: () => void = () => {};
-  private wake: (() => void) | undefined;
+  private readonly loop: ScheduleLoop;
 
   private constructor(private readonly o: {
     dir: string; store: Pick<Datastore, 'putOAuthKey' | 'listOAuthKeys' | 'subscribe'>; clock: Clock; logger: Logger;
     rotationSeconds: number; publishLeadSeconds: number; maxTokenTtlSeconds: number;
-  }) {}
+  }) {
+    this.loop = new ScheduleLoop({
+      clock: o.clock, logger: o.logger, what: 'biscuit root key rotation step', nextAt: () => this.nextEventAt(), step: () => this.step(false),
+    });
+  }
 
   static async open(o: BiscuitKeyManager['o']): Promise<BiscuitKeyManager> {
     const m = new BiscuitKeyManager(o);
@@ -76,25 +81,11 @@ export class BiscuitKeyManager implements BiscuitRootKeySource {
 
   /** Rotation loop until `signal` aborts (the token-signing keys' schedule). */
   async run(signal: AbortSignal): Promise<void> {
-    const { clock, logger } = this.o;
-    while (!signal.aborted) {
-      const nap = new AbortController();
-      const stop = () => nap.abort();
-      signal.addEventListener('abort', stop, { once: true });
-      this.wake = stop;
-      const wait = this.nextEventAt() - clock.now();
-      if (wait > 0) try { await clock.sleep(wait, nap.signal); } catch { /* woken or stopped */ }
-      signal.removeEventListener('abort', stop);
-      this.wake = undefined;
-      if (signal.aborted) return;
-      try { await this.step(false); } catch (e) {
-        logger.warn('biscuit root key rotation step failed', { err: e });
-        try { await clock.sleep(1_000 + Math.random() * 4_000, signal); } catch { return; }
-      }
-    }
+    await this.loop.run(signal);
   }
 
-  rotateNow(): void { this.wake?.(); }
+
+  rotateNow(): void { this.loop.wake(); }
 
   private nextEventAt(): number {
     const now = this.o.clock.now();

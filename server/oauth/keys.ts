@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
+import { ScheduleLoop } from '../../common/schedule.ts';
 import { ensurePrivateDir, writeSecretFile } from '../../common/private-files.ts';
 import { readPrivateKey, writePrivateKey } from '../ca/keyfiles.ts';
 import type { Datastore, OAuthKeyRecord } from '../datastore/types.ts';
@@ -59,9 +60,13 @@ export class OAuthKeyManager {
   private reloadedAt = -Infinity;
   private reloading: Promise<void> | undefined;
   private unsubscribe: () => void = () => {};
-  private wake: (() => void) | undefined;
+  private readonly loop: ScheduleLoop;
 
-  private constructor(private readonly o: OAuthKeyManagerOptions) {}
+  private constructor(private readonly o: OAuthKeyManagerOptions) {
+    this.loop = new ScheduleLoop({
+      clock: o.clock, logger: o.logger, what: 'oauth signing key rotation step', nextAt: () => this.nextEventAt(), step: () => this.tick(false),
+    });
+  }
 
   static async open(o: OAuthKeyManagerOptions): Promise<OAuthKeyManager> {
     const m = new OAuthKeyManager(o);
@@ -103,24 +108,9 @@ export class OAuthKeyManager {
 
   /** Rotation loop until `signal` aborts; store failures back off with jitter. */
   async run(signal: AbortSignal): Promise<void> {
-    const { clock, logger } = this.o;
-    while (!signal.aborted) {
-      const nap = new AbortController();
-      const stop = () => nap.abort();
-      signal.addEventListener('abort', stop, { once: true });
-      this.wake = stop;
-      const wait = this.nextEventAt() - clock.now();
-      // Due work runs without a sleep(0): an injected clock may only wake sleepers when moved.
-      if (wait > 0) try { await clock.sleep(wait, nap.signal); } catch { /* woken or stopped */ }
-      signal.removeEventListener('abort', stop);
-      this.wake = undefined;
-      if (signal.aborted) return;
-      try { await this.tick(false); } catch (e) {
-        logger.warn('oauth signing key rotation step failed', { err: e });
-        try { await clock.sleep(1_000 + Math.random() * 4_000, signal); } catch { return; }
-      }
-    }
+    await this.loop.run(signal);
   }
+
 
   /** When the next rotation step is due (ms). */
   nextEventAt(): number {
@@ -136,7 +126,7 @@ export class OAuthKeyManager {
   }
 
   /** Forces a rotation step now (tests, operators). */
-  rotateNow(): void { this.wake?.(); }
+  rotateNow(): void { this.loop.wake(); }
 
   private tick(publishAll: boolean): Promise<void> {
     const run = this.lock.then(() => this.step(publishAll));

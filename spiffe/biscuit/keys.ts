@@ -1,6 +1,6 @@
-import type * as https from 'node:https';
-import { DelegationError, invalid } from '../delegation/errors.ts';
-import { httpsRequest, issuerUrl, serverAgent } from '../delegation/https.ts';
+import { invalid } from '../delegation/errors.ts';
+import { issuerUrl } from '../delegation/https.ts';
+import { RemoteKeyDocument } from '../delegation/remote-keys.ts';
 import type { ServerTrust } from '../delegation/types.ts';
 import type { SdkLogger } from '../workloadapi/watch.ts';
 
@@ -67,41 +67,21 @@ export interface RemoteBiscuitKeysOptions extends ServerTrust {
  */
 export class RemoteBiscuitKeys implements BiscuitRootKeySource {
   private byId = new Map<number, BiscuitRootKey>();
-  private fetchedAt = Number.NEGATIVE_INFINITY;
-  private inflight: Promise<void> | undefined;
-  private readonly url: URL;
-  private readonly agent: https.Agent;
+  private readonly doc: RemoteKeyDocument<BiscuitRootKey>;
   private readonly now: () => number;
 
   constructor(private readonly o: RemoteBiscuitKeysOptions) {
-    this.url = issuerUrl(o.issuer, '/oauth2/biscuit-keys');
-    this.agent = serverAgent({ ...o, keepAlive: true });
     this.now = o.now ?? Date.now;
+    this.doc = new RemoteKeyDocument({ ...o, now: this.now, url: issuerUrl(o.issuer, '/oauth2/biscuit-keys'), what: 'the Biscuit root keys', parse: importBiscuitKeys });
   }
 
   rootKey(id: number | undefined): BiscuitRootKey | undefined { return id === undefined ? undefined : this.byId.get(id); }
 
-  refresh(): Promise<void> {
-    if (this.inflight) return this.inflight;
-    if (this.byId.size > 0 && this.now() - this.fetchedAt < (this.o.cooldownMs ?? 30_000)) return Promise.resolve();
-    this.fetchedAt = this.now();
-    this.inflight = this.fetch().finally(() => { this.inflight = undefined; });
-    return this.inflight;
+  async refresh(): Promise<void> {
+    if (!this.doc.inflight && this.byId.size > 0 && this.now() - this.doc.fetchedAt < (this.o.cooldownMs ?? 30_000)) return;
+    await this.doc.refresh();
+    this.byId = new Map(this.doc.keys.map((k) => [k.id, k]));
   }
 
-  close(): void { this.agent.destroy(); }
-
-  private async fetch(): Promise<void> {
-    let doc: unknown;
-    try {
-      const r = await httpsRequest(this.url, { agent: this.agent, headers: { accept: 'application/json' }, timeoutMs: this.o.timeoutMs ?? 10_000 });
-      if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
-      doc = JSON.parse(r.body.toString('utf8'));
-    } catch (err) {
-      throw invalid('keys_unavailable', `cannot fetch the Biscuit root keys from ${this.url.href}: ${(err as Error).message}`, err);
-    }
-    const keys = importBiscuitKeys(doc, (kid, why) => this.o.logger?.warn?.('biscuit root key skipped', { url: this.url.href, kid, why }));
-    if (keys.length === 0) throw new DelegationError('ERR_DELEGATION_INVALID', `${this.url.href} lists no usable Biscuit root key`, { reason: 'keys_unavailable' });
-    this.byId = new Map(keys.map((k) => [k.id, k]));
-  }
+  close(): void { this.doc.close(); }
 }

@@ -1,8 +1,7 @@
-import type * as https from 'node:https';
 import type { SdkLogger } from '../workloadapi/watch.ts';
-import { DelegationError, invalid } from './errors.ts';
-import { httpsRequest, issuerUrl, serverAgent } from './https.ts';
+import { issuerUrl } from './https.ts';
 import { importJwks } from './keys.ts';
+import { RemoteKeyDocument } from './remote-keys.ts';
 import type { DelegationKey, DelegationKeySource, ServerTrust } from './types.ts';
 
 export interface RemoteDelegationKeysOptions extends ServerTrust {
@@ -29,64 +28,45 @@ export interface RemoteDelegationKeysOptions extends ServerTrust {
  * the background while the cached keys keep answering.
  */
 export class RemoteDelegationKeys implements DelegationKeySource {
-  private keys = new Map<string, DelegationKey>();
-  private fetchedAt = Number.NEGATIVE_INFINITY;
-  private inflight: Promise<void> | undefined;
-  private readonly url: URL;
-  private readonly agent: https.Agent;
-  private readonly now: () => number;
+  private byKid = new Map<string, DelegationKey>();
+  private readonly doc: RemoteKeyDocument<DelegationKey>;
   private readonly cooldownMs: number;
   private readonly maxAgeMs: number;
 
-  constructor(private readonly o: RemoteDelegationKeysOptions) {
-    this.url = o.jwksUri ? new URL(o.jwksUri) : issuerUrl(o.issuer, '/oauth2/jwks');
-    this.agent = serverAgent({ ...o, keepAlive: true });
-    this.now = o.now ?? Date.now;
+  constructor(o: RemoteDelegationKeysOptions) {
+    const now = o.now ?? Date.now;
+    this.doc = new RemoteKeyDocument({
+      ...o, now, url: o.jwksUri ? new URL(o.jwksUri) : issuerUrl(o.issuer, '/oauth2/jwks'), what: 'the token-signing keys', parse: importJwks,
+    });
+    this.now = now;
     this.cooldownMs = o.cooldownMs ?? 30_000;
     this.maxAgeMs = o.maxAgeMs ?? 300_000;
   }
 
+  private readonly now: () => number;
+
   getKey(kid: string): DelegationKey | undefined | Promise<DelegationKey | undefined> {
-    const hit = this.keys.get(kid);
-    const age = this.now() - this.fetchedAt;
+    const hit = this.byKid.get(kid);
+    const age = this.now() - this.doc.fetchedAt;
     if (hit) {
-      if (age >= this.maxAgeMs && !this.inflight) this.refresh().catch(() => { /* logged; cached keys keep answering */ });
+      if (age >= this.maxAgeMs && !this.doc.inflight) this.refresh().catch(() => { /* logged; cached keys keep answering */ });
       return hit;
     }
-    if (this.inflight) return this.inflight.then(() => this.keys.get(kid));
+    if (this.doc.inflight) return this.doc.inflight.then(() => this.byKid.get(kid));
     if (age < this.cooldownMs) return undefined;
-    return this.refresh().then(() => this.keys.get(kid));
+    return this.refresh().then(() => this.byKid.get(kid));
   }
 
   /** Fetches the JWKS now (also the first fetch, e.g. at startup); rejects with ERR_DELEGATION_INVALID / keys_unavailable. */
-  refresh(): Promise<void> {
-    if (this.inflight) return this.inflight;
-    // The cooldown counts from the attempt, so a failing issuer is not hammered either.
-    this.fetchedAt = this.now();
-    this.inflight = this.fetch().finally(() => { this.inflight = undefined; });
-    return this.inflight;
+  async refresh(): Promise<void> {
+    await this.doc.refresh();
+    this.byKid = new Map(this.doc.keys.map((k) => [k.kid, k]));
   }
 
   /** Kids currently cached. */
-  get kids(): string[] { return [...this.keys.keys()]; }
+  get kids(): string[] { return [...this.byKid.keys()]; }
 
-  close(): void { this.agent.destroy(); }
-
-  private async fetch(): Promise<void> {
-    let doc: unknown;
-    try {
-      const r = await httpsRequest(this.url, { agent: this.agent, headers: { accept: 'application/json' }, timeoutMs: this.o.timeoutMs ?? 10_000 });
-      if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
-      doc = JSON.parse(r.body.toString('utf8'));
-    } catch (err) {
-      this.o.logger?.warn?.('delegation JWKS fetch failed', { url: this.url.href, error: (err as Error).message });
-      throw invalid('keys_unavailable', `cannot fetch the token-signing keys from ${this.url.href}: ${(err as Error).message}`, err);
-    }
-    const keys = importJwks(doc, (kid, why) => this.o.logger?.warn?.('delegation JWKS key skipped', { url: this.url.href, kid, why }));
-    if (keys.length === 0) throw new DelegationError('ERR_DELEGATION_INVALID', `JWKS at ${this.url.href} has no usable key`, { reason: 'keys_unavailable' });
-    this.keys = new Map(keys.map((k) => [k.kid, k]));
-    this.o.logger?.debug?.('delegation JWKS fetched', { url: this.url.href, kids: keys.map((k) => k.kid) });
-  }
+  close(): void { this.doc.close(); }
 }
 
 export function createRemoteDelegationKeys(o: RemoteDelegationKeysOptions): RemoteDelegationKeys {

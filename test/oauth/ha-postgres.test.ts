@@ -1,57 +1,24 @@
 import test from 'ava';
-import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PostgresDatastore } from '../../server/datastore/postgres.ts';
-import type { BatchSignX509SVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchSignX509SVIDResponse.ts';
-import { createCsr } from '../../spiffe/x509svid/csr.ts';
-import { attestNewAgent, createTestEntry, postgresTestDatabase, startServer, unary, type TestServer } from '../helpers/server.ts';
-import { startTestIdp } from '../helpers/test-idp.ts';
-import { ACCESS_TOKEN, httpsCall, ID_TOKEN, payloadOf, TOKEN_EXCHANGE, until, type Params, type Workload } from './harness.ts';
+import type { TestServer } from '../helpers/server.ts';
+import { ACCESS_TOKEN, ID_TOKEN, payloadOf, TOKEN_EXCHANGE, until, type Workload } from './harness.ts';
+import { startTwoServersOnPostgres } from './two-servers.ts';
 
 /**
  * Two real server processes on one PostgreSQL database, both serving the authorization
  * server under one issuer: they agree on policies and signing keys, and a revocation
  * written through one is honoured by the other's exchange and introspection.
  */
-const ISSUER = 'https://tessera.example.org';
 const TOOLS = 'https://tools.example.org';
 
 test('two servers on one PostgreSQL agree on policies, keys and revocations', async (t) => {
-  const url = await postgresTestDatabase(t, 'tessera_oauth_ha');
-  if (!url) { t.pass('skipped: no PostgreSQL'); return; }
-  const dir = mkdtempSync(join(tmpdir(), 'toh-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const idp = await startTestIdp(t, { dir });
-  const config = {
-    datastore: { kind: 'postgres', connection: url },
-    oauth: { listen: '127.0.0.1:0', issuer: ISSUER, trusted_issuers: [{ issuer: idp.issuer, audience: 'tessera', ca_file: idp.caFile }] },
-  };
-  const A = await startServer(t, { config });
-  const B = await startServer(t, { config });
-  const addr = (s: TestServer) => readFileSync(join(s.dataDir, 'oauth.addr'), 'utf8').trim();
-  // Each trusts the other's CA once the shared bundle carries both.
-  await until('both CAs in both bundles', () => (A.readBundle().der.length === 2 && B.readBundle().der.length === 2 ? true : undefined));
-  const caPem = A.readBundle().pem;
-  const call = (s: TestServer, method: string, path: string, o: { params?: Params; as?: Workload } = {}) => httpsCall(addr(s), caPem, method, path, o);
-
-  // Workload SVIDs through A's agent API (an attested agent, entries under it).
-  const agent = await attestNewAgent(t, A);
-  const svid = async (): Promise<Workload> => {
-    const e = await createTestEntry(A, agent.id, {}, 'agents');
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const r = await unary<BatchSignX509SVIDResponse__Output>(agent.client, 'BatchSignX509SVID', { params: [{ entry_id: e.id, csr: await createCsr(privateKey, publicKey) }] });
-    const chain = r.results[0]!.cert_chain.map((c) => new Uint8Array(c));
-    return { id: e.spiffeId, key: privateKey, chain, x5t: createHash('sha256').update(chain[0]!).digest('base64url') };
-  };
-  const holder = await svid();
-  const sub = await svid();
-  const resourceServer = await svid();
+  const ha = await startTwoServersOnPostgres(t, 'tessera_oauth_ha');
+  if (!ha) { t.pass('skipped: no PostgreSQL'); return; }
+  const { A, B, idp, store, call } = ha;
+  const holder = await ha.svid();
+  const sub = await ha.svid();
+  const resourceServer = await ha.svid();
 
   // A policy written by a third party (an admin tool on the same database) reaches both.
-  const store = await PostgresDatastore.open({ connectionString: url });
-  t.teardown(() => store.close());
   await store.createDelegationPolicy({
     id: 'pol_ha', description: 'ha', actors: ['spiffe://example.org/agents/*'], subjectIssuer: idp.issuer, subjects: [], groups: [],
     audiences: [TOOLS], scopes: ['files:read'], maxTtl: 300, maxDepth: 2, mayDelegateTo: ['spiffe://example.org/agents/*'],
