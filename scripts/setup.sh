@@ -18,6 +18,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# A real Docker daemon for the docker workload attestor's tests (each test file starts its
+# own dockerd on a private socket); without recommends, so no apparmor or service tweaks.
+for p in docker.io busybox-static; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    echo "setup: installing $p"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends docker.io busybox-static >/dev/null
+    break
+  fi
+done
 
 # The tests run several servers (each with a connection pool) and contract suites side by
 # side against the local PostgreSQL; its default of 100 connections is too few for that.

@@ -23,7 +23,27 @@ export function makeSelector(type: string, value: string): Selector {
   if (!TYPE.test(type)) throw new SpiffeError('ERR_SELECTOR_INVALID', `selector type "${type}" must match [a-z0-9_-]+`);
   if (value.length === 0) throw new SpiffeError('ERR_SELECTOR_INVALID', `selector "${type}:" has an empty value`);
   if (value.length > 1024) throw new SpiffeError('ERR_SELECTOR_INVALID', `selector "${type}:..." value exceeds 1024 characters`);
+  const control = selectorControlCharacter(value);
+  if (control) throw new SpiffeError('ERR_SELECTOR_INVALID', `selector "${type}:..." value ${control}`);
   return Object.freeze({ type, value });
+}
+
+/**
+ * Characters a selector value must not hold: C0/C1 controls and DEL (newline, CR, tab,
+ * NUL, ESC...), the Unicode line and paragraph separators, the bidirectional-text
+ * controls, and lone surrogates. A selector carrying one would split or forge lines in
+ * logs, CLI tables and line-based selector lists, or display as a different selector
+ * than it is. Refused, not escaped: escaping needs a syntax every entry writer must
+ * apply exactly, while refusing is fail-closed and needs nothing from anyone.
+ */
+const CONTROL = /[\p{Cc}\p{Zl}\p{Zp}\p{Bidi_Control}\p{Cs}]/u;
+
+/** Why `value` cannot be a selector value because of a control character, or undefined. */
+export function selectorControlCharacter(value: string): string | undefined {
+  const m = CONTROL.exec(value);
+  if (!m) return undefined;
+  const cp = m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+  return `holds control character U+${cp} at offset ${m.index}`;
 }
 
 export function formatSelector(s: Selector): string { return `${s.type}:${s.value}`; }

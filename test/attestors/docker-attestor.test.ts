@@ -14,6 +14,14 @@ import { WORKLOAD_ATTESTOR_FACTORIES } from '../../node-agent/attestation/worklo
 import { FakeDockerEngine, type FakeContainer } from '../fakes/docker-engine.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
+/**
+ * The docker attestor against a fake Engine API, for what a real daemon cannot easily be
+ * made to do: hang, answer malformed or oversized bodies, fail with a 500, report the
+ * containerd image store (API >= 1.48), or log the requests it got. Behaviour against a
+ * real daemon (labels, digests, exec, cgroup parents, env, control characters) is in
+ * docker-daemon.test.ts.
+ */
+
 const cid = (name: string) => createHash('sha256').update(name).digest('hex');
 const IMAGE_ID = `sha256:${cid('image-config')}`;
 const PID = 4242;
@@ -50,7 +58,7 @@ async function setup(t: ExecutionContext, extra: Record<string, unknown> = {}, c
   return { engine, a, logger };
 }
 
-test('docker: a container caller gets label, image, name selectors and a container-strength instance', async (t) => {
+test('docker: the Docker 27 response shape (API 1.47, newer than the test daemon) gives the same selectors', async (t) => {
   const { a } = await setup(t);
   const r = await a.attest(proc);
   t.deepEqual(r.selectors.map(formatSelector).sort(), [
@@ -63,12 +71,6 @@ test('docker: a container caller gets label, image, name selectors and a contain
   t.deepEqual(r.instance, { strength: INSTANCE_STRENGTH.container, key: `docker:${researcher.id}` });
 });
 
-test('docker: only configured env keys become selectors (env often holds secrets)', async (t) => {
-  const { a } = await setup(t, { env_keys: ['APP_ROLE', 'EMPTY', 'NOT_SET'] });
-  const env = (await a.attest(proc)).selectors.map(formatSelector).filter((s) => s.startsWith('docker:env:'));
-  t.deepEqual(env.sort(), ['docker:env:APP_ROLE:researcher', 'docker:env:EMPTY:']);
-});
-
 test('docker: a host process gets no docker selectors and the daemon is not asked', async (t) => {
   const { a, engine } = await setup(t, {}, '0::/user.slice/user-1000.slice/session-2.scope\n');
   t.deepEqual(await a.attest(proc), { selectors: [] });
@@ -79,14 +81,6 @@ test('docker: a container of another runtime (cri-containerd) is not looked up i
   const { a, engine } = await setup(t, {}, `0::/kubepods.slice/kubepods-pod${'1'.repeat(8)}_2222_3333_4444_${'5'.repeat(12)}.slice/cri-containerd-${cid('c')}.scope\n`);
   t.deepEqual(await a.attest(proc), { selectors: [] });
   t.deepEqual(engine.requests, []);
-});
-
-test('docker: a container the daemon does not know is a not_found error', async (t) => {
-  const { a } = await setup(t, {}, dockerCgroup(cid('gone')));
-  const e = await t.throwsAsync(a.attest(proc), { instanceOf: TesseraError });
-  t.is(e.kind, 'not_found');
-  t.is(e.code, 'ERR_DOCKER_CONTAINER_NOT_FOUND');
-  t.regex(e.message, /No such container/);
 });
 
 test('docker: a missing socket is an unavailable error naming the socket', async (t) => {
@@ -150,7 +144,7 @@ test('docker: on the containerd image store the image ID is not a config digest,
   t.true(values.includes('docker:image_id:ghcr.io/acme/researcher:2.1'));
 });
 
-test('docker: an image removed under a running container drops only the digest selector', async (t) => {
+test('docker: an image inspect that finds no image (404) drops only the digest selector', async (t) => {
   const { a, engine, logger } = await setup(t);
   engine.images.clear();
   const values = (await a.attest(proc)).selectors.map(formatSelector);
@@ -163,16 +157,6 @@ test('docker: api_version pins the Engine API path', async (t) => {
   const { a, engine } = await setup(t, { api_version: '1.43' });
   await a.attest(proc);
   t.is(engine.requests[0], `GET /v1.43/containers/${researcher.id}/json`);
-});
-
-test('docker: an over-long label is left out with a warning, the rest still attest', async (t) => {
-  const engine = await FakeDockerEngine.start(t);
-  engine.addContainer({ ...researcher, labels: { big: 'x'.repeat(2000), ok: 'yes' } });
-  const { a, logger } = attestor(t, { socket_path: engine.socketPath, proc_root: procRoot(t, dockerCgroup(researcher.id)) });
-  const values = (await a.attest(proc)).selectors.map(formatSelector);
-  t.true(values.includes('docker:label:ok:yes'));
-  t.false(values.some((s) => s.startsWith('docker:label:big:')));
-  t.true(logger.records.some((r) => r.level === 'warn' && String(r.msg).includes('left out')));
 });
 
 test('docker: config defaults, and bad keys are named', (t) => {
