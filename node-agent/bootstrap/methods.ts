@@ -5,6 +5,7 @@ import { agentFactory as awsIid } from '../../attestors/node/aws-iid/agent.ts';
 import { agentFactory as gcpIit } from '../../attestors/node/gcp-iit/agent.ts';
 import { agentFactory as azureMsi } from '../../attestors/node/azure-msi/agent.ts';
 import { agentFactory as azureImds } from '../../attestors/node/azure-imds/agent.ts';
+import { agentFactory as k8sPsat } from '../../attestors/node/k8s_psat/agent.ts';
 
 /**
  * Agent halves of the node attestation methods this build knows. The agent config
@@ -17,4 +18,5 @@ export const AGENT_ATTESTOR_FACTORIES: readonly AgentAttestorFactory<any>[] = [
   gcpIit,
   azureMsi,
   azureImds,
+  k8sPsat,
 ];

@@ -5,6 +5,7 @@ import { serverFactory as awsIid } from '../../attestors/node/aws-iid/server.ts'
 import { serverFactory as gcpIit } from '../../attestors/node/gcp-iit/server.ts';
 import { serverFactory as azureMsi } from '../../attestors/node/azure-msi/server.ts';
 import { serverFactory as azureImds } from '../../attestors/node/azure-imds/server.ts';
+import { serverFactory as k8sPsat } from '../../attestors/node/k8s_psat/server.ts';
 
 /**
  * Server halves of the node attestation methods this build knows. A method is
@@ -18,4 +19,5 @@ export const SERVER_ATTESTOR_FACTORIES: readonly ServerAttestorFactory<any>[] = 
   gcpIit,
   azureMsi,
   azureImds,
+  k8sPsat,
 ];
