@@ -84,7 +84,7 @@ export class AgentRenewal {
 }
 
 /** Operator-facing wording for the server's refusal codes (server/api/authn.ts). */
-function revocationReason(err: TesseraError): string {
+export function revocationReason(err: TesseraError): string {
   switch (err.code) {
     case 'ERR_AGENT_BANNED': return 'this agent is banned';
     case 'ERR_AGENT_NOT_ATTESTED': return 'this agent was evicted (or never attested)';

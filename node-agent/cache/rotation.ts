@@ -28,3 +28,21 @@ function usefulLifeStart(notBefore: number, notAfter: number, receivedAt: number
 export function jwtRefreshTime(issuedAt: number, expiresAt: number): number {
   return halfLifeTime(issuedAt, expiresAt);
 }
+
+/** How long before it expires a refused SVID gets its last retry: room for one signing round trip. */
+export const LAST_RETRY_MARGIN_MS = 1_000;
+
+/**
+ * When to retry an SVID whose renewal the server refused: when the backoff says
+ * (`backoffAt`), but no later than its last chance to be replaced while still valid,
+ * and, once that has passed, no later than its expiry. A refusal can clear by itself
+ * (one of an agent SVID superseded around a CA change does within seconds), and a
+ * workload must not sit on an expired SVID for the rest of a backoff step. At most two
+ * retries are added per SVID; an expired one just follows the backoff.
+ */
+export function refusedRetryTime(backoffAt: number, notAfter: number, now: number): number {
+  const lastChance = notAfter - LAST_RETRY_MARGIN_MS;
+  if (lastChance > now) return Math.min(backoffAt, lastChance);
+  if (notAfter > now) return Math.min(backoffAt, notAfter);
+  return backoffAt;
+}

@@ -17,8 +17,11 @@ import { X509Minter, type SvidSigner } from './x509-minter.ts';
 import { JwtCache, jwtCacheKey, type JwtRecord } from './jwt-cache.ts';
 import { jwtBundleJwks, jwtSpiffeBundle } from './jwks.ts';
 import { jwtRefreshTime, rotationTime } from './rotation.ts';
+import { RefusalRetries } from './refusals.ts';
 import { RetryGate } from './retry-gate.ts';
+import { LoopSleep } from './loop-sleep.ts';
 import { SvidWatchers } from './svid-watchers.ts';
+import { placeholder, recordKey, type X509Record } from './x509-record.ts';
 import { issuerKeyId, jwtKid, TaintedAuthorities } from './taint.ts';
 
 /**
@@ -31,8 +34,10 @@ import { issuerKeyId, jwtKid, TaintedAuthorities } from './taint.ts';
  * every stream serving that identity at once. While the server is unreachable the
  * cache keeps serving SVIDs that are still valid, and all calls to the server follow
  * one retry schedule (RetryGate); an SVID that expired meanwhile is re-minted on the
- * first attempt that gets through. JWT-SVIDs are minted on demand and reused until
- * half-life.
+ * first attempt that gets through. A rotation the server refuses is retried on its own
+ * backoff but before the SVID expires, and at once when the refusal's cause may have
+ * cleared (the agent SVID was renewed, the entry sync reconnected). JWT-SVIDs are
+ * minted on demand and reused until half-life.
  */
 export interface SvidCacheOptions {
   entries: EntryCache;
@@ -49,32 +54,15 @@ export interface SvidCacheOptions {
   processAlive?: (pid: number) => boolean;
   /** The shared retry schedule while the server is unreachable. Default 1 s → 30 s, full jitter. */
   retryBackoff?: Backoff;
+  /** Retries of rotations the server refused. Default 1 s → 30 s, full jitter. */
+  refusalBackoff?: Backoff;
 }
 
 /** How often a message that every request can cause is logged, at most. */
 const REQUEST_LOG_INTERVAL_MS = 10_000;
 
-interface X509Record {
-  key: string;
-  entryId: string;
-  instanceId: string;
-  revision: number;
-  spiffeId: string;
-  hint: string;
-  claims: AgentClaims;
-  certChain: Uint8Array[];
-  privateKey: Uint8Array;
-  /** Hex authority key ID of the leaf: the authority that signed it (taint checks). */
-  issuer: string;
-  notBefore: number;
-  notAfter: number;
-  rotateAt: number;
-  lastUsed: number;
-  pid: number | undefined;
-}
-
 export class SvidCache implements IdentityProvider {
-  private readonly o: Required<Omit<SvidCacheOptions, 'retryBackoff'>> & { retryBackoff: Backoff };
+  private readonly o: Required<Omit<SvidCacheOptions, 'retryBackoff' | 'refusalBackoff'>> & { retryBackoff: Backoff };
   private readonly minter: X509Minter;
   private readonly records = new Map<string, X509Record>();
   private readonly pending = new Map<string, Promise<X509Record>>();
@@ -87,7 +75,7 @@ export class SvidCache implements IdentityProvider {
   /** For lines each request can cause (one per fetch while the server is down). */
   private readonly requestLog: Logger;
   /** Rotation retries of SVIDs the server refused (it answered: not an outage). */
-  private readonly refusalBackoff = new Backoff({ initialMs: 1_000, maxMs: 30_000 });
+  private readonly refusals: RefusalRetries;
   private readonly tainted = new TaintedAuthorities();
   private bundle: TrustBundle;
   /** Built from `bundle` on first JWT use and dropped when the bundle changes. */
@@ -96,14 +84,16 @@ export class SvidCache implements IdentityProvider {
   private jwtSource: JwtBundleSource | undefined;
   private stopReason: string | undefined;
   private emitQueued = false;
-  private wake: AbortController | undefined;
-  private plannedWake = Infinity;
+  /** The run loop's sleep until its next due time. */
+  private readonly sleep: LoopSleep;
 
   constructor(opts: SvidCacheOptions) {
     this.o = {
       random: Math.random, instanceIdleMs: 600_000, sweepMs: 30_000, processAlive, ...opts,
       retryBackoff: opts.retryBackoff ?? new Backoff({ initialMs: 1_000, maxMs: 30_000 }),
     };
+    this.refusals = new RefusalRetries(opts.refusalBackoff);
+    this.sleep = new LoopSleep(opts.clock, () => this.pending.size > 0 || this.pendingJwts.size > 0);
     this.bundle = opts.bundle;
     this.gate = new RetryGate({ backoff: this.o.retryBackoff, clock: opts.clock, logger: opts.logger });
     this.signer = this.gate.guard(opts.signer);
@@ -111,6 +101,8 @@ export class SvidCache implements IdentityProvider {
     this.requestLog = rateLimited(opts.logger, REQUEST_LOG_INTERVAL_MS, () => opts.clock.now());
     this.watchers = new SvidWatchers((w) => this.o.entries.match(w.selectors, this.o.clock.now()).map((e) => recordKey(e, w)), opts.logger);
     opts.entries.onChange((c) => this.onEntries(c));
+    // A renewed agent SVID (or bundle) is a new channel: what it refused, it may now sign.
+    opts.signer.onCredentialsChange?.(() => { if (this.retryRefused('agent credentials changed')) this.sleep.rouse(); });
   }
 
   /** Cached X.509-SVIDs (shared + per-instance) and JWT-SVIDs. */
@@ -206,7 +198,7 @@ export class SvidCache implements IdentityProvider {
     let due = 0;
     for (const r of this.records.values()) if (this.tainted.x509Tainted(r.issuer) && r.rotateAt > now) { r.rotateAt = now; due++; }
     this.o.logger.warn('authority tainted: replacing the X.509-SVIDs it signed', { authority_ids: added.x509, svids: due });
-    if (due > 0) this.wake?.abort();
+    if (due > 0) this.sleep.rouse();
   }
 
   /** Whether an authority the operator tainted signed this certificate (the agent's own SVID: renew now). */
@@ -221,17 +213,28 @@ export class SvidCache implements IdentityProvider {
   }
 
   /**
-   * The server was reached by another path (the entry sync reconnected): SVIDs waiting
-   * out an outage are minted now instead of at the next scheduled attempt.
+   * The server was reached by another path (the entry sync reconnected, e.g. with a
+   * renewed agent SVID): SVIDs waiting out an outage, or a refusal, are minted now
+   * instead of at their next scheduled attempt.
    */
   serverReachable(): void {
-    if (this.gate.reachable()) this.wake?.abort();
+    const outageEnded = this.gate.reachable();
+    const refusedDue = this.retryRefused('entry sync reconnected');
+    if (outageEnded || refusedDue) this.sleep.rouse();
+  }
+
+  /**
+   * Resolves once the run loop has done what was due and sleeps until a time still
+   * ahead, with no mint in flight: tests that move a fake clock wait on this.
+   */
+  idle(): Promise<void> {
+    return this.sleep.idle();
   }
 
   /** Rotation, re-mints after an outage and idle-instance sweeps, until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      await this.sleepUntil(this.nextWake(), signal);
+      await this.sleep.until(this.nextWake(), signal);
       if (signal.aborted) return;
       try { await this.maintain(); } catch (e) { this.o.logger.error('SVID maintenance failed', { err: e as Error }); }
     }
@@ -276,7 +279,7 @@ export class SvidCache implements IdentityProvider {
       const rec: X509Record = {
         key, entryId: e.id, instanceId, revision: e.revision, spiffeId: e.spiffeId, hint: e.hint, claims,
         certChain: m.certChain, privateKey: m.privateKey, issuer: issuerKeyId(m.certChain[0]!), notBefore: m.notBefore, notAfter: m.notAfter,
-        rotateAt: rotationTime(m.notBefore, m.notAfter, this.o.random, this.o.clock.now()), lastUsed: this.o.clock.now(), pid,
+        rotateAt: rotationTime(m.notBefore, m.notAfter, this.o.random, this.o.clock.now()), lastUsed: this.o.clock.now(), pid, refused: false,
       };
       // The entry may have gone while we were signing: then the SVID is not kept.
       if (this.o.entries.get(e.id)) this.publish(rec);
@@ -284,7 +287,8 @@ export class SvidCache implements IdentityProvider {
     }).finally(() => {
       this.pending.delete(key);
       // A failed mint may have closed the gate: the loop sleeps until its next attempt.
-      if (this.gate.down) this.wake?.abort();
+      if (this.gate.down) this.sleep.rouse();
+      this.sleep.check();
     });
     this.pending.set(key, p);
     return p;
@@ -307,7 +311,7 @@ export class SvidCache implements IdentityProvider {
         const rec: JwtRecord = { entryId: e.id, token: r.token, kid: jwtKid(r.token), issuedAt, expiresAt, refreshAt: jwtRefreshTime(issuedAt, expiresAt) };
         if (this.o.entries.get(e.id)) this.jwts.set(key, rec, issuedAt);
         return rec;
-      }).finally(() => this.pendingJwts.delete(key));
+      }).finally(() => { this.pendingJwts.delete(key); this.sleep.check(); });
       this.pendingJwts.set(key, p);
     }
     try { return await p; } catch (err) {
@@ -341,7 +345,7 @@ export class SvidCache implements IdentityProvider {
    */
   private publish(rec: X509Record): void {
     this.records.set(rec.key, rec);
-    if (rec.rotateAt < this.plannedWake) this.wake?.abort();
+    this.sleep.rouse(rec.rotateAt);
     this.watchers.notify(rec.key);
   }
 
@@ -382,11 +386,12 @@ export class SvidCache implements IdentityProvider {
     if (this.stopReason || this.gate.nextAttemptAt > 0) return;
     const due = [...this.records.values()].filter((r) => r.rotateAt <= now && !this.pending.has(r.key));
     if (due.length === 0) return;
+    const mark = this.refusals.mark;
     const results = await Promise.allSettled(due.map((r) =>
       this.mint(r.key, this.o.entries.get(r.entryId)!, r.instanceId, r.pid).then((fresh) => { fresh.lastUsed = r.lastUsed; return fresh; })));
     const failed = results.filter((x) => x.status === 'rejected') as PromiseRejectedResult[];
     if (failed.length < results.length) {
-      this.refusalBackoff.reset();
+      this.refusals.succeeded();
       const expired = due.filter((r, i) => results[i]!.status === 'fulfilled' && r.notAfter <= now).length;
       this.o.logger.info('rotated X.509-SVIDs', { rotated: results.length - failed.length, ...(expired ? { expired_or_missing: expired } : {}) });
     }
@@ -394,23 +399,18 @@ export class SvidCache implements IdentityProvider {
     const err = failed[0]!.reason;
     // Unreachable: the gate logged it and schedules the next attempt for all of them.
     if (this.gate.down) return;
-    // Refused: the server answered; those SVIDs are retried on their own backoff.
-    const wait = this.refusalBackoff.next();
-    const retryAt = this.o.clock.now() + wait;
-    for (const r of due) if (this.records.get(r.key) === r) r.rotateAt = retryAt;
-    this.o.logger.warn('SVID rotation refused; serving current SVIDs until they expire and retrying',
-      { failed: failed.length, of: results.length, retry_in_ms: Math.round(wait), err: err instanceof Error ? err : String(err) });
+    // Refused: the server answered. Retried on their own schedule, before they expire.
+    const at = this.o.clock.now();
+    const next = this.refusals.refused(due.filter((r) => this.records.get(r.key) === r), mark, at);
+    this.o.logger.warn('SVID rotation refused; serving current SVIDs while valid and retrying',
+      { failed: failed.length, of: results.length, retry_in_ms: Math.round(next - at), err: err instanceof Error ? err : String(err) });
   }
 
-  private async sleepUntil(at: number, signal: AbortSignal): Promise<void> {
-    const ms = at - this.o.clock.now();
-    if (ms <= 0) return;
-    this.wake = new AbortController();
-    this.plannedWake = at;
-    try { await this.o.clock.sleep(ms, AbortSignal.any([signal, this.wake.signal])); } catch { /* woken or stopping */ } finally {
-      this.wake = undefined;
-      this.plannedWake = Infinity;
-    }
+  /** A refusal's cause may have cleared: refused SVIDs are due now, on a fresh backoff. True if any is. */
+  private retryRefused(why: string): boolean {
+    const due = this.refusals.cleared(this.records.values(), this.o.clock.now());
+    if (due > 0) this.o.logger.info('retrying refused X.509-SVIDs now', { svids: due, why });
+    return due > 0;
   }
 
   /** Listeners hear once per tick, however many changes happened in it. */
@@ -424,19 +424,6 @@ export class SvidCache implements IdentityProvider {
       }
     });
   }
-}
-
-/** A record with no SVID yet: due at once, never served (notAfter 0). */
-function placeholder(key: string, e: SyncedEntry, instanceId: string, pid: number | undefined): X509Record {
-  return {
-    key, entryId: e.id, instanceId, revision: e.revision, spiffeId: e.spiffeId, hint: e.hint, claims: e.claims,
-    certChain: [], privateKey: new Uint8Array(0), issuer: '', notBefore: 0, notAfter: 0, rotateAt: 0, lastUsed: 0, pid,
-  };
-}
-
-/** The record of an entry's SVID for a caller: the entry's shared one, or the caller instance's own. */
-function recordKey(e: SyncedEntry, w: AttestedWorkload): string {
-  return e.perInstance ? `${e.id}|${w.instanceId}` : e.id;
 }
 
 function processAlive(pid: number): boolean {

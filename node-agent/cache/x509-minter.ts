@@ -13,6 +13,8 @@ import type { SyncedEntry } from '../sync/entry-cache.ts';
 export interface SvidSigner {
   batchSignX509Svids(params: SignParams[]): Promise<X509SVIDResult__Output[]>;
   mintJwtSvid(p: { entryId: string; audience: string[]; instanceId: string }): Promise<{ token: string; expiresAt: number }>;
+  /** Fires when later calls go out with new agent credentials (renewed SVID, new bundle); returns the unsubscribe. */
+  onCredentialsChange?(listener: () => void): () => void;
 }
 
 export interface MintRequest { entry: SyncedEntry; /** "" = the entry's shared SVID */ instanceId: string }

@@ -4,6 +4,7 @@ import type { TesseraError } from '../../common/errors.ts';
 import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
 import type { ServerApi } from '../bootstrap/server-api.ts';
 import { fromGrpcError, isAgentRevoked } from '../bootstrap/grpc-errors.ts';
+import { revocationReason } from '../bootstrap/renewal.ts';
 import { Backoff } from '../../spiffe/lib/backoff.ts';
 import type { EntryCache } from './entry-cache.ts';
 
@@ -12,6 +13,8 @@ import type { EntryCache } from './entry-cache.ts';
  * connect, then each change at once; every message is applied as it arrives. On a
  * disconnect the loop reconnects with backoff and jitter and the next snapshot
  * replaces the cache. New agent credentials (renewal, bundle) reconnect at once.
+ * The loop ends only when its signal aborts (agent stopping, or banned/evicted) and
+ * then says so in one line, `entry sync stopped`: no reconnect follows it.
  */
 export interface EntrySyncOptions {
   api: ServerApi;
@@ -29,17 +32,40 @@ export interface EntrySyncOptions {
 
 export async function runEntrySync(o: EntrySyncOptions): Promise<void> {
   const backoff = o.backoff ?? new Backoff({ initialMs: 200, maxMs: 10_000 });
-  while (!o.signal.aborted) {
-    const outcome = await oneStream(o, () => backoff.reset());
-    if (o.signal.aborted) return;
-    if (outcome.kind === 'credentials') continue; // reconnect at once with the new channel
-    o.onConnection?.(false);
-    const wait = backoff.next();
-    if (outcome.err && isAgentRevoked(outcome.err)) o.onDenied?.(outcome.err);
-    o.logger.warn('entry sync disconnected; reconnecting', { err: outcome.err, retry_in_ms: wait, entries: o.entries.size });
-    try { await o.clock.sleep(wait, o.signal); } catch { return; }
+  /** The server's last refusal of the stream since it was last connected. */
+  let refusal: TesseraError | undefined;
+  try {
+    while (!o.signal.aborted) {
+      const outcome = await oneStream(o, () => { backoff.reset(); refusal = undefined; });
+      if (o.signal.aborted) return;
+      if (outcome.kind === 'credentials') continue; // reconnect at once with the new channel
+      o.onConnection?.(false);
+      const wait = backoff.next();
+      if (outcome.err && isAgentRevoked(outcome.err)) { refusal = outcome.err; o.onDenied?.(outcome.err); }
+      o.logger.warn('entry sync disconnected; reconnecting', { err: outcome.err, retry_in_ms: wait, entries: o.entries.size });
+      try { await o.clock.sleep(wait, o.signal); } catch { return; }
+    }
+  } finally {
+    logStopped(o, refusal);
   }
 }
+
+/**
+ * Why the loop was told to stop: the signal's reason when one was given; a refusal
+ * that only a banned or evicted agent gets (the renewal loop then revoked the
+ * identity); otherwise the agent is stopping.
+ */
+function logStopped(o: EntrySyncOptions, refusal: TesseraError | undefined): void {
+  const given = o.signal.reason as unknown;
+  const told = typeof given === 'string' ? given : given instanceof Error && given.name !== 'AbortError' ? given.message : undefined;
+  const revoked = refusal && FINAL_REFUSALS.has(refusal.code) ? `agent was banned or evicted: ${revocationReason(refusal)}` : undefined;
+  const reason = told ?? revoked;
+  if (reason) o.logger.warn('entry sync stopped', { reason, entries: o.entries.size, ...(refusal ? { err: refusal } : {}) });
+  else o.logger.info('entry sync stopped', { reason: 'agent stopping', entries: o.entries.size });
+}
+
+/** Refusal codes that no renewal can cure (server/api/authn.ts). */
+const FINAL_REFUSALS = new Set(['ERR_AGENT_BANNED', 'ERR_AGENT_NOT_ATTESTED']);
 
 type Outcome = { kind: 'closed'; err?: TesseraError } | { kind: 'credentials' };
 

@@ -1,15 +1,13 @@
 import test, { type ExecutionContext } from 'ava';
 import { FakeClock } from '../../common/clock.ts';
-import { memoryLogger } from '../../common/logger.ts';
 import { unavailable } from '../../common/errors.ts';
 import { SpiffeId } from '../../spiffe/id.ts';
-import { Backoff } from '../../spiffe/lib/backoff.ts';
 import { parseCsr } from '../../spiffe/x509svid/csr.ts';
 import { createLeafIssuer } from '../../spiffe/x509svid/template.ts';
 import { parseSelector } from '../../spiffe/selector.ts';
 import { makeRootCa } from '../helpers/pki.ts';
-import { EntryCache } from '../../node-agent/sync/entry-cache.ts';
-import { SvidCache } from '../../node-agent/cache/svid-cache.ts';
+import { startSvidCache } from './svid-cache-fixture.ts';
+import type { SvidCache } from '../../node-agent/cache/svid-cache.ts';
 import type { SvidSigner } from '../../node-agent/cache/x509-minter.ts';
 import type { SignParams } from '../../node-agent/bootstrap/server-api.ts';
 import type { AttestedWorkload } from '../../node-agent/workload-api/provider.ts';
@@ -56,37 +54,19 @@ async function setup(t: ExecutionContext, o: { run?: boolean } = {}) {
   const clock = new FakeClock(Date.now());
   const ca = await makeRootCa('example.org');
   const signer = new Signer(createLeafIssuer({ certificate: ca.certificate, privateKey: ca.privateKey }), clock);
-  const entries = new EntryCache(memoryLogger());
-  const logs = memoryLogger();
-  const cache = new SvidCache({
-    entries, signer, clock, logger: logs, random: () => 0.5, processAlive: () => true,
-    bundle: { trustDomain: ca.trustDomain, x509Authorities: [ca.certificate], jwtAuthorities: [], sequence: 1, refreshHint: 0 },
-    // Delays at the ceiling: 1, 2, 4, 8, 16, 30, 30 … s.
-    retryBackoff: new Backoff({ initialMs: 1_000, maxMs: 30_000, random: () => 1 }),
-  });
-  if (o.run !== false) {
-    const ac = new AbortController();
-    t.teardown(() => ac.abort());
-    void cache.run(ac.signal);
-  }
-  entries.apply({ full: true, upserted: [entry('a', 1)], deleted_ids: [], sequence: 1, bundle: null });
-  const count = (msg: string) => logs.records.filter((r) => r.msg === msg).length;
-  return { clock, signer, cache, logs, count };
+  return { clock, signer, ...startSvidCache(t, { signer, clock, ca, entries: [entry('a', 1)], run: o.run }) };
 }
 
-/** Lets the cache's loop run what is due after the fake clock moved. */
-const settle = () => new Promise((r) => setTimeout(r, 30));
 const leafOf = async (cache: SvidCache, w: AttestedWorkload) => Buffer.from((await cache.x509Svids(w))[0]!.certChain[0]!).toString('hex');
 
 test('while the server is down, requests share one retry schedule: one call per backoff step, not one per request', async (t) => {
-  const { clock, signer, cache, count } = await setup(t);
+  const { clock, signer, cache, count, advance } = await setup(t);
   signer.down = true;
   const errors: { code?: string }[] = [];
   // 60 requests, one per second, from 60 different workload instances.
   for (let i = 0; i < 60; i++) {
     await cache.x509Svids(workload(1, `inst_${i}`)).then(() => t.fail('served without a server'), (e) => errors.push(e));
-    clock.advance(1_000);
-    await settle();
+    await advance(1_000);
   }
   // Attempts at 0, 1, 3, 7, 15, 31 s (delays 1, 2, 4, 8, 16 s) and at most one more at 61 s.
   t.true(signer.calls >= 5 && signer.calls <= 7, `${signer.calls} calls to the server for 60 requests`);
@@ -105,21 +85,21 @@ test('while the server is down, requests share one retry schedule: one call per 
 });
 
 test('an SVID that expired during an outage is re-minted as soon as the server is reached again, and reaches the open stream', async (t) => {
-  const { clock, signer, cache, count } = await setup(t);
+  const { clock, signer, cache, count, advance, settled } = await setup(t);
   const w = workload(1);
   const first = await leafOf(cache, w);
   let notified = 0;
   cache.watchX509Svids(w, () => notified++);
   signer.down = true;
   // Rotation at 50 s fails; the SVID expires at 100 s; the schedule backs off meanwhile.
-  for (let s = 0; s < 110; s += 5) { clock.advance(5_000); await settle(); }
+  for (let s = 0; s < 110; s += 5) await advance(5_000);
   await t.throwsAsync(cache.x509Svids(w), { message: /unreachable|ECONNREFUSED/ });
   t.is(notified, 0);
   const callsDuringOutage = signer.calls;
   signer.down = false;
   // The entry sync reconnected: no waiting for the next backoff step, no request needed.
   cache.serverReachable();
-  await settle(); await settle();
+  await settled();
   t.is(signer.calls, callsDuringOutage + 1);
   t.is(notified, 1, 'the stream heard of the new SVID at once');
   const now = await cache.x509Svids(w);
@@ -129,15 +109,15 @@ test('an SVID that expired during an outage is re-minted as soon as the server i
 });
 
 test('without a sign from elsewhere, the expired SVID is re-minted at the next scheduled attempt', async (t) => {
-  const { clock, signer, cache } = await setup(t);
+  const { clock, signer, cache, advance } = await setup(t);
   const w = workload(1);
   await cache.x509Svids(w);
   let notified = 0;
   cache.watchX509Svids(w, () => notified++);
   signer.down = true;
-  for (let s = 0; s < 110; s += 5) { clock.advance(5_000); await settle(); }
+  for (let s = 0; s < 110; s += 5) await advance(5_000);
   signer.down = false;
-  for (let s = 0; s < 31 && notified === 0; s++) { clock.advance(1_000); await settle(); }
+  for (let s = 0; s < 31 && notified === 0; s++) await advance(1_000);
   t.is(notified, 1);
   t.true((await cache.x509Svids(w))[0]!.expiresAt > clock.now());
 });
@@ -158,7 +138,7 @@ test('an SVID minted on demand for one caller reaches the streams of every other
 });
 
 test('a stream whose first SVID could not be minted gets it when the server is back', async (t) => {
-  const { signer, cache } = await setup(t);
+  const { signer, cache, settled } = await setup(t);
   const w = workload(1);
   let notified = 0;
   cache.watchX509Svids(w, () => notified++);
@@ -166,7 +146,7 @@ test('a stream whose first SVID could not be minted gets it when the server is b
   await t.throwsAsync(cache.x509Svids(w));
   signer.down = false;
   cache.serverReachable();
-  await settle(); await settle();
+  await settled();
   t.is(notified, 1);
   t.truthy(await leafOf(cache, w));
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { halfLifeTime, jwtRefreshTime, rotationTime, ROTATION_JITTER } from '../../node-agent/cache/rotation.ts';
+import { halfLifeTime, jwtRefreshTime, LAST_RETRY_MARGIN_MS, refusedRetryTime, rotationTime, ROTATION_JITTER } from '../../node-agent/cache/rotation.ts';
 
 const MIN = 60_000;
 
@@ -35,4 +35,13 @@ test('the agent SVID renews at exactly half its life from receipt (no jitter), o
   t.is(halfLifeTime(notBefore, notAfter), notBefore + 30 * MIN);
   t.is(halfLifeTime(notBefore, notAfter, notAfter + MIN), notAfter, 'a receipt past notAfter is clamped');
   t.is(jwtRefreshTime(notBefore, notAfter), notBefore + 30 * MIN);
+});
+
+test('a refused SVID is retried on the backoff, but at its last chance before expiry, or at expiry inside that margin; once expired, on the backoff', (t) => {
+  const notAfter = 100_000;
+  t.is(refusedRetryTime(20_000, notAfter, 10_000), 20_000, 'backoff step well before expiry');
+  t.is(refusedRetryTime(130_000, notAfter, 90_000), notAfter - LAST_RETRY_MARGIN_MS, 'the last chance comes before the backoff step');
+  t.is(refusedRetryTime(130_000, notAfter, notAfter - LAST_RETRY_MARGIN_MS / 2), notAfter, 'inside the margin: at expiry');
+  t.is(refusedRetryTime(130_000, notAfter, notAfter), 130_000, 'expired: the backoff alone');
+  t.is(refusedRetryTime(5_000, 0, 1_000), 5_000, 'a placeholder (no SVID yet) follows the backoff');
 });

@@ -18,6 +18,7 @@ import type { Entry } from '../../proto/gen/tessera-api/tessera/v1/Entry.ts';
 import type { Entry__Output } from '../../proto/gen/tessera-api/tessera/v1/Entry.ts';
 import type { AttestedWorkload } from '../../node-agent/workload-api/provider.ts';
 import { parseSelector } from '../../spiffe/selector.ts';
+import { within } from '../helpers/wait.ts';
 
 /** A small real signing server: the production leaf template under a test CA, counting calls. */
 class FakeSigner implements SvidSigner {
@@ -72,16 +73,16 @@ async function setup(t: import('ava').ExecutionContext, o: { ttlMs?: number } = 
   const ac = new AbortController();
   t.teardown(() => ac.abort());
   const running = cache.run(ac.signal);
+  /** Moves the fake clock and waits until the cache's loop has done the work that fell due. */
+  const advance = async (ms: number) => { clock.advance(ms); await within(cache.idle(), 'the SVID cache loop to finish its due work'); };
   const sync = (full: boolean, upserted: Entry__Output[], deleted: string[] = []) => {
     for (const e of upserted) wire.set(e.id, e);
     for (const d of deleted) wire.delete(d);
     entries.apply({ full, upserted, deleted_ids: deleted, sequence: 1, bundle: null });
   };
-  return { clock, ca, entries, signer, cache, sync, running };
+  return { clock, ca, entries, signer, cache, sync, running, advance };
 }
 
-/** Lets the cache's loop run its due work after the fake clock moved. */
-const settle = () => new Promise((r) => setTimeout(r, 30));
 
 test('a caller gets SVIDs only for entries whose selectors are all among its own', async (t) => {
   const { cache, sync } = await setup(t);
@@ -141,15 +142,15 @@ test('concurrent fetches for one SVID mint it once', async (t) => {
 });
 
 test('SVIDs rotate at half their lifetime, in one batch, and watchers of those SVIDs hear about it', async (t) => {
-  const { cache, sync, signer, clock } = await setup(t, { ttlMs: 100_000 });
+  const { cache, sync, signer, advance } = await setup(t, { ttlMs: 100_000 });
   sync(true, [entry('a', ['unix:uid:1']), entry('b', ['unix:uid:1'])]);
   const before = await cache.x509Svids(workload(1));
   let changes = 0;
   cache.watchX509Svids(workload(1), () => changes++);
-  await settle();
-  clock.advance(40_000); await settle();
+  await advance(0);
+  await advance(40_000);
   t.is(signer.batches.length, 1, 'not yet due at 40% of the lifetime');
-  clock.advance(11_000); await settle(); await settle();
+  await advance(11_000);
   t.is(signer.batches.length, 2);
   t.is(signer.batches[1]!.length, 2);
   t.true(changes >= 1);
@@ -158,26 +159,26 @@ test('SVIDs rotate at half their lifetime, in one batch, and watchers of those S
 });
 
 test('while the server is down, still-valid SVIDs keep being served; rotation catches up when it returns', async (t) => {
-  const { cache, sync, signer, clock } = await setup(t, { ttlMs: 100_000 });
+  const { cache, sync, signer, advance } = await setup(t, { ttlMs: 100_000 });
   sync(true, [entry('a', ['unix:uid:1'])]);
   const first = await cache.x509Svids(workload(1));
-  await settle();
+  await advance(0);
   signer.down = true;
-  clock.advance(60_000); await settle(); await settle();
+  await advance(60_000);
   const during = await cache.x509Svids(workload(1));
   t.deepEqual(during[0]!.certChain, first[0]!.certChain, 'old SVID still served');
   signer.down = false;
-  clock.advance(5_000); await settle(); await settle();
+  await advance(5_000);
   const after = await cache.x509Svids(workload(1));
   t.notDeepEqual(Buffer.from(after[0]!.certChain[0]!), Buffer.from(first[0]!.certChain[0]!));
 });
 
 test('an SVID is no longer served once it expired and could not be renewed', async (t) => {
-  const { cache, sync, signer, clock } = await setup(t, { ttlMs: 100_000 });
+  const { cache, sync, signer, advance } = await setup(t, { ttlMs: 100_000 });
   sync(true, [entry('a', ['unix:uid:1'])]);
   await cache.x509Svids(workload(1));
   signer.down = true;
-  clock.advance(101_000); await settle();
+  await advance(101_000);
   await t.throwsAsync(cache.x509Svids(workload(1)), { message: /server down/ });
 });
 
@@ -185,11 +186,9 @@ test('a deleted entry drops its SVIDs and fires onChange', async (t) => {
   const { cache, sync } = await setup(t);
   sync(true, [entry('a', ['unix:uid:1']), entry('b', ['unix:uid:1'], { created_at: 2 })]);
   await cache.x509Svids(workload(1));
-  let changed = false;
-  cache.onChange(() => { changed = true; });
+  const changed = new Promise<void>((resolve) => cache.onChange(resolve));
   sync(false, [], ['a']);
-  await settle();
-  t.true(changed);
+  await within(changed, 'onChange after the entry was deleted');
   t.deepEqual((await cache.x509Svids(workload(1))).map((s) => s.spiffeId), ['spiffe://example.org/b']);
   t.is(cache.stats.x509, 1);
 });
@@ -205,15 +204,14 @@ test('a changed entry (new revision) gets a new SVID', async (t) => {
 });
 
 test('per-instance SVIDs of exited processes are dropped', async (t) => {
-  const { cache, sync, clock } = await setup(t);
+  const { cache, sync, advance } = await setup(t);
   let alive = true;
   (cache as unknown as { o: { processAlive: (pid: number) => boolean } }).o.processAlive = () => alive;
   sync(true, [entry('agentic', ['unix:uid:2'], { agent: { agent_model: 'm', agent_provider: '', agent_version: '' } })]);
   await cache.x509Svids(workload(2, 'inst_x', 4242));
   t.is(cache.stats.x509, 1);
   alive = false;
-  await settle();
-  clock.advance(31_000); await settle();
+  await advance(31_000);
   t.is(cache.stats.x509, 0);
 });
 
