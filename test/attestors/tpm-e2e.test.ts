@@ -1,5 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { silentLogger } from '../../common/logger.ts';
 import { systemClock } from '../../common/clock.ts';
@@ -9,6 +11,8 @@ import { attest, startServer, uriSan, type TestServer } from '../helpers/server.
 import { extendPcr, startSwtpm, type Swtpm } from '../helpers/swtpm.ts';
 import { agentCli, startAgent } from '../helpers/agent.ts';
 import { ALICE, createEntry } from '../helpers/agent-e2e.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { IMAGES, extendLog, typicalLog } from '../helpers/tcg-eventlog.ts';
 
 /**
  * The TPM method in real processes: tessera-server (Attest stream: payload, one
@@ -17,8 +21,9 @@ import { ALICE, createEntry } from '../helpers/agent-e2e.ts';
 
 const deps = { logger: silentLogger, clock: systemClock, dataDir: '/nonexistent' };
 
-function makeAgent(t: ExecutionContext, tpm: Swtpm): TpmAttestorAgent {
-  const agent = agentFactory.create(agentFactory.config.parse({ tcti: tpm.tcti }, 'node_attestor.tpm'), deps) as TpmAttestorAgent;
+// event_log_path '': the host's own firmware log, if it has one, does not describe the swtpm's PCRs.
+function makeAgent(t: ExecutionContext, tpm: Swtpm, eventLogPath = ''): TpmAttestorAgent {
+  const agent = agentFactory.create(agentFactory.config.parse({ tcti: tpm.tcti, event_log_path: eventLogPath }, 'node_attestor.tpm'), deps) as TpmAttestorAgent;
   t.teardown(() => agent.close());
   return agent;
 }
@@ -70,7 +75,7 @@ test('server + agent with swtpm: TPM agent ID and PCR selectors; a workload on a
   t.is(r.code, 0, r.stderr);
   await createEntry(srv, alias, 'spiffe://example.org/alice', [`unix:uid:${ALICE.uid}`]);
 
-  const agent = await startAgent(t, { server: srv, config: { node_attestor: { method: 'tpm', tpm: { tcti: tpm.tcti } } } });
+  const agent = await startAgent(t, { server: srv, config: { node_attestor: { method: 'tpm', tpm: { tcti: tpm.tcti, event_log_path: '' } } } });
   t.regex(agent.spiffeId, /^spiffe:\/\/example\.org\/tessera\/agent\/tpm\/[0-9a-f]{64}$/);
 
   const shown = await srv.cli(['agent', 'show', agent.spiffeId, '--output', 'json']);
@@ -89,4 +94,28 @@ test('server + agent with swtpm: TPM agent ID and PCR selectors; a workload on a
   t.is(fetched!.code, 0, fetched!.stderr);
   const svids = (JSON.parse(fetched!.stdout) as { svids: { spiffe_id: string }[] }).svids.map((s) => s.spiffe_id);
   t.deepEqual(svids, ['spiffe://example.org/alice']);
+});
+
+test('server + agent processes: a 50 kB event log travels with the quote; a log that does not replay is PERMISSION_DENIED', async (t) => {
+  const [tpm, other] = await Promise.all([startSwtpm(t), startSwtpm(t)]);
+  const log = typicalLog({ targetBytes: 50_000 });
+  await Promise.all([extendLog(tpm, log), extendLog(other, log)]);
+  const dir = tempDir(t, 'evlog-');
+  const good = join(dir, 'good'), bad = join(dir, 'bad');
+  writeFileSync(good, log.build());
+  writeFileSync(bad, typicalLog({ targetBytes: 50_000, secureBoot: false }).build());
+  const srv = await serverWithTpm(t, tpm, { event_log: { required: true, require_secure_boot: true } });
+
+  const agent = await startAgent(t, { server: srv, config: { node_attestor: { method: 'tpm', tpm: { tcti: tpm.tcti, event_log_path: good } } } });
+  const shown = await srv.cli(['agent', 'show', agent.spiffeId, '--output', 'json']);
+  t.is(shown.code, 0, shown.stderr);
+  const sels = (JSON.parse(shown.stdout) as { selectors: { type: string; value: string }[] }).selectors.map((s) => `${s.type}:${s.value}`);
+  const shim = createHash('sha256').update(IMAGES.shim).digest('hex');
+  t.true(sels.includes('tpm:secure_boot:enabled'), sels.join('\n'));
+  t.true(sels.includes(`tpm:boot_loader:sha256:${shim}`), sels.join('\n'));
+
+  const forger = makeAgent(t, other, bad);
+  const e = await t.throwsAsync(attest(srv, 'tpm', await forger.payload(), { respond: (c) => forger.respond(c) }));
+  t.is((e as grpc.ServiceError).code, grpc.status.PERMISSION_DENIED);
+  t.regex((e as grpc.ServiceError).details, /event log does not replay to the quoted PCRs: PCR sha256:7 replays to/);
 });

@@ -1,5 +1,7 @@
+import { deflateSync, inflateSync } from 'node:zlib';
 import { AttestationError } from '../../../common/errors.ts';
 import { HASHES, MAX_PCR, hashAlgByName } from './constants.ts';
+import { EVENT_LOG_MAX_BYTES } from './eventlog.ts';
 import type { PcrValue } from './verify-quote.ts';
 
 /**
@@ -7,12 +9,16 @@ import type { PcrValue } from './verify-quote.ts';
  *
  *   agent  -> payload   { v, ek_cert?, ek_public, ak_public }
  *   server -> challenge { v, credential_blob, encrypted_secret, nonce }
- *   agent  -> response  { v, secret, quote, signature, pcrs[] }
+ *   agent  -> response  { v, secret, quote, signature, pcrs[], event_log? }
  *
  * JSON (UTF-8) with base64 for TPM structures, which stay in TPM wire format
  * (TPM2B_PUBLIC, TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET, TPMS_ATTEST, TPMT_SIGNATURE).
  * One round is enough: the quote is only trusted after the returned secret proves the AK
  * lives in the EK's TPM, and both arrive together.
+ *
+ * `event_log` (optional, added within v1: older servers ignore it, older agents omit it)
+ * is the TCG PC Client binary event log, zlib-compressed (RFC 1950) then base64: real
+ * logs shrink 2-4x, which keeps them inside the attestation stream's message limit.
  */
 export const PROTOCOL_VERSION = 1;
 
@@ -43,6 +49,8 @@ export interface TpmResponse {
   /** TPMT_SIGNATURE. */
   signature: Uint8Array;
   pcrs: PcrValue[];
+  /** TCG PC Client binary event log (uncompressed), when the agent has one. */
+  eventLog?: Uint8Array;
 }
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
@@ -58,7 +66,11 @@ export const encodeResponse = (r: TpmResponse): Uint8Array =>
   enc({
     secret: b64(r.secret), quote: b64(r.quote), signature: b64(r.signature),
     pcrs: r.pcrs.map((p) => ({ bank: HASHES[p.hashAlg]?.name ?? p.hashAlg, index: p.index, value: Buffer.from(p.value).toString('hex') })),
+    event_log: r.eventLog ? b64(compressEventLog(r.eventLog)) : undefined,
   });
+
+/** The wire form of an event log (zlib); the agent checks its size against the stream limit. */
+export const compressEventLog = (log: Uint8Array): Buffer => deflateSync(log);
 
 /** Which message a decode failure is about, for the error message. */
 type Msg = 'payload' | 'challenge' | 'response';
@@ -102,7 +114,11 @@ export function decodeChallenge(bytes: Uint8Array): TpmChallenge {
   };
 }
 
-export function decodeResponse(bytes: Uint8Array): TpmResponse {
+/**
+ * `eventLogMaxBytes` bounds the decompressed log: inflation stops there, so a small
+ * compressed message cannot make the server allocate more.
+ */
+export function decodeResponse(bytes: Uint8Array, opts: { eventLogMaxBytes?: number } = {}): TpmResponse {
   const o = decodeObject(bytes, 'response');
   if (!Array.isArray(o.pcrs)) throw malformed('response', 'lacks the pcrs list');
   const pcrs = o.pcrs.map((p: unknown, i: number): PcrValue => {
@@ -118,5 +134,18 @@ export function decodeResponse(bytes: Uint8Array): TpmResponse {
     quote: bytesField(o, 'quote', 'response')!,
     signature: bytesField(o, 'signature', 'response')!,
     pcrs,
+    eventLog: inflateEventLog(bytesField(o, 'event_log', 'response', true), opts.eventLogMaxBytes ?? EVENT_LOG_MAX_BYTES),
   };
+}
+
+function inflateEventLog(wire: Uint8Array | undefined, maxBytes: number): Uint8Array | undefined {
+  if (wire === undefined) return undefined;
+  try {
+    return new Uint8Array(inflateSync(wire, { maxOutputLength: maxBytes }));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new AttestationError('invalid_argument', 'ERR_TPM_EVENTLOG_TOO_LARGE', `event log is larger than the ${maxBytes} bytes accepted (node_attestors.tpm.event_log.max_bytes)`);
+    }
+    throw malformed('response', `field event_log is not zlib-compressed data (${(e as Error).message})`);
+  }
 }

@@ -4,10 +4,11 @@ import type { Logger } from '../../../common/logger.ts';
 import { agentId } from '../../../spiffe/id.ts';
 import { makeSelector, type Selector } from '../../../spiffe/selector.ts';
 import type { NodeAttestationContext, NodeAttestationResult, NodeAttestorServer, ServerAttestorFactory } from '../types.ts';
-import { serverConfig, type TpmServerConfig } from './config.ts';
+import { DEFAULT_EVENT_LOG_SETTINGS, serverConfig, type TpmServerConfig } from './config.ts';
 import { HASHES, OBJECT_ATTR as A } from './constants.ts';
 import { verifyEkCertificate, type EkTrust, type VerifiedEkCertificate } from './ek-cert.ts';
 import { makeCredential, type CredentialBlob } from './make-credential.ts';
+import { verifyEventLog, type EventLogSettings } from './eventlog-verify.ts';
 import { enforcePcrPolicy, type PcrPolicy } from './pcr-policy.ts';
 import { METHOD, decodePayload, decodeResponse, encodeChallenge } from './protocol.ts';
 import { ekHash, parsePublicArea, spkiDer, type PublicArea } from './public-area.ts';
@@ -21,6 +22,7 @@ export interface TpmServerOptions {
   /** Lowercase SHA-256 hex of EK public key DERs admitted without a certificate chain. */
   ekHashes: ReadonlySet<string>;
   pcrPolicy?: PcrPolicy;
+  eventLog: EventLogSettings;
   logger: Logger;
 }
 
@@ -36,7 +38,8 @@ const deny = (code: string, msg: string, cause?: unknown) => new AttestationErro
  * Server half of TPM 2.0 node attestation (no TPM needed). Proves, in order: the EK is
  * a genuine TPM's (certificate chain or allow-list), the AK lives in that same TPM
  * (MakeCredential/ActivateCredential), and what the platform booted (a quote over the
- * agent's PCR selection bound to this attestation's nonce). See docs/tpm.md.
+ * agent's PCR selection bound to this attestation's nonce, explained event by event when
+ * the agent sends the firmware's event log). See docs/tpm.md.
  */
 export class TpmAttestorServer implements NodeAttestorServer {
   readonly method = METHOD;
@@ -62,13 +65,14 @@ export class TpmAttestorServer implements NodeAttestorServer {
       throw new AttestationError('invalid_argument', 'ERR_TPM_EK_UNSUPPORTED', `cannot make a credential for this EK: ${(e as Error).message}`, { cause: e });
     }
 
-    const response = decodeResponse(await ctx.challenge(encodeChallenge({ ...credential, nonce })));
+    const response = decodeResponse(await ctx.challenge(encodeChallenge({ ...credential, nonce })), { eventLogMaxBytes: this.opts.eventLog.maxBytes });
 
     if (response.secret.length !== secret.length || !timingSafeEqual(response.secret, secret)) {
       throw deny('ERR_TPM_CREDENTIAL_MISMATCH', 'the secret returned is not the activated credential: the AK is not resident in the TPM of this EK');
     }
     const { quote, pcrs } = verifyQuote(ak, { attest: response.quote, signature: response.signature, pcrs: response.pcrs }, nonce);
     if (this.opts.pcrPolicy) enforcePcrPolicy(this.opts.pcrPolicy, pcrs);
+    const measured = verifyEventLog(response.eventLog, pcrs, this.opts.eventLog);
 
     const selectors: Selector[] = [makeSelector(METHOD, `ek_hash:${ekHex}`)];
     if (ekTrust.cert?.issuerCn) selectors.push(makeSelector(METHOD, `ek_cert:issuer:cn:${ekTrust.cert.issuerCn}`));
@@ -78,8 +82,9 @@ export class TpmAttestorServer implements NodeAttestorServer {
       selectors.push(makeSelector(METHOD, `pcr:${HASHES[p.hashAlg]!.name}:${p.index}:${hex}`));
       pcrAudit[pcrLabel(p.hashAlg, p.index)] = hex;
     }
+    if (measured) selectors.push(...measured.selectors);
     const id = agentId(ctx.trustDomain, METHOD, ekHex);
-    this.opts.logger.debug('tpm attestation verified', { agent_id: id.toString(), ek_trusted_by: ekTrust.by });
+    this.opts.logger.debug('tpm attestation verified', { agent_id: id.toString(), ek_trusted_by: ekTrust.by, secure_boot: measured?.facts.secureBoot });
     return {
       agentId: id,
       selectors,
@@ -98,6 +103,7 @@ export class TpmAttestorServer implements NodeAttestorServer {
           safe: quote.clock.safe,
         },
         firmware_version: quote.firmwareVersion.toString(16),
+        event_log: measured?.audit,
       },
     };
   }
@@ -165,6 +171,7 @@ export const serverFactory: ServerAttestorFactory<TpmServerConfig> = {
       trust: { roots: config.ek_ca_certs.flat(), intermediates: config.ek_intermediate_certs.flat() },
       ekHashes: new Set(config.ek_hashes),
       pcrPolicy: config.pcr_policy,
+      eventLog: config.event_log ?? DEFAULT_EVENT_LOG_SETTINGS,
       logger: deps.logger.child({ attestor: METHOD }),
     });
   },
