@@ -110,7 +110,7 @@ try {
   const inProcess = await sample(async (s) => {
     const tpm = await startSwtpm(s.t);
     const t0 = performance.now();
-    const agent = agentFactory.create(agentFactory.config.parse({ tcti: tpm.tcti }, 'node_attestor.tpm'), deps) as TpmAttestorAgent;
+    const agent = agentFactory.create(agentFactory.config.parse({ tcti: tpm.tcti, event_log_path: '' }, 'node_attestor.tpm'), deps) as TpmAttestorAgent;
     s.teardown(() => agent.close());
     const result = await server.attest(await agent.payload(), { trustDomain: td, now: () => Date.now(), challenge: (c) => agent.respond(c) });
     const ms = performance.now() - t0;
@@ -125,7 +125,7 @@ try {
     const t0 = performance.now(); // startAgent writes its config (sub-ms), then spawns and waits for "agent ready"
     const agent = await startAgent(s.t, {
       server: srv, joinToken: 'unused', logLevel: 'info',
-      config: { node_attestor: { method: 'tpm', tpm: { tcti: tpm.tcti } } },
+      config: { node_attestor: { method: 'tpm', tpm: { tcti: tpm.tcti, event_log_path: '' } } },
     });
     const ms = performance.now() - t0;
     if (!AGENT_ID.test(agent.spiffeId) || agent.resumed) throw new Error(`unexpected agent start: ${agent.spiffeId} resumed=${agent.resumed}`);
