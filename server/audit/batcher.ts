@@ -25,10 +25,26 @@ export interface BatcherOptions<T, R> {
   maxQueue?: number;
   /**
    * How long a flush waits for more items when fewer than maxBatch are queued (ms, real
-   * time). Every flush is a commit, and SQLite commits on the event loop: fewer, larger
-   * transactions keep the issuance path's share of the loop. Default 0 (next turn).
+   * time), at least. Every flush is a commit, and SQLite commits on the event loop: fewer,
+   * larger transactions keep the issuance path's share of the loop. Default 0 (next turn).
    */
   lingerMs?: number;
+  /**
+   * The share of wall time flushes may take (default 0.05; with lingerMs only). After a
+   * flush that took d ms the next one waits at least d·(1/share − 1) ms, at most
+   * maxLingerMs: a commit blocks the event loop for its fsync on SQLite, and its length
+   * says what the disk costs here (docs/audit.md "Batching").
+   */
+  maxShare?: number;
+  /** Upper bound of the paced wait (ms): what a kill -9 can lose and a receipt waits, at most. Default 250. */
+  maxLingerMs?: number;
+}
+
+/** The wait before the next flush: the linger, stretched so flushes of `lastFlushMs` take at most `maxShare` of the time. */
+export function pacedLinger(lingerMs: number, lastFlushMs: number, maxShare = 0.05, maxLingerMs = 250): number {
+  if (lingerMs <= 0) return 0;
+  const paced = lastFlushMs * (1 / maxShare - 1);
+  return Math.max(lingerMs, Math.min(maxLingerMs, paced));
 }
 
 interface Pending<T, R> { item: T; resolve(r: R): void; reject(e: unknown): void }
@@ -44,6 +60,8 @@ export class Batcher<T, R> {
   private readonly maxBatch: number;
   readonly maxQueue: number;
   private readonly stop = new AbortController();
+  /** How long the last successful flush took (ms, real time). */
+  private lastFlushMs = 0;
 
   constructor(private readonly o: BatcherOptions<T, R>) {
     this.maxBatch = o.maxBatch ?? 1000;
@@ -96,12 +114,14 @@ export class Batcher<T, R> {
     let attempt = 0;
     try {
       while (this.queue.length && !this.closed) {
-        const linger = this.o.lingerMs ?? 0;
+        const linger = pacedLinger(this.o.lingerMs ?? 0, this.lastFlushMs, this.o.maxShare, this.o.maxLingerMs);
         if (linger > 0 && this.queue.length < this.maxBatch) await new Promise((r) => setTimeout(r, linger));
         if (this.closed) break;
         const batch = this.queue.slice(0, this.maxBatch);
         try {
+          const started = performance.now();
           const results = await this.o.flush(batch.map((p) => p.item));
+          this.lastFlushMs = performance.now() - started;
           this.queue.splice(0, batch.length);
           batch.forEach((p, i) => p.resolve(results[i]!));
           attempt = 0;

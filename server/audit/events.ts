@@ -1,4 +1,4 @@
-import { leafHash } from './merkle.ts';
+import { leafHashOfPrefixed } from './merkle.ts';
 
 /**
  * Audit events: the records the transparency log holds (docs/audit.md). One leaf is the
@@ -45,30 +45,54 @@ export interface DecodedEvent extends AuditEvent { v: number }
 
 const TOP_LEVEL = ['actor', 'subject', 'instance', 'resource', 'action', 'decision', 'reason', 'correlation_id', 'posture'] as const;
 
-/** Canonical JSON of any JSON value: sorted keys, undefined members dropped, non-finite numbers refused. */
+/** JSON string text; most strings need no escaping and skip JSON.stringify (lone surrogates go through it, as it escapes them). */
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+const jsonString = (s: string): string => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s));
+
+/**
+ * Canonical JSON of any JSON value: sorted keys, undefined members dropped, non-finite
+ * numbers refused. Written as one string builder: every issuance event goes through it
+ * on the event loop (docs/audit.md "Figures").
+ */
 export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new TypeError(`audit events cannot hold the number ${v}`);
-    return JSON.stringify(v);
+  switch (typeof v) {
+    case 'string': return jsonString(v);
+    case 'boolean': return v ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(v)) throw new TypeError(`audit events cannot hold the number ${v}`);
+      return JSON.stringify(v);
+    case 'bigint': return jsonString(v.toString());
+    case 'object': {
+      if (v === null) return 'null';
+      if (Array.isArray(v)) {
+        let out = '[';
+        for (let i = 0; i < v.length; i++) out += (i ? ',' : '') + (v[i] === undefined ? 'null' : canonicalJson(v[i]));
+        return out + ']';
+      }
+      if (v instanceof Uint8Array) return jsonString(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64'));
+      const o = v as Record<string, unknown>;
+      let out = '{';
+      for (const k of Object.keys(o).sort()) {
+        const x = o[k];
+        if (x === undefined) continue;
+        out += (out.length > 1 ? ',' : '') + jsonString(k) + ':' + canonicalJson(x);
+      }
+      return out + '}';
+    }
+    default: throw new TypeError(`audit events cannot hold a ${typeof v}`);
   }
-  if (typeof v === 'bigint') return JSON.stringify(v.toString());
-  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : canonicalJson(x))).join(',')}]`;
-  if (v instanceof Uint8Array) return JSON.stringify(Buffer.from(v).toString('base64'));
-  if (typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-  }
-  throw new TypeError(`audit events cannot hold a ${typeof v}`);
+}
+
+function eventJson(e: AuditEvent): string {
+  const rec: Record<string, unknown> = { v: AUDIT_SCHEMA_VERSION, type: e.type, time: new Date(e.time).toISOString() };
+  for (const k of TOP_LEVEL) if (e[k] !== undefined && e[k] !== '') rec[k] = e[k];
+  if (e.detail && Object.keys(e.detail).length) rec.detail = e.detail;
+  return canonicalJson(rec);
 }
 
 /** The leaf bytes of an event. */
 export function encodeEvent(e: AuditEvent): Uint8Array {
-  const rec: Record<string, unknown> = { v: AUDIT_SCHEMA_VERSION, type: e.type, time: new Date(e.time).toISOString() };
-  for (const k of TOP_LEVEL) if (e[k] !== undefined && e[k] !== '') rec[k] = e[k];
-  if (e.detail && Object.keys(e.detail).length) rec.detail = e.detail;
-  return Buffer.from(canonicalJson(rec), 'utf8');
+  return Buffer.from(eventJson(e), 'utf8');
 }
 
 export class EventDecodeError extends Error {
@@ -100,10 +124,13 @@ export const columnsOf = (e: AuditEvent): EventColumns => ({
   type: e.type, time: e.time, actor: e.actor || undefined, subject: e.subject || undefined, instance: e.instance || undefined,
 });
 
-/** An event as the store appends it: leaf bytes, leaf hash, indexed columns. */
+/**
+ * An event as the store appends it: leaf bytes, leaf hash, indexed columns. The bytes
+ * are encoded once behind the leaf prefix, so hashing needs no second buffer.
+ */
 export function leafOf(e: AuditEvent): EventColumns & { data: Uint8Array; leafHash: Uint8Array } {
-  const data = encodeEvent(e);
-  return { data, leafHash: leafHash(data), ...columnsOf(e) };
+  const prefixed = Buffer.from(`\u0000${eventJson(e)}`, 'utf8');
+  return { data: prefixed.subarray(1), leafHash: leafHashOfPrefixed(prefixed), ...columnsOf(e) };
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /**
  * RFC 9162 §2.1 (CT v2, same hashing as RFC 6962) Merkle tree arithmetic: pure, no I/O.
@@ -22,12 +22,21 @@ export class MerkleError extends Error {
   }
 }
 
+// One-shot hashing (crypto.hash, Node ≥ 20.12) of one buffer, no Hash object per call: every
+// issuance event hashes one leaf and, on average, one node on the event loop.
+
 export function leafHash(data: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  return hash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
+}
+
+/** The leaf hash of bytes that already begin with the 0x00 leaf prefix (events.ts leafOf encodes them so). */
+export function leafHashOfPrefixed(prefixed: Uint8Array): Buffer {
+  if (prefixed[0] !== 0x00) throw new TypeError('leaf input does not begin with the 0x00 leaf prefix');
+  return hash('sha256', prefixed, 'buffer');
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right], 1 + left.length + right.length), 'buffer');
 }
 
 /** A complete subtree: leaves [index·2^level, (index+1)·2^level). Level 0 is a leaf. */

@@ -65,6 +65,8 @@ const IN_CHUNK = 500;
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
 const bytes = (v: unknown): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array));
+/** A parameter view of bytes, without copying them (leafOf hands over Buffers already). */
+const param = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
 const opt = (v: unknown): string | undefined => (v === null || v === undefined || v === '' ? undefined : String(v));
 
 export function rowToLeaf(r: Row): TlogLeaf {
@@ -118,7 +120,7 @@ export async function appendLeaves(c: SqlConn, leaves: readonly TlogLeafInput[])
 
   for (const [i, n] of chunks(leaves.length, LEAF_CHUNK)) {
     await c.run(LEAF_INSERT(n), leaves.slice(i, i + n).flatMap((l, j) => [size + i + j, l.time, l.type, l.actor ?? null,
-      l.subject ?? null, l.instance ?? null, Buffer.from(l.data), Buffer.from(l.leafHash)]));
+      l.subject ?? null, l.instance ?? null, param(l.data), param(l.leafHash)]));
   }
   for (const [i, n] of chunks(nodes.length, NODE_CHUNK)) await c.run(NODE_INSERT(n), nodes.slice(i, i + n).flat());
   return size;
