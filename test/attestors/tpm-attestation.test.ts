@@ -25,7 +25,7 @@ function trusting(...tpms: Swtpm[]): Record<string, unknown> {
 
 // event_log_path '': the host's own firmware log, if it has one, does not describe the swtpm's PCRs.
 function makeAgent(t: ExecutionContext, tpm: Swtpm, extra: Record<string, unknown> = {}): TpmAttestorAgent {
-  const agent = agentFactory.create(agentFactory.config.parse({ tcti: tpm.tcti, event_log_path: '', ...extra }, 'node_attestor.tpm'), deps) as TpmAttestorAgent;
+  const agent = agentFactory.create(agentFactory.config.parse({ tcti: tpm.tcti, timeout: '180s', event_log_path: '', ...extra }, 'node_attestor.tpm'), deps) as TpmAttestorAgent;
   t.teardown(() => agent.close());
   return agent;
 }

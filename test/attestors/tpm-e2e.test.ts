@@ -23,7 +23,7 @@ const deps = { logger: silentLogger, clock: systemClock, dataDir: '/nonexistent'
 
 // event_log_path '': the host's own firmware log, if it has one, does not describe the swtpm's PCRs.
 function makeAgent(t: ExecutionContext, tpm: Swtpm, eventLogPath = ''): TpmAttestorAgent {
-  const agent = agentFactory.create(agentFactory.config.parse({ tcti: tpm.tcti, event_log_path: eventLogPath }, 'node_attestor.tpm'), deps) as TpmAttestorAgent;
+  const agent = agentFactory.create(agentFactory.config.parse({ tcti: tpm.tcti, timeout: '180s', event_log_path: eventLogPath }, 'node_attestor.tpm'), deps) as TpmAttestorAgent;
   t.teardown(() => agent.close());
   return agent;
 }
@@ -75,7 +75,7 @@ test('server + agent with swtpm: TPM agent ID and PCR selectors; a workload on a
   t.is(r.code, 0, r.stderr);
   await createEntry(srv, alias, 'spiffe://example.org/alice', [`unix:uid:${ALICE.uid}`]);
 
-  const agent = await startAgent(t, { server: srv, config: { node_attestor: { method: 'tpm', tpm: { tcti: tpm.tcti, event_log_path: '' } } } });
+  const agent = await startAgent(t, { server: srv, config: { node_attestor: { method: 'tpm', tpm: { tcti: tpm.tcti, timeout: '180s', event_log_path: '' } } } });
   t.regex(agent.spiffeId, /^spiffe:\/\/example\.org\/tessera\/agent\/tpm\/[0-9a-f]{64}$/);
 
   const shown = await srv.cli(['agent', 'show', agent.spiffeId, '--output', 'json']);
@@ -106,7 +106,7 @@ test('server + agent processes: a 50 kB event log travels with the quote; a log 
   writeFileSync(bad, typicalLog({ targetBytes: 50_000, secureBoot: false }).build());
   const srv = await serverWithTpm(t, tpm, { event_log: { required: true, require_secure_boot: true } });
 
-  const agent = await startAgent(t, { server: srv, config: { node_attestor: { method: 'tpm', tpm: { tcti: tpm.tcti, event_log_path: good } } } });
+  const agent = await startAgent(t, { server: srv, config: { node_attestor: { method: 'tpm', tpm: { tcti: tpm.tcti, timeout: '180s', event_log_path: good } } } });
   const shown = await srv.cli(['agent', 'show', agent.spiffeId, '--output', 'json']);
   t.is(shown.code, 0, shown.stderr);
   const sels = (JSON.parse(shown.stdout) as { selectors: { type: string; value: string }[] }).selectors.map((s) => `${s.type}:${s.value}`);

@@ -42,7 +42,7 @@ async function measuredBoot(t: ExecutionContext, booted: TcgEventLogBuilder, o: 
   await extendLog(tpm, booted);
   const path = join(tempDir(t, 'evlog-'), 'binary_bios_measurements');
   if (o.sent !== null) writeFileSync(path, o.sent ?? booted.build());
-  const agent = agentFactory.create(agentFactory.config.parse({ tcti: tpm.tcti, event_log_path: path, pcrs: o.pcrs }, 'node_attestor.tpm'), deps) as TpmAttestorAgent;
+  const agent = agentFactory.create(agentFactory.config.parse({ tcti: tpm.tcti, timeout: '180s', event_log_path: path, pcrs: o.pcrs }, 'node_attestor.tpm'), deps) as TpmAttestorAgent;
   t.teardown(() => agent.close());
   return { tpm, agent, path };
 }
