@@ -17,68 +17,46 @@
  *
  * Besides the signatures every grant also commits datastore rows (the single-use
  * assertion, the code's redemption, the refresh rotation) and an audit row; sys% shows
- * how much of the server's CPU went to the kernel (fsync, sockets).
+ * how much of the server's CPU went to the kernel (fsync, sockets). Limit measurement and
+ * server start: bench/lib/pinned-server.ts.
  *
- *   node --import tsx bench/oauth-grants.ts [--n 1500] [--concurrency 8]
+ *   node --import tsx bench/oauth-grants.ts [--n 1500] [--concurrency 8] [--warm 1000]
  */
-import { execFileSync } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import * as https from 'node:https';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { MintJWTSVIDResponse__Output } from '../proto/gen/tessera-api/tessera/v1/MintJWTSVIDResponse.ts';
 import { SqliteDatastore } from '../server/datastore/sqlite.ts';
 import { issueCode } from '../server/oauth/codes.ts';
 import { startOpenIdProvider } from '../test/helpers/oidc-provider.ts';
-import { attestNewAgent, createTestEntry, sharedScope, startServer, unary } from '../test/helpers/server.ts';
+import { attestNewAgent, createTestEntry, sharedScope, unary } from '../test/helpers/server.ts';
+import { arg, describeSetup, measureSignatureCosts, postForm, startPinnedServer } from './lib/pinned-server.ts';
 
-const arg = (name: string, dflt: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : dflt; };
 const N = arg('n', 1500), CONC = arg('concurrency', 8);
-const WARM = CONC * 10;
+/** Requests per grant before its clock starts (steady state: the JIT's background compilation counts in the server's CPU). */
+const WARM = arg('warm', 1000);
 const MCP = 'https://mcp.example.org/mcp';
 const CLIENT = 'https://app.example.com/client.json';
 const REDIRECT = 'http://127.0.0.1:39999/callback';
 const JWT_SPIFFE = 'urn:ietf:params:oauth:client-assertion-type:jwt-spiffe';
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-const cpuSeconds = (since: NodeJS.CpuUsage) => { const u = process.cpuUsage(since); return (u.user + u.system) / 1e6; };
 
-// ---- 1. the per-core limits, measured here first.
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-// A JWT-SVID assertion's signing input, and a delegated token's (header, act, subject, cnf).
-const verifyInput = Buffer.from('y'.repeat(420));
-const verifySig = sign('sha256', verifyInput, { key: privateKey, dsaEncoding: 'ieee-p1363' });
-const signInput = Buffer.from('x'.repeat(900));
-function perOp(fn: () => void, n = 2000): number {
-  const rounds: number[] = [];
-  for (let r = 0; r < 9; r++) { const t0 = process.cpuUsage(); for (let i = 0; i < n; i++) fn(); rounds.push(cpuSeconds(t0) / n); }
-  return median(rounds);
-}
-const pinned = pin(process.pid, 0);
-perOp(() => verify('sha256', verifyInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, verifySig), 200); // warm-up
-const tVerify = perOp(() => { if (!verify('sha256', verifyInput, { key: publicKey, dsaEncoding: 'ieee-p1363' }, verifySig)) throw new Error('verify'); });
-const tSign = perOp(() => sign('sha256', signInput, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+// ---- 1. the per-core limits, measured here first: a JWT-SVID assertion's signing input,
+// and a delegated token's (header, act, subject, cnf).
+const costs = measureSignatureCosts({ verifyInput: Buffer.from('y'.repeat(420)), signInput: Buffer.from('x'.repeat(900)) });
+const { tVerify, tSign } = costs;
 
 // ---- 2. a real server with the MCP flow configured (the refresh grant needs it), pinned to the other CPU.
 const scope = sharedScope();
 const op = await startOpenIdProvider(scope);
-const srv = await startServer(scope, {
-  config: {
-    log_level: 'info',
-    oauth: {
-      listen: '127.0.0.1:0', token_ttl: '10m',
-      trusted_issuers: [{ issuer: op.issuer, audience: 'tessera', groups_claim: 'groups', ca_file: op.caFile }],
-      login: { issuer: op.issuer, client_id: 'tessera', client_secret: op.client.clientSecret, ca_file: op.caFile },
-    },
+const server = await startPinnedServer(scope, {
+  log_level: 'info',
+  oauth: {
+    listen: '127.0.0.1:0', token_ttl: '10m',
+    trusted_issuers: [{ issuer: op.issuer, audience: 'tessera', groups_claim: 'groups', ca_file: op.caFile }],
+    login: { issuer: op.issuer, client_id: 'tessera', client_secret: op.client.clientSecret, ca_file: op.caFile },
   },
 });
-const serverPid = srv.proc.child.pid!;
-const serverPinned = pin(serverPid, 1);
-const address = readFileSync(join(srv.dataDir, 'oauth.addr'), 'utf8').trim();
-const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.split(':').pop())];
-const issuer = `https://${address}`;
-const ca = srv.readBundle().pem;
+const { srv, issuer, ca } = server;
 for (const args of [
   ['--actor', CLIENT, '--issuer', op.issuer, '--audience', MCP, '--scope', 'files:read', '--scope', 'offline_access', '--max-ttl', '10m'],
   ['--actor', 'spiffe://example.org/agents/*', '--issuer', issuer, '--audience', MCP, '--scope', 'files:read', '--max-ttl', '10m'],
@@ -98,20 +76,7 @@ while (assertions.length < N + WARM) {
 
 // ---- 3. the load.
 const agent = new https.Agent({ ca, keepAlive: true, maxSockets: CONC });
-function post(body: Record<string, string>): Promise<Record<string, unknown>> {
-  const text = new URLSearchParams(body).toString();
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host, port, method: 'POST', path: '/oauth2/token', agent,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(text) } }, (res) => {
-      let out = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { out += d; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(out) as Record<string, unknown>) : reject(new Error(`HTTP ${res.statusCode}: ${out}`))));
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
-}
+const post = async (body: Record<string, string>) => JSON.parse(await postForm(server, agent, new URLSearchParams(body).toString())) as Record<string, unknown>;
 
 interface Result { n: number; wall: number; serverCpu: number; serverSys: number }
 /** WARM requests to warm connections and JIT, then N measured; `body(i, worker)` builds request i. */
@@ -121,9 +86,9 @@ async function run(body: (i: number, worker: number) => Record<string, string>, 
     while (next < limit) { const i = next++; const res = await post(body(i, w)); after?.(res, w); }
   }));
   await phase(WARM);
-  const cpu0 = serverCpu(), t0 = performance.now();
+  const cpu0 = server.cpu(), t0 = performance.now();
   await phase(WARM + N);
-  const cpu1 = serverCpu();
+  const cpu1 = server.cpu();
   return { n: N, wall: (performance.now() - t0) / 1000, serverCpu: cpu1.total - cpu0.total, serverSys: cpu1.sys - cpu0.sys };
 }
 
@@ -166,8 +131,7 @@ results.push(['refresh_token (public client, rotation)', 1 / tSign, await run(
 
 // ---- 4. report.
 const fmt = (x: number, w = 9) => x.toFixed(0).padStart(w);
-console.log(`machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, shared (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}); node ${process.version}`);
-console.log(`server: a separate tessera-server process (SQLite) ${serverPinned ? 'pinned to CPU 1' : 'NOT pinned (taskset failed)'}; client: this process ${pinned ? 'pinned to CPU 0' : 'not pinned'}; ${CONC} concurrent requests, keep-alive`);
+console.log(describeSetup(server, costs, `${CONC} concurrent requests, keep-alive`));
 console.log(`t_verify ${(tVerify * 1e6).toFixed(0)} µs, t_sign ${(tSign * 1e6).toFixed(0)} µs (node:crypto P-256, CPU time)`);
 console.log(`${'grant'.padEnd(44)} ${'n'.padStart(6)} ${'wall/s'.padStart(9)} ${'/server CPU-s'.padStart(14)} ${'limit/s'.padStart(9)} ${'ratio'.padStart(6)} ${'sys%'.padStart(5)}`);
 for (const [name, limit, r] of results) {
@@ -177,15 +141,3 @@ for (const [name, limit, r] of results) {
 
 agent.destroy();
 await scope.cleanup();
-
-function pin(pid: number, cpu: number): boolean {
-  if (cpus().length < 2) return false;
-  try { execFileSync('taskset', ['-a', '-pc', String(cpu), String(pid)], { stdio: 'ignore' }); return true; } catch { return false; }
-}
-
-function serverCpu(): { total: number; sys: number } {
-  // Fields after the ")" of comm: utime and stime are the 12th and 13th, in clock ticks (all threads).
-  const stat = readFileSync(`/proc/${serverPid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { total: (Number(f[11]) + Number(f[12])) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
-}

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { parseDuration } from './config.ts';
+import { formatIssue, parseDuration, type ConfigCheck } from './config.ts';
 
 /**
  * A small verb-based CLI framework shared by tessera-server and tessera-agent.
@@ -278,4 +278,33 @@ function bashCompletion(program: string, commands: Command[]): string {
     '}',
     `complete -F ${fn} ${program}`,
   ].join('\n');
+}
+
+/**
+ * `<program> config check FILE`: validates a config file as `run` would (the
+ * environment overrides included) without starting anything; every problem is listed
+ * with its key path. Exit 0 valid, 1 not. `summary` names what a valid file sets up.
+ */
+export function configCheckCommand(program: string, check: (file: string, env: NodeJS.ProcessEnv) => ConfigCheck<unknown>,
+  summary: (value: never) => Record<string, unknown>): Command {
+  return {
+    name: 'config check', summary: 'validate a config file (exit 0 valid, 1 not), listing every problem with its key path',
+    positionals: 'FILE',
+    details: `Environment overrides (docs/config.md) are applied as \`${program} run\` applies them; their values are never printed.`,
+    async run(ctx) {
+      if (ctx.positionals.length !== 1) throw new UsageError('expects exactly one FILE');
+      const r = check(ctx.positionals[0]!, ctx.io.env);
+      const out = {
+        file: r.file, valid: r.valid, issues: r.issues, env_overrides: r.env,
+        ...(r.valid && r.value !== undefined ? { summary: summary(r.value as never) } : {}),
+      };
+      ctx.print(out, () => [
+        `${r.file}: ${r.valid ? 'valid' : `${r.issues.length} problem${r.issues.length === 1 ? '' : 's'}`}`,
+        ...r.issues.map(formatIssue),
+        ...(r.env.length ? [`environment overrides: ${r.env.join(', ')}`] : []),
+        ...Object.entries(out.summary ?? {}).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`),
+      ].join('\n'));
+      return r.valid ? 0 : 1;
+    },
+  };
 }

@@ -7,15 +7,28 @@ import { bundleFromWire } from './bootstrap/bundle.ts';
 import { AgentRenewal } from './bootstrap/renewal.ts';
 import { EntryCache } from './sync/entry-cache.ts';
 import { runEntrySync } from './sync/entry-sync.ts';
+import { FederatedBundleCache, withFederatedBundles } from './sync/federated-bundles.ts';
 import { SvidCache } from './cache/svid-cache.ts';
+import { WitCache } from './wit/cache.ts';
+import { witMinterOf } from './wit/minter.ts';
 import { WorkloadApiServer } from './workload-api/server.ts';
 import { composerFromConfig } from './attestation/from-config.ts';
 import type { WorkloadAttestationComposer } from './attestation/composer.ts';
+import { join } from 'node:path';
+import { ensurePrivateDir } from '../common/private-files.ts';
+import { startOpsListener, type OpsListener } from '../common/metrics/ops-listener.ts';
+import { METRICS_ADDRESS_FILE } from '../common/metrics/probe.ts';
+import { AgentMetrics } from './metrics/agent-metrics.ts';
+import { agentReadiness, type AgentReadyState } from './metrics/readiness.ts';
 
 /**
  * Wiring of a running agent: identity (resume or attest) → server channel → entry
  * sync → SVID cache → Workload API endpoint, plus the renewal, sync and rotation
  * loops, all stopped by one AbortSignal.
+ *
+ * Metrics (docs/metrics.md): one AgentMetrics per agent. With `metrics.listen` the
+ * listener starts before attestation, so /live answers at once and /ready turns 200
+ * once the agent is attested, its SVID valid and its entries synced.
  */
 export interface RunningAgent extends Stoppable {
   spiffeId: string;
@@ -23,6 +36,9 @@ export interface RunningAgent extends Stoppable {
   socketPath: string;
   cache: SvidCache;
   entries: EntryCache;
+  metrics: AgentMetrics;
+  /** host:port of the metrics and health listener, when configured. */
+  metricsAddress?: string;
 }
 
 /**
@@ -38,13 +54,31 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
   const { logger, clock } = deps;
   const ac = new AbortController();
   const { signal } = ac;
-  const boot = await bootstrapAgent({ config, logger, clock, signal });
+  const metrics = new AgentMetrics(clock);
+  const ready: AgentReadyState = { synced: false };
+  let ops: OpsListener | undefined;
+  if (config.metrics) {
+    ensurePrivateDir(config.dataDir);
+    ops = await startOpsListener({
+      listen: config.metrics.listen, registry: metrics.registry, checks: agentReadiness(ready, clock), logger,
+      addressFile: join(config.dataDir, METRICS_ADDRESS_FILE),
+    });
+  }
+  let boot: Awaited<ReturnType<typeof bootstrapAgent>>;
+  try { boot = await bootstrapAgent({ config, logger, clock, signal }); } catch (e) {
+    await ops?.close();
+    throw e;
+  }
   const { identity, api } = boot;
+  ready.identity = identity;
 
   const entries = new EntryCache(logger.child({ component: 'entries' }));
+  // Foreign trust domains' bundles for entries that federate with them (docs/federation.md).
+  const federated = new FederatedBundleCache(config.trustDomain, logger.child({ component: 'federation' }));
   const cache = new SvidCache({
     entries, signer: api, bundle: identity.bundle, clock, logger: logger.child({ component: 'svid-cache' }),
     instanceIdleMs: config.instanceIdleTimeout * 1000,
+    onRotation: (rotated, failed) => metrics.rotated(rotated, failed),
   });
   // Banned or evicted: the server will refuse every sync from now on, so the stream is
   // not retried forever; cached SVIDs serve until they expire, nothing new is minted.
@@ -72,13 +106,20 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
     },
     // Refused on the stream: ask the renewal loop to find out whether we were banned.
     onDenied: () => renewal.kick(),
+    onFederatedBundles: (bundles) => federated.replace(bundles),
     // The server answers again: SVIDs waiting out an outage are minted now, not at the next backoff step.
-    onConnection: (up) => { if (up) cache.serverReachable(); },
+    onConnection: (up) => {
+      metrics.serverReachable.set(up ? 1 : 0);
+      if (up) { ready.synced = true; cache.serverReachable(); }
+    },
   }));
   loops.push(cache.run(signal));
+  // WIT-SVIDs (docs/wit-svid.md): minted on first FetchWITSVID, rotated at half-life while served.
+  const wit = new WitCache({ entries, minter: witMinterOf(api), clock, logger: logger.child({ component: 'wit' }) });
+  loops.push(wit.run(signal));
 
   const endpoint = new WorkloadApiServer({
-    provider: cache,
+    provider: withFederatedBundles(cache, entries, federated, () => clock.now()),
     attestation: workloadComposer(config, { logger, clock }),
     agentId: () => identity.spiffeId,
     socketPath: config.socketPath,
@@ -86,21 +127,26 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
     limits: { idleTimeoutMs: config.workloadApi.idleTimeoutMs },
     delegation: { tokenEndpoint: config.delegation.tokenEndpoint },
     audit: { recordAction: (r) => api.recordAction(r) },
+    wit,
+    observer: metrics,
   });
+  metrics.watch({ cache, endpoint, agentSvidNotAfter: () => identity.lifetime.notAfter });
   try {
     await endpoint.start();
   } catch (e) {
     ac.abort();
     api.close();
+    await ops?.close();
     throw e;
   }
   logger.info('agent ready', { spiffe_id: identity.spiffeId, socket: endpoint.socketPath, resumed: boot.resumed });
 
   let stopped: Promise<void> | undefined;
   return {
-    spiffeId: identity.spiffeId, resumed: boot.resumed, socketPath: endpoint.socketPath, cache, entries,
+    spiffeId: identity.spiffeId, resumed: boot.resumed, socketPath: endpoint.socketPath, cache, entries, metrics, metricsAddress: ops?.address,
     stop() {
       stopped ??= (async () => {
+        await ops?.close();
         await endpoint.stop();
         ac.abort();
         await Promise.allSettled(loops);

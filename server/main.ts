@@ -22,10 +22,19 @@ import { delegationAdminHandlers } from './api/delegation-admin.ts';
 import { clientAdminHandlers } from './api/client-admin.ts';
 import { ServerSvidProvider } from './api/server-credentials.ts';
 import { startOAuthServer } from './oauth/start.ts';
+import { tokenRequestObservers } from './oauth/token-endpoint.ts';
 import { openDelegationCore } from './oauth/core.ts';
 import { AuditLog, loadAuditSigner } from './audit/log.ts';
 import { auditRoutes } from './audit/http.ts';
 import { auditAdminHandlers } from './api/audit-admin.ts';
+import { startOpsListener, type OpsListener } from '../common/metrics/ops-listener.ts';
+import { METRICS_ADDRESS_FILE } from '../common/metrics/probe.ts';
+import { ServerMetrics } from './metrics/server-metrics.ts';
+import { timedDatastore } from './metrics/timed-datastore.ts';
+import { TimedSvidSigner } from './metrics/timed-signer.ts';
+import { serverReadiness, type ServerReadyState } from './metrics/readiness.ts';
+import { startFederation } from './federation/start.ts';
+import { federationAdminHandlers } from './api/federation-admin.ts';
 
 /**
  * Wiring: config -> store -> CA -> entry index -> attestors -> agent API (TCP, TLS
@@ -37,6 +46,11 @@ import { auditAdminHandlers } from './api/audit-admin.ts';
  *   agent-api.addr   "host:port" the agent API is bound to (the real port when configured as 0)
  *   bundle.pem       the trust bundle's X.509 authorities (public), rewritten on change
  *   ca.fingerprint   SHA-256 (hex) of the root certificate's DER, for agents to pin
+ *   metrics.addr     "host:port" of the metrics and health listener, when configured
+ *
+ * Metrics (docs/metrics.md): one ServerMetrics per server, handed to what reports into
+ * it; the datastore and the signer are timed from outside. With `metrics.listen` the
+ * listener starts first, so /live answers and /ready says what is still coming up.
  */
 export interface RunningServer {
   agentAddress: string;
@@ -46,6 +60,9 @@ export interface RunningServer {
   store: Datastore;
   /** host:port of the OAuth authorization server, when configured. */
   oauthAddress?: string;
+  metrics: ServerMetrics;
+  /** host:port of the metrics and health listener, when configured. */
+  metricsAddress?: string;
   stop(): Promise<void>;
 }
 
@@ -60,8 +77,13 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
   const signal = aborter.signal;
   ensurePrivateDir(cfg.data_dir);
 
-  const store = await openDatastore(cfg.datastore, { dataDir: cfg.data_dir, clock, logger });
-  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+  const metrics = new ServerMetrics(clock);
+  const ready: ServerReadyState = { indexLoaded: false };
+  const ops: OpsListener | undefined = cfg.metrics ? await startOpsListener({
+    listen: cfg.metrics.listen, registry: metrics.registry, checks: serverReadiness(ready, clock), logger,
+    addressFile: join(cfg.data_dir, METRICS_ADDRESS_FILE),
+  }) : undefined;
+  const cleanups: (() => Promise<void> | void)[] = ops ? [() => ops.close()] : [];
   const fail = async (e: unknown): Promise<never> => {
     aborter.abort();
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
@@ -69,6 +91,11 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
   };
 
   try {
+    const store = timedDatastore(await openDatastore(cfg.datastore, { dataDir: cfg.data_dir, clock, logger }), metrics.datastoreSeconds);
+    cleanups.push(() => store.close());
+    metrics.attachStore(store, logger);
+    cleanups.push(() => metrics.close());
+    ready.store = store;
     const upstream = cfg.ca.upstream ? loadUpstreamCa(cfg.ca.upstream.cert_file, cfg.ca.upstream.key_file, cfg.ca.upstream.bundle_file) : undefined;
     const ca = await CaManager.open({
       trustDomain: td, dir: join(cfg.data_dir, 'ca'), ttlSeconds: cfg.ca.ttl, upstream,
@@ -76,7 +103,9 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
       refreshHintSeconds: cfg.bundle.refresh_hint, store, clock, logger: logger.child({ component: 'ca' }),
     });
     cleanups.push(() => ca.close());
-    const signer = new SvidSigner(ca, clock);
+    ready.ca = ca;
+    const signer: SvidSigner = new TimedSvidSigner(ca, clock, metrics.signingSeconds);
+    signer.jwtIssuer = cfg.oidc_discovery?.issuer;
     // The transparency log (docs/audit.md); its public key is written to <data_dir>/audit-key.pub.
     const auditOrigin = cfg.audit.origin ?? `${td.name}/tessera/audit`;
     const audit = cfg.audit.enabled ? new AuditLog({
@@ -85,6 +114,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     }) : undefined;
     const index = await AuthorizedEntryIndex.load(store, { trustDomain: td, clock, logger });
     cleanups.push(() => index.close());
+    ready.indexLoaded = true;
 
     const methods = new Map<string, NodeAttestorServer>();
     for (const [method, conf] of Object.entries(cfg.node_attestors)) {
@@ -93,11 +123,17 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
       methods.set(method, f.create(conf, { logger: logger.child({ attestor: method }), clock, dataDir, joinTokens: store } as Parameters<typeof f.create>[1]));
     }
 
-    const authn = new AgentAuthenticator({ ca, store, clock });
+    const authn = new AgentAuthenticator({ ca, store, clock, fallback: index });
     const svid = new ServerSvidProvider({
       ca, signer, clock, logger: logger.child({ component: 'server-svid' }),
       ttlSeconds: cfg.svid.x509_ttl, dnsNames: cfg.agent_api.dns_names, ipAddresses: cfg.agent_api.ip_addresses,
     });
+
+    // SPIFFE federation and OIDC discovery (docs/federation.md, docs/oidc-discovery.md).
+    const federation = await startFederation({
+      federation: cfg.federation, oidcDiscovery: cfg.oidc_discovery, trustDomain: td, store, ca, svid, clock, logger, dataDir: cfg.data_dir, signal,
+    });
+    cleanups.push(() => federation.close());
 
     // Agent API.
     const agentServer = new grpc.Server({
@@ -109,7 +145,8 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     agentServer.addService(loadAgentProto().tessera.v1.AgentService.service, agentServiceHandlers({
       trustDomain: td, ca, signer, store, view: index, authn, clock, logger,
       attestation: { trustDomain: td, methods, store, signer, clock, logger: logger.child({ component: 'attestation' }), agentSvidTtlSeconds: cfg.svid.agent_ttl },
-      x509SvidTtlSeconds: cfg.svid.x509_ttl, jwtSvidTtlSeconds: cfg.svid.jwt_ttl, agentSvidTtlSeconds: cfg.svid.agent_ttl, audit,
+      x509SvidTtlSeconds: cfg.svid.x509_ttl, jwtSvidTtlSeconds: cfg.svid.jwt_ttl, agentSvidTtlSeconds: cfg.svid.agent_ttl, witSvidTtlSeconds: cfg.svid.wit_ttl, audit,
+      observer: metrics, foreignBundles: federation.foreign,
     }));
     const port = await bind(agentServer, cfg.agent_api.listen, svid.credentials);
     cleanups.push(() => shutdown(agentServer));
@@ -120,7 +157,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     const adminServer = new grpc.Server();
     const admin = adminHandlers({
       trustDomain: td, store, ca, authn, clock, logger, joinTokenTtlSeconds: cfg.join_token.default_ttl,
-      x509SvidTtlSeconds: cfg.svid.x509_ttl, jwtSvidTtlSeconds: cfg.svid.jwt_ttl,
+      x509SvidTtlSeconds: cfg.svid.x509_ttl, jwtSvidTtlSeconds: cfg.svid.jwt_ttl, jwtIssuer: cfg.oidc_discovery?.issuer,
     });
     const adminProto = loadAdminProto().tessera.v1;
     adminServer.addService(adminProto.EntryAdmin.service, admin.entry);
@@ -131,6 +168,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     adminServer.addService(adminProto.DelegationAdmin.service, delegationAdminHandlers({ store, clock, logger, maxTokenTtl: cfg.oauth?.token_ttl }));
     adminServer.addService(adminProto.AuditAdmin.service, auditAdminHandlers({ store, audit, logger }));
     adminServer.addService(adminProto.ClientAdmin.service, clientAdminHandlers({ store, clock, logger }));
+    adminServer.addService(adminProto.FederationAdmin.service, federationAdminHandlers({ trustDomain: td, manager: federation.manager, store, clock, logger }));
     prepareAdminSocketDir(dirname(cfg.adminSocket), cfg.admin_api.socket === undefined);
     if (existsSync(cfg.adminSocket)) rmSync(cfg.adminSocket); // stale socket from an unclean exit
     // umask 077 while binding: the socket is never reachable by others, not even between bind and chmod.
@@ -160,6 +198,10 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     if (cfg.oauth) {
       const core = await openDelegationCore({ store, clock, logger, tokenTtl: cfg.oauth.token_ttl, heartbeatMs: cfg.oauth.revocation_heartbeat * 1000 });
       cleanups.push(() => core.close());
+      // The token endpoint reports through a module-level set: one server per process in production.
+      const observeToken = (grant: string, outcome: string) => metrics.tokenRequest(grant, outcome);
+      tokenRequestObservers.add(observeToken);
+      cleanups.push(() => { tokenRequestObservers.delete(observeToken); });
       const oauth = await startOAuthServer({
         cfg: cfg.oauth, dataDir: cfg.data_dir, ca, svid, store, core, refreshHintSeconds: cfg.bundle.refresh_hint, clock, logger,
         routes: audit ? auditRoutes(audit) : [],
@@ -173,18 +215,21 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
       ca.run(signal),
       svid.run(signal),
       housekeeping(store, clock, logger, signal),
+      federation.done,
       ...(audit ? [audit.run(signal)] : []),
     ];
 
     logger.info('tessera server started', {
       trust_domain: td.name, agent_api: agentAddress, admin_socket: cfg.adminSocket, ca_fingerprint: ca.fingerprint(),
       upstream_ca: upstream !== undefined, node_attestors: [...methods.keys()], datastore: cfg.datastore.kind,
-      ...(oauthAddress ? { oauth_api: oauthAddress } : {}),
+      ...(oauthAddress ? { oauth_api: oauthAddress } : {}), ...(ops ? { metrics_api: ops.address } : {}),
     });
 
     return {
-      agentAddress, adminSocket: cfg.adminSocket, caFingerprint: ca.fingerprint(), ca, store, oauthAddress,
+      agentAddress, adminSocket: cfg.adminSocket, caFingerprint: ca.fingerprint(), ca, store, oauthAddress, metrics, metricsAddress: ops?.address,
       async stop() {
+        // Not ready from the first moment of a stop: probes see the listener gone.
+        await ops?.close();
         aborter.abort();
         await Promise.allSettled(loops);
         for (const c of cleanups.reverse()) await Promise.resolve(c()).catch((e) => logger.warn('cleanup failed', { err: e }));

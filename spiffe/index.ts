@@ -74,6 +74,8 @@ export type { DelegationErrorCode, DelegationReason } from './delegation/errors.
 export type { DelegatedToken, Actor, RevocationKind, RevocationRecord, RevocationChecker, DelegationKey, DelegationKeySource, ServerTrust, VerifyDelegatedTokenOptions } from './delegation/types.ts';
 export { exchangeToken, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from './delegation/exchange.ts';
 export type { ExchangeTokenOptions, ExchangeTokenResult } from './delegation/exchange.ts';
+export { requestApproval, pollApproval, waitForApproval, CIBA_GRANT } from './delegation/approval.ts';
+export type { ApprovalClientOptions, RequestApprovalOptions, ApprovalRequest, ApprovedToken, PollResult } from './delegation/approval.ts';
 export { verifyDelegatedToken } from './delegation/verify.ts';
 export { DELEGATION_ALGORITHMS, importJwks, createStaticDelegationKeys } from './delegation/keys.ts';
 export type { DelegationAlgorithm } from './delegation/keys.ts';
@@ -93,3 +95,6 @@ export type { AgentExchangeOptions, AgentExchangeResult } from './delegation/age
 // ---- SDK: execution budgets (docs/attenuation.md); Biscuit attenuation is the ./biscuit entry (spiffe/biscuit/index.ts) ----
 export { BudgetClient } from './delegation/budget.ts';
 export type { BudgetClientOptions, BudgetResult } from './delegation/budget.ts';
+
+// ---- SDK: WIT-SVIDs with proof of possession (WIMSE WIT + Workload Proof Token; docs/wit-svid.md) ----
+export * from './wit/index.ts';

@@ -29,17 +29,21 @@ export async function bootstrapAgent(p: { config: AgentConfig; logger: Logger; c
   try { saved = store.load(); } catch (e) { logger.warn('ignoring unreadable agent state in data dir', { data_dir: config.dataDir, err: e as Error }); }
   const why = saved ? unusableReason(saved, config, clock.now()) : 'no saved agent SVID';
   if (saved && !why) {
-    const api = new ServerApi({ address: config.serverAddress, trustDomain: config.trustDomain, bundle: saved.bundle, svid: saved.svid, logger });
+    const api = new ServerApi({ ...servers(config), trustDomain: config.trustDomain, bundle: saved.bundle, svid: saved.svid, logger });
     const identity = new AgentIdentity({ store, api, trustDomain: config.trustDomain, logger }, saved);
     logger.info('resumed agent identity from data dir, not re-attesting', { spiffe_id: identity.spiffeId, expires_at: new Date(identity.lifetime.notAfter).toISOString() });
     return { identity, api, store, resumed: true };
   }
   logger.info('attesting to the server', { reason: why, method: config.nodeAttestor.method, server: config.serverAddress });
 
-  const trust = await retryUnavailable('fetch the server CA', () => initialTrust(config, logger, saved?.bundle), p);
+  // First contact goes to each configured server in turn while they are unreachable.
+  const addresses = [config.serverAddress, ...config.serverAddresses];
+  let contact = 0;
+  const trust = await retryUnavailable('fetch the server CA',
+    () => initialTrust(config, addresses[contact++ % addresses.length]!, logger, saved?.bundle), p);
   const factory = AGENT_ATTESTOR_FACTORIES.find((f) => f.method === config.nodeAttestor.method)!;
   const attestor = factory.create(config.nodeAttestor.config, { logger: logger.child({ attestor: factory.method }), clock, dataDir: config.dataDir });
-  const api = new ServerApi({ address: config.serverAddress, trustDomain: config.trustDomain, bundle: trust, logger });
+  const api = new ServerApi({ ...servers(config), trustDomain: config.trustDomain, bundle: trust, logger });
   try {
     const out = await retryUnavailable('attest', () => attestAgent({ api, attestor, trustDomain: config.trustDomain, logger, signal: p.signal }), p);
     store.saveBundle(out.bundle);
@@ -85,10 +89,12 @@ function unusableReason(s: AgentState, config: AgentConfig, now: number): string
   return undefined;
 }
 
-async function initialTrust(config: AgentConfig, logger: Logger, saved: TrustBundle | undefined): Promise<TrustBundle> {
+const servers = (config: AgentConfig) => ({ address: config.serverAddress, addresses: config.serverAddresses });
+
+async function initialTrust(config: AgentConfig, address: string, logger: Logger, saved: TrustBundle | undefined): Promise<TrustBundle> {
   const configured = config.trustBundlePath
     ? loadBundleFile(config.trustBundlePath, config.trustDomain)
-    : await fetchPinnedBundle({ address: config.serverAddress, trustDomain: config.trustDomain, fingerprint: config.caFingerprint!, logger });
+    : await fetchPinnedBundle({ address, trustDomain: config.trustDomain, fingerprint: config.caFingerprint!, logger });
   // A bundle learnt from the server before (after CA rotations) is trusted too.
   if (saved && saved.trustDomain.equals(config.trustDomain)) {
     const seen = new Set(configured.x509Authorities.map((d) => Buffer.from(d).toString('base64')));

@@ -37,36 +37,44 @@ export class AgentRenewal {
   async run(): Promise<void> {
     const { identity, api, clock, logger, signal } = this.p;
     const backoff = this.p.backoff ?? new Backoff({ initialMs: 1_000, maxMs: 60_000 });
+    /** When a failed renewal is tried again; undefined while none failed. */
     let due: number | undefined;
-    while (!signal.aborted) {
-      const { notBefore, notAfter } = identity.lifetime;
-      const at = due ?? halfLifeTime(notBefore, notAfter, this.receivedAt);
-      if (!(await this.sleepUntil(at))) continue;
-      if (signal.aborted) return;
-      try {
-        const { privateKey, publicKey } = await newKeyPair();
-        const chain = await api.renewAgent(await createCsr(privateKey, publicKey));
-        checkAgentSvid(chain, privateKey, identity.bundle, identity.trustDomain, identity.spiffeId);
-        identity.setSvid({ key: privateKey, chain });
-        this.receivedAt = clock.now();
-        backoff.reset();
-        due = undefined;
-        logger.info('agent SVID renewed', { spiffe_id: identity.spiffeId, expires_at: new Date(identity.lifetime.notAfter).toISOString() });
-      } catch (e) {
+    // A renewal waiting out an outage goes as soon as a server answers again, not at the
+    // next backoff step (up to a minute later, possibly past the SVID's expiry).
+    const unsubscribe = api.onConnectionChange((up) => { if (up && due !== undefined) this.kick(); });
+    try {
+      while (!signal.aborted) {
+        const { notBefore, notAfter } = identity.lifetime;
+        const at = due ?? halfLifeTime(notBefore, notAfter, this.receivedAt);
+        if (!(await this.sleepUntil(at))) continue;
         if (signal.aborted) return;
-        const err = e instanceof TesseraError ? e : undefined;
-        if (err && isAgentRevoked(err)) {
-          logger.error(`server refused to renew the agent SVID: ${revocationReason(err)}; this agent stops issuing SVIDs and has deleted its SVID from the data dir (restart it with new attestation material, e.g. a new join token, to rejoin)`,
-            { spiffe_id: identity.spiffeId, reason: revocationReason(err), err: err });
-          identity.revoke(err.message);
-          return;
+        try {
+          const { privateKey, publicKey } = await newKeyPair();
+          const chain = await api.renewAgent(await createCsr(privateKey, publicKey));
+          checkAgentSvid(chain, privateKey, identity.bundle, identity.trustDomain, identity.spiffeId);
+          identity.setSvid({ key: privateKey, chain });
+          this.receivedAt = clock.now();
+          backoff.reset();
+          due = undefined;
+          logger.info('agent SVID renewed', { spiffe_id: identity.spiffeId, expires_at: new Date(identity.lifetime.notAfter).toISOString(), server: api.address });
+        } catch (e) {
+          if (signal.aborted) return;
+          const err = e instanceof TesseraError ? e : undefined;
+          if (err && isAgentRevoked(err)) {
+            logger.error(`server refused to renew the agent SVID: ${revocationReason(err)}; this agent stops issuing SVIDs and has deleted its SVID from the data dir (restart it with new attestation material, e.g. a new join token, to rejoin)`,
+              { spiffe_id: identity.spiffeId, reason: revocationReason(err), err: err });
+            identity.revoke(err.message);
+            return;
+          }
+          const wait = backoff.next();
+          due = clock.now() + wait;
+          const expired = clock.now() >= notAfter;
+          if (expired) logger.error('agent SVID expired and cannot be renewed; retrying', { err: e as Error, retry_in_ms: wait });
+          else logger.warn('agent SVID renewal failed; retrying', { err: e as Error, retry_in_ms: wait });
         }
-        const wait = backoff.next();
-        due = clock.now() + wait;
-        const expired = clock.now() >= notAfter;
-        if (expired) logger.error('agent SVID expired and cannot be renewed; retrying', { err: e as Error, retry_in_ms: wait });
-        else logger.warn('agent SVID renewal failed; retrying', { err: e as Error, retry_in_ms: wait });
       }
+    } finally {
+      unsubscribe();
     }
   }
 

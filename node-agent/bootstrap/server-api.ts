@@ -16,6 +16,7 @@ import type { AgentRecordActionRequest } from '../../proto/gen/tessera-api/tesse
 import type { AgentRecordActionResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/AgentRecordActionResponse.ts';
 import { certificatesToPem } from '../../spiffe/pem.ts';
 import { serverIdentityCheck } from './server-identity.ts';
+import { ServerChannel } from './server-channel.ts';
 import { fromGrpcError } from './grpc-errors.ts';
 import type { TrustBundle } from './bundle.ts';
 
@@ -24,6 +25,11 @@ import type { TrustBundle } from './bundle.ts';
  * validated against the current bundle and the server's SPIFFE ID, authenticated by
  * the current agent SVID (mTLS) once the agent has one. A renewed SVID or a changed
  * bundle swaps in a new channel; listeners (the sync loop) reconnect on it.
+ *
+ * Several servers (HA on one store): calls go to one address at a time and move to the
+ * next when a connection attempt fails (server-channel.ts); the agent SVID is the same,
+ * so nothing is re-attested. Keepalive pings find a connection that went silent (a
+ * partition), which a TCP connection alone never does.
  */
 export interface AgentSvid {
   key: KeyObject;
@@ -34,37 +40,57 @@ export interface AgentSvid {
 export interface SignParams { entryId: string; csr: Uint8Array; instanceId: string }
 
 const UNARY_DEADLINE_MS = 15_000;
+/** A silent connection is declared dead after KEEPALIVE_MS + KEEPALIVE_TIMEOUT_MS (the server permits pings every 10 s). */
+const KEEPALIVE_MS = 15_000;
+const KEEPALIVE_TIMEOUT_MS = 10_000;
+
+export interface ServerApiOptions {
+  /** The server's agent API, host:port; with `addresses`, the first one tried. */
+  address: string;
+  /** More servers of the same trust domain and store to fail over to, in order. */
+  addresses?: readonly string[];
+  trustDomain: TrustDomain;
+  bundle: TrustBundle;
+  svid?: AgentSvid;
+  logger: Logger;
+}
 
 export class ServerApi {
-  private client: AgentServiceClient;
+  private readonly channel: ServerChannel<AgentServiceClient>;
   private bundle: TrustBundle;
   private svid: AgentSvid | undefined;
   private readonly listeners = new Set<() => void>();
   private closed = false;
 
-  constructor(private readonly opts: { address: string; trustDomain: TrustDomain; bundle: TrustBundle; svid?: AgentSvid; logger: Logger }) {
+  constructor(private readonly opts: ServerApiOptions) {
     this.bundle = opts.bundle;
     this.svid = opts.svid;
-    this.client = this.makeClient();
+    this.channel = new ServerChannel({ addresses: [opts.address, ...(opts.addresses ?? [])], make: (a) => this.makeClient(a), logger: opts.logger });
   }
 
   get hasSvid(): boolean { return this.svid !== undefined; }
+  /** The server address calls currently go to. */
+  get address(): string { return this.channel.address; }
+  private get client(): AgentServiceClient { return this.channel.client; }
 
   /** New trust material: new channel for every later call; the old one is closed once its calls end. */
   update(p: { bundle?: TrustBundle; svid?: AgentSvid }): void {
     if (this.closed) return;
     if (p.bundle) this.bundle = p.bundle;
     if (p.svid) this.svid = p.svid;
-    const old = this.client;
-    this.client = this.makeClient();
-    old.close();
+    this.channel.replace();
     for (const l of this.listeners) l();
   }
 
-  /** Fires after the channel was replaced (new SVID or bundle). */
+  /** Fires after the channel was replaced because of a new SVID or bundle (not on failover). */
   onCredentialsChange(l: () => void): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
+  }
+
+  /** Fires when the connection to the server is lost (false) and as soon as one is up again (true). */
+  onConnectionChange(l: (up: boolean) => void): () => void {
+    return this.channel.onConnectionChange(l);
   }
 
   attest(): grpc.ClientDuplexStream<AttestRequest, AttestResponse__Output> {
@@ -103,7 +129,7 @@ export class ServerApi {
 
   close(): void {
     this.closed = true;
-    this.client.close();
+    this.channel.close();
     this.listeners.clear();
   }
 
@@ -113,7 +139,7 @@ export class ServerApi {
     });
   }
 
-  private makeClient(): AgentServiceClient {
+  private makeClient(address: string): AgentServiceClient {
     const roots = Buffer.from(certificatesToPem(this.bundle.x509Authorities));
     const verify = { checkServerIdentity: serverIdentityCheck(this.opts.trustDomain) };
     const creds = this.svid
@@ -122,12 +148,16 @@ export class ServerApi {
         Buffer.from(certificatesToPem(this.svid.chain)), verify)
       : grpc.credentials.createSsl(roots, null, null, verify);
     const Ctor = loadAgentProto().tessera.v1.AgentService;
-    return new Ctor(this.opts.address, creds, {
+    return new Ctor(address, creds, {
       // Full entry snapshots for large agents exceed grpc-js's 4 MiB default.
       'grpc.max_receive_message_length': -1,
       // Reconnect quickly after a server restart (default backoff grows to 120 s).
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 5_000,
+      // A partition (no RST, no FIN) otherwise leaves the sync stream waiting forever.
+      'grpc.keepalive_time_ms': KEEPALIVE_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+      'grpc.keepalive_permit_without_calls': 1,
       // The server is verified by SPIFFE ID, not name; a fixed SNI avoids sending an IP as ServerName.
       'grpc.ssl_target_name_override': 'tessera-server',
     });

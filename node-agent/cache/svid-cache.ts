@@ -56,6 +56,8 @@ export interface SvidCacheOptions {
   retryBackoff?: Backoff;
   /** Retries of rotations the server refused. Default 1 s → 30 s, full jitter. */
   refusalBackoff?: Backoff;
+  /** Told after each rotation batch how many SVIDs were re-minted and how many failed (metrics). */
+  onRotation?: (rotated: number, failed: number) => void;
 }
 
 /** How often a message that every request can cause is logged, at most. */
@@ -89,7 +91,7 @@ export class SvidCache implements IdentityProvider {
 
   constructor(opts: SvidCacheOptions) {
     this.o = {
-      random: Math.random, instanceIdleMs: 600_000, sweepMs: 30_000, processAlive, ...opts,
+      random: Math.random, instanceIdleMs: 600_000, sweepMs: 30_000, processAlive, onRotation: () => {}, ...opts,
       retryBackoff: opts.retryBackoff ?? new Backoff({ initialMs: 1_000, maxMs: 30_000 }),
     };
     this.refusals = new RefusalRetries(opts.refusalBackoff);
@@ -390,6 +392,7 @@ export class SvidCache implements IdentityProvider {
     const results = await Promise.allSettled(due.map((r) =>
       this.mint(r.key, this.o.entries.get(r.entryId)!, r.instanceId, r.pid).then((fresh) => { fresh.lastUsed = r.lastUsed; return fresh; })));
     const failed = results.filter((x) => x.status === 'rejected') as PromiseRejectedResult[];
+    this.o.onRotation(results.length - failed.length, failed.length);
     if (failed.length < results.length) {
       this.refusals.succeeded();
       const expired = due.filter((r, i) => results[i]!.status === 'fulfilled' && r.notAfter <= now).length;

@@ -44,7 +44,7 @@ export const runCommand: Command = {
       trustBundlePath: optString(o, 'trust-bundle'), caFingerprint: optString(o, 'ca-fingerprint'),
       dataDir: optString(o, 'data-dir'), socketPath: optString(o, 'socket-path'),
       joinToken: optString(o, 'join-token'), logLevel: optString(o, 'log-level'),
-    }));
+    }, ctx.io.env));
     const logger = createLogger({ level: config.logLevel as LogLevel, fields: { service: 'tessera-agent' } });
     await runUntilSignal(() => startAgent(config, { logger, clock: systemClock }), logger);
     return 0;

@@ -25,6 +25,8 @@ export interface SyncedEntry {
   /** Entry-level agent claims (model, provider, version); non-empty = per-instance SVIDs. */
   claims: AgentClaims;
   perInstance: boolean;
+  /** Foreign trust domain names whose bundles this entry's workloads get (docs/federation.md). */
+  federatesWith: string[];
 }
 
 export interface EntryChange {
@@ -51,7 +53,7 @@ export class EntryCache {
   all(): SyncedEntry[] { return [...this.entries.values()]; }
 
   /** Applies one sync message (a full snapshot replaces everything) and tells listeners what changed. */
-  apply(msg: SyncEntriesResponse__Output): EntryChange {
+  apply(msg: Omit<SyncEntriesResponse__Output, 'federated_bundles'>): EntryChange {
     const change: EntryChange = { full: msg.full, upserted: [], removed: [] };
     const incoming = new Map<string, SyncedEntry>();
     for (const raw of msg.upserted) {
@@ -127,7 +129,7 @@ export class EntryCache {
         id: raw.id, spiffeId: raw.spiffe_id, selectors,
         x509SvidTtl: raw.x509_svid_ttl, jwtSvidTtl: raw.jwt_svid_ttl, dnsNames: [...raw.dns_names], hint: raw.hint,
         revision: raw.revision, expiresAt: raw.expires_at, createdAt: raw.created_at,
-        claims, perInstance: hasAgentClaims(claims),
+        claims, perInstance: hasAgentClaims(claims), federatesWith: [...raw.federates_with].sort(),
       };
     } catch (e) {
       this.logger.warn('ignoring malformed entry from server', { entry_id: raw.id, err: e as Error });
@@ -139,5 +141,5 @@ export class EntryCache {
 function sameEntry(a: SyncedEntry, b: SyncedEntry): boolean {
   return a.revision === b.revision && a.spiffeId === b.spiffeId && a.x509SvidTtl === b.x509SvidTtl && a.jwtSvidTtl === b.jwtSvidTtl
     && a.hint === b.hint && a.expiresAt === b.expiresAt && a.createdAt === b.createdAt
-    && JSON.stringify([a.selectors, a.dnsNames, a.claims]) === JSON.stringify([b.selectors, b.dnsNames, b.claims]);
+    && JSON.stringify([a.selectors, a.dnsNames, a.claims, a.federatesWith]) === JSON.stringify([b.selectors, b.dnsNames, b.claims, b.federatesWith]);
 }

@@ -20,6 +20,8 @@ export interface EntrySyncOptions {
   api: ServerApi;
   entries: EntryCache;
   onBundle(b: Bundle__Output): void;
+  /** The complete set of foreign bundles for this agent's entries (docs/federation.md), when it changed. */
+  onFederatedBundles?(bundles: Bundle__Output[]): void;
   clock: Clock;
   logger: Logger;
   signal: AbortSignal;
@@ -89,6 +91,7 @@ function oneStream(o: EntrySyncOptions, onFirst: () => void): Promise<Outcome> {
       if (done) return;
       try {
         if (msg.bundle) o.onBundle(msg.bundle);
+        if (msg.federated_bundles) o.onFederatedBundles?.(msg.federated_bundles.bundles);
         const c = o.entries.apply(msg);
         if (first) {
           first = false;

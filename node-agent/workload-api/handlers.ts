@@ -89,7 +89,7 @@ export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
         build: async () => {
           if (!verifierAllowed(w)) return undefined;
           const bundles: Record<string, Uint8Array> = {};
-          for (const [td, certs] of provider.x509Bundles()) bundles[td] = bundleDer(certs);
+          for (const [td, certs] of provider.x509Bundles(w)) bundles[td] = bundleDer(certs);
           return { crl: [], bundles };
         },
         digest: (m) => digestOf(sortedEntries(m.bundles)),
@@ -103,7 +103,7 @@ export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
         build: async () => {
           if (!verifierAllowed(w)) return undefined;
           const bundles: Record<string, Buffer> = {};
-          for (const [td, jwks] of provider.jwtBundles()) bundles[td] = Buffer.from(jwks);
+          for (const [td, jwks] of provider.jwtBundles(w)) bundles[td] = Buffer.from(jwks);
           return { bundles };
         },
         digest: (m) => digestOf(sortedEntries(m.bundles)),

@@ -45,15 +45,18 @@ export interface IdentityProvider {
   jwtSvids(w: AttestedWorkload, audience: string[], spiffeId?: string): Promise<WorkloadJwtSvid[]>;
   /** Whether any entry matches the caller (without minting anything). */
   hasIdentity(w: AttestedWorkload): boolean;
-  /** Trust domain ID ("spiffe://td") -> DER CA certs, own and federated (arrays as for `bundle`). */
-  x509Bundles(): Map<string, readonly Uint8Array[]>;
+  /**
+   * Trust domain ID ("spiffe://td") -> DER CA certs (arrays as for `bundle`): our own,
+   * plus, given the caller, the foreign ones its entries federate with (docs/federation.md).
+   */
+  x509Bundles(w?: AttestedWorkload): Map<string, readonly Uint8Array[]>;
   /**
    * Optional: bundles of the foreign trust domains the caller's entries federate
    * with (X509SVIDResponse.federated_bundles). Absent = none are sent, never all.
    */
   x509FederatedBundles?(w: AttestedWorkload): Map<string, readonly Uint8Array[]>;
-  /** Trust domain ID -> SPIFFE JWKS JSON bytes (jwt-svid keys only). */
-  jwtBundles(): Map<string, Uint8Array>;
+  /** Trust domain ID -> SPIFFE JWKS JSON bytes (jwt-svid keys only); foreign ones as for x509Bundles. */
+  jwtBundles(w?: AttestedWorkload): Map<string, Uint8Array>;
   /** Validates a JWT-SVID against the JWT bundles; throws a typed SpiffeError. */
   validateJwtSvid(token: string, audience: string): Promise<{ spiffeId: string; claims: Record<string, unknown> }>;
   /**

@@ -13,6 +13,9 @@ import { addReflection } from './reflection.ts';
 import { defaultSocketPath, prepareSocketPath } from './socket-path.ts';
 import { addDelegationService, DELEGATION_PREFIX, type DelegationOptions } from '../delegation/exchange-service.ts';
 import { addAuditService, AUDIT_PREFIX, type AuditForwarder } from '../audit/record-service.ts';
+import { addWitService } from '../wit/service.ts';
+import type { WitCache } from '../wit/cache.ts';
+import { knownMethods, metricsInterceptor, type KnownMethods, type WorkloadApiObserver } from './metrics-interceptor.ts';
 
 export interface WorkloadApiServerOptions {
   provider: IdentityProvider;
@@ -36,6 +39,10 @@ export interface WorkloadApiServerOptions {
   delegation?: DelegationOptions;
   /** Action receipts on this socket (node-agent/audit), forwarded to the server's transparency log. */
   audit?: AuditForwarder;
+  /** The WIT-SVID Profile (node-agent/wit, docs/wit-svid.md); absent: its RPCs answer Unimplemented. */
+  wit?: WitCache;
+  /** Metrics (node-agent/metrics): every request's method, status and latency. */
+  observer?: WorkloadApiObserver;
   /** Test seams. */
   peerCredentials?: PeerCredentialSource;
   procRoot?: string;
@@ -107,8 +114,10 @@ export class WorkloadApiServer {
     this.streams = new StreamHub({
       provider: opts.provider, clock, logger: this.logger, jitterMs: opts.updateJitterMs ?? 100, maxStreamsPerUid: limits.maxStreamsPerUid,
     });
+    // Filled once the services are added; the interceptor reads it per call.
+    const methods: KnownMethods = new Map();
     this.grpcServer = new grpc.Server({
-      interceptors: [callers.interceptor],
+      interceptors: [...(opts.observer ? [metricsInterceptor(opts.observer, methods)] : []), callers.interceptor],
       'grpc.max_receive_message_length': limits.maxReceiveMessageBytes,
       'grpc.max_concurrent_streams': limits.maxConcurrentStreamsPerConnection,
       // grpc-js counts calls per HTTP/2 session and closes the session (GOAWAY, then the
@@ -124,7 +133,14 @@ export class WorkloadApiServer {
       provider: opts.provider, callers, logger: this.logger, clock, options: opts.delegation,
     });
     const audit = addAuditService(this.grpcServer, { provider: opts.provider, callers, logger: this.logger, forwarder: opts.audit });
-    addReflection(this.grpcServer, { ...proto.packageDefinition, ...delegation, ...audit });
+    const wit = opts.wit ? addWitService(this.grpcServer, {
+      cache: opts.wit, provider: opts.provider, callers, streams: this.streams, logger: this.logger, allowUnauthenticatedVerifiers: opts.allowUnauthenticatedVerifiers,
+    }) : undefined;
+    const served = { ...proto.packageDefinition, ...delegation, ...audit };
+    addReflection(this.grpcServer, served);
+    for (const [path, m] of knownMethods(served)) methods.set(path, m);
+    // Metrics only, not reflection: its file defines SpiffeWorkloadAPI too, and reflection indexes services by name.
+    if (wit) for (const [path, m] of knownMethods(wit)) methods.set(path, m);
 
     listener = new PeerCredentialListener({
       socketPath: this.socketPath,

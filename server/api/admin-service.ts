@@ -40,6 +40,8 @@ export interface AdminDeps {
   /** Defaults of break-glass mints (svid.x509_ttl / svid.jwt_ttl); SPIRE's defaults if unset. */
   x509SvidTtlSeconds?: number;
   jwtSvidTtlSeconds?: number;
+  /** `iss` of JWT-SVIDs minted here (oidc_discovery.issuer). */
+  jwtIssuer?: string;
 }
 
 const MAX_TOKEN_TTL = 30 * 86_400;
@@ -164,7 +166,7 @@ export function adminHandlers(d: AdminDeps): {
   const localAuthority = localAuthorityHandlers({ ca: d.ca, logger: log, audit });
   const svid = svidAdminHandlers({
     trustDomain: d.trustDomain, ca: d.ca, clock: d.clock, logger: log, audit,
-    x509SvidTtlSeconds: d.x509SvidTtlSeconds ?? 3600, jwtSvidTtlSeconds: d.jwtSvidTtlSeconds ?? 300,
+    x509SvidTtlSeconds: d.x509SvidTtlSeconds ?? 3600, jwtSvidTtlSeconds: d.jwtSvidTtlSeconds ?? 300, jwtIssuer: d.jwtIssuer,
   });
   return { entry, agent, bundle, localAuthority, svid };
 }

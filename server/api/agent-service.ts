@@ -15,12 +15,16 @@ import type { X509SVIDResult } from '../../proto/gen/tessera-api/tessera/v1/X509
 import type { AgentAuthenticator } from './authn.ts';
 import type { EntryView } from './entry-view.ts';
 import { serveSync } from './sync-stream.ts';
+import type { FederatedBundleSource } from '../federation/agent-push.ts';
 import { unary as unaryHandler } from './unary.ts';
 import { errorToStatus, OK_STATUS } from './wire.ts';
 import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/log.ts';
 import { recordActionHandler } from './audit-record-action.ts';
+import { NO_OBSERVER, outcomeOf, type AgentApiObserver, type IssuedSvidType } from './observer.ts';
 import { toWireBundle, toWireSelector } from '../entries/wire.ts';
+import { WitIssuer } from '../wit/issuer.ts';
+import { mintWitSvidHandler } from '../wit/mint-handler.ts';
 
 /**
  * tessera.v1.AgentService: the transport adapter. Attest is the only RPC callable
@@ -40,6 +44,8 @@ export interface AgentServiceDeps {
   logger: Logger;
   x509SvidTtlSeconds: number;
   jwtSvidTtlSeconds: number;
+  /** WIT-SVID lifetime (server/wit); default DEFAULT_WIT_SVID_TTL_SECONDS. */
+  witSvidTtlSeconds?: number;
   agentSvidTtlSeconds: number;
   /** How long Attest waits for each challenge response. Default 60 s. */
   challengeTimeoutMs?: number;
@@ -51,8 +57,12 @@ export interface AgentServiceDeps {
   maxConcurrentAttestations?: number;
   /** Open SyncEntries streams per agent. Default 8 (an agent needs one). */
   maxSyncStreamsPerAgent?: number;
+  /** Foreign trust domains' bundles (docs/federation.md), pushed on sync streams to agents whose entries federate with them. */
+  foreignBundles?: FederatedBundleSource;
   /** The transparency log (docs/audit.md): issuance events and action receipts; absent = audit.enabled false. */
   audit?: AuditLog;
+  /** Metrics (server/metrics): issuance and attestation outcomes, sync streams, push lag. */
+  observer?: AgentApiObserver;
 }
 
 /** agent_instance_id as agents derive it (docs/architecture.md): "inst_" + 22 base64url characters. */
@@ -82,6 +92,12 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
   const attestation: AttestationDeps = { ...d.attestation, exclusive: d.attestation.exclusive ?? ((id, fn) => d.authn.exclusive(id, fn)) };
 
   const unary = <Req, Res>(name: string, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>) => unaryHandler(log, name, fn);
+  const obs = d.observer ?? NO_OBSERVER;
+  /** A one-SVID RPC whose outcome is counted. */
+  const issuing = <Req, Res>(type: IssuedSvidType, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>) =>
+    async (call: grpc.ServerUnaryCall<Req, Res>): Promise<Res> => {
+      try { const r = await fn(call); obs.svidIssued(type, 'ok'); return r; } catch (e) { obs.svidIssued(type, outcomeOf(e)); throw e; }
+    };
 
   const authorizedEntry = (agentId: string, entryId: string): RegistrationEntry => {
     const e = d.view.isAuthorized(agentId, entryId);
@@ -145,6 +161,8 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
             return;
           }
           const p = msg.params;
+          // Unauthenticated callers choose the method string: only configured names become labels.
+          const methodLabel = attestation.methods.has(p.method) ? p.method : 'unknown';
           const challenge = (c: Uint8Array) => new Promise<Uint8Array>((resolve, reject) => {
             if (ended) return reject(streamEnded());
             const timer = setTimeout(() => reject(deadline('ERR_ATTEST_CHALLENGE_TIMEOUT', 'no challenge response within the deadline')), limits.challengeMs);
@@ -156,6 +174,8 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
           });
           attestAgent(attestation, { method: p.method, payload: p.payload, csr: p.csr }, { challenge, signal: ac.signal })
             .then((out) => {
+              obs.attestation(methodLabel, 'ok');
+              obs.svidIssued('agent', 'ok');
               if (ended) return;
               call.write({
                 result: {
@@ -171,6 +191,7 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
               const code = typeof (e as { code?: unknown } | null)?.code === 'string' ? (e as { code: string }).code : 'unknown';
               const message = e instanceof Error ? e.message : String(e);
               log.warn('attestation failed', { err: e instanceof Error ? e : new Error(message), method: clip(p.method, 64) });
+              obs.attestation(methodLabel, outcomeOf(e));
               // Bounded: unauthenticated peers can cause these rows at will.
               await d.store.appendAudit({
                 time: Math.floor(d.clock.now() / 1000), event: 'agent.attestation_failed', subject: clip(p.method, 64),
@@ -200,7 +221,7 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
       });
     },
 
-    RenewAgent: unary('RenewAgent', async (call) => {
+    RenewAgent: unary('RenewAgent', issuing('agent', async (call) => {
       const peer = await d.authn.authenticate(call);
       const { spki, uriSans } = SvidSigner.readCsr(call.request.csr, 'csr');
       if (uriSans.length > 0 && (uriSans.length !== 1 || uriSans[0] !== peer.id.toString())) {
@@ -220,7 +241,7 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
         await d.store.appendAudit({ time: now, event: 'agent.renewed', subject: agentId, data: { serial: svid.serial, previous: agent.serial } });
         return { svid_chain: svid.chain.map((c) => Buffer.from(c)) };
       });
-    }),
+    })),
 
     SyncEntries(call) {
       d.authn.authenticate(call).then((peer) => {
@@ -232,11 +253,16 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
           throw resourceExhausted('ERR_SYNC_STREAMS', `agent ${agentId} already has ${open} entry sync streams open (at most ${limits.syncPerAgent})`);
         }
         syncStreams.set(agentId, open + 1);
+        const closedGauge = obs.syncStreamOpened();
         const released = () => {
+          closedGauge();
           const n = (syncStreams.get(agentId) ?? 1) - 1;
           if (n > 0) syncStreams.set(agentId, n); else syncStreams.delete(agentId);
         };
-        return serveSync(call, peer, { view: d.view, store: d.store, ca: d.ca, authn: d.authn, logger: log, clock: d.clock, onClose: released });
+        return serveSync(call, peer, {
+          view: d.view, store: d.store, ca: d.ca, authn: d.authn, logger: log, clock: d.clock, onClose: released, onPush: (seq) => obs.pushed(seq),
+          foreign: d.foreignBundles,
+        });
       }).catch((e) => { log.info('SyncEntries rejected', { err: e }); call.emit('error', toGrpcError(e)); });
     },
 
@@ -250,14 +276,12 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
         try {
           const e = authorizedEntry(peer.id.toString(), p.entry_id);
           const claims = claimsFor(e, p.instance_id);
-          const { spki, uriSans } = await SvidSigner.readCsrAsync(p.csr, 'params.csr');
-          if (uriSans.length > 0 && (uriSans.length !== 1 || uriSans[0] !== e.spiffeId.toString())) {
-            throw permissionDenied('ERR_CSR_ID_MISMATCH', `csr URI SAN ${clip(uriSans.join(', '))} is not entry ${e.id}'s SPIFFE ID ${e.spiffeId}`);
-          }
           // Only the key is taken from the CSR: the SANs, basicConstraints and key usage come from
-          // the entry and the fixed SVID profile, whatever else the CSR asks for.
-          const svid = await d.signer.signX509Async({
-            spiffeId: e.spiffeId, publicKey: spki, ttlSeconds: e.x509SvidTtl || d.x509SvidTtlSeconds, dnsNames: e.dnsNames, claims,
+          // the entry and the fixed SVID profile, whatever else the CSR asks for. A CSR URI SAN other
+          // than the entry's ID is refused before signing (on the signing pool's threads when set).
+          const svid = await d.signer.signCsr({
+            spiffeId: e.spiffeId, csr: p.csr, field: 'params.csr', expectUriSan: e.spiffeId.toString(), expectedAs: `entry ${e.id}'s SPIFFE ID`,
+            ttlSeconds: e.x509SvidTtl || d.x509SvidTtlSeconds, dnsNames: e.dnsNames, claims,
           });
           // Queued, not awaited to commit: no round trip on the issuance path (server/audit/batcher.ts).
           await d.audit?.record({
@@ -265,15 +289,17 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
             resource: e.spiffeId.toString(), action: 'issue', decision: 'allow',
             detail: { serial: svid.serial, entry_id: e.id, ttl: e.x509SvidTtl || d.x509SvidTtlSeconds, not_after: Math.floor(svid.notAfter / 1000), claims },
           });
+          obs.svidIssued('x509', 'ok');
           return { status: OK_STATUS, entry_id: e.id, cert_chain: svid.chain.map((c) => Buffer.from(c)), expires_at: Math.floor(svid.notAfter / 1000) };
         } catch (err) {
+          obs.svidIssued('x509', outcomeOf(err));
           return { status: errorToStatus(err), entry_id: clip(p.entry_id, 128), cert_chain: [], expires_at: 0 };
         }
       }));
       return { results };
     }),
 
-    MintJWTSVID: unary('MintJWTSVID', async (call) => {
+    MintJWTSVID: unary('MintJWTSVID', issuing('jwt', async (call) => {
       const peer = await d.authn.authenticate(call);
       const r = call.request;
       const e = authorizedEntry(peer.id.toString(), r.entry_id);
@@ -299,7 +325,11 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
         },
       });
       return { token, expires_at: expiresAt };
-    }),
+    })),
+
+    MintWITSVID: unary('MintWITSVID', issuing('wit', mintWitSvidHandler({
+      authn: d.authn, issuer: new WitIssuer(d.ca, d.clock), clock: d.clock, audit: d.audit, ttlSeconds: d.witSvidTtlSeconds, authorizedEntry, claimsFor,
+    }))),
 
     GetBundle: unary('GetBundle', async (call) => {
       await d.authn.authenticate(call);

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { TLSSocket } from 'node:tls';
 import type { Clock } from '../../common/clock.ts';
-import { permissionDenied } from '../../common/errors.ts';
+import { permissionDenied, TesseraError } from '../../common/errors.ts';
 import type { SpiffeId } from '../../spiffe/id.ts';
 import { verifyX509Svid } from '../../spiffe/x509svid/verify.ts';
 import { X509Bundle } from '../../spiffe/bundle/x509bundle.ts';
@@ -46,7 +46,11 @@ export class AgentAuthenticator {
   /** Parsed CA certificates per slot: parsed once, not on every agent RPC. */
   private slotCerts = new WeakMap<CaSlot, X509Certificate>();
 
-  constructor(private readonly o: { ca: CaManager; store: Pick<Datastore, 'getAgent'>; clock: Clock }) {}
+  constructor(private readonly o: {
+    ca: CaManager; store: Pick<Datastore, 'getAgent'>; clock: Clock;
+    /** The agent records as of the last change applied (the entry index): used only while the datastore is unreachable. */
+    fallback?: { getAgent(agentId: string): AttestedAgent | undefined };
+  }) {}
 
   /**
    * Runs `fn` after every earlier exclusive() call for this agent ID has settled.
@@ -132,7 +136,17 @@ export class AgentAuthenticator {
 
   async authenticate(call: CallWithAuth): Promise<AuthenticatedAgent> {
     const { id, serial, notAfter } = this.verifyPeer(call);
-    const agent = await this.o.store.getAgent(id.toString());
+    let agent: AttestedAgent | undefined;
+    try {
+      agent = await this.o.store.getAgent(id.toString());
+    } catch (e) {
+      // An outage of the datastore must not stop signing for agents it already knows:
+      // the index's record is at most one missed change old (a ban or renewal made
+      // through another server during the outage).
+      const cached = e instanceof TesseraError && e.kind === 'unavailable' ? this.o.fallback?.getAgent(id.toString()) : undefined;
+      if (!cached) throw e;
+      agent = cached;
+    }
     this.checkRecord(id, serial, agent);
     return { id, serial, notAfter, agent: agent! };
   }

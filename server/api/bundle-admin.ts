@@ -62,7 +62,7 @@ export function federatedBundleHandlers(d: BundleAdminDeps): FederatedHandlers {
 }
 
 /** Checks every authority parses (InvalidArgument naming the item). */
-function fromWire(td: TrustDomain, b: Bundle__Output): Omit<BundleRecord, 'sequence'> {
+export function fromWire(td: TrustDomain, b: Bundle__Output): Omit<BundleRecord, 'sequence'> {
   if (b.x509_authorities.length === 0 && b.jwt_authorities.length === 0) {
     throw invalidArgument('ERR_BUNDLE_EMPTY', 'the bundle has no X.509 and no JWT authorities');
   }

@@ -20,9 +20,12 @@ const MAX_TTL = 30 * 86_400;
 export function svidAdminHandlers(d: {
   trustDomain: TrustDomain; ca: CaManager; clock: Clock; logger: Logger;
   x509SvidTtlSeconds: number; jwtSvidTtlSeconds: number;
+  /** `iss` of minted JWT-SVIDs (oidc_discovery.issuer, docs/oidc-discovery.md). */
+  jwtIssuer?: string;
   audit(event: string, subject: string, data?: Record<string, unknown>): Promise<void>;
 }): SvidAdminHandlers {
   const signer = new SvidSigner(d.ca, d.clock);
+  signer.jwtIssuer = d.jwtIssuer;
   const log = d.logger;
   const idArg = (s: string): SpiffeId => {
     let id: SpiffeId;

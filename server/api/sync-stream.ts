@@ -10,6 +10,7 @@ import { withTaint } from '../ca/local-authority.ts';
 import type { SyncEntriesResponse } from '../../proto/gen/tessera-api/tessera/v1/SyncEntriesResponse.ts';
 import type { AgentAuthenticator, AuthenticatedAgent } from './authn.ts';
 import type { EntryView } from './entry-view.ts';
+import { FederatedBundlePush, type FederatedBundleSource } from '../federation/agent-push.ts';
 
 /**
  * One agent's authorized-entry stream: the full set (and the bundle) on connect,
@@ -21,13 +22,21 @@ import type { EntryView } from './entry-view.ts';
 export async function serveSync(
   call: grpc.ServerWritableStream<unknown, SyncEntriesResponse>,
   peer: AuthenticatedAgent,
-  d: { view: EntryView; store: Pick<Datastore, 'getAgent' | 'subscribe'>; ca: Pick<CaManager, 'bundle' | 'onChange' | 'taintedSlots'>; authn: AgentAuthenticator; logger: Logger; clock: Clock; onClose?: () => void },
+  d: {
+    view: EntryView; store: Pick<Datastore, 'getAgent' | 'subscribe'>; ca: Pick<CaManager, 'bundle' | 'onChange' | 'taintedSlots'>; authn: AgentAuthenticator;
+    logger: Logger; clock: Clock; onClose?: () => void;
+    /** Told the datastore sequence of each change written (metrics: push lag). */
+    onPush?: (sequence: number) => void;
+    /** Foreign bundles (docs/federation.md): pushed for the trust domains the agent's entries federate with. */
+    foreign?: FederatedBundleSource;
+  },
 ): Promise<void> {
   const agentId = peer.id.toString();
   let closed = false;
   let unwatch = () => {};
   let unsubscribe = () => {};
   let unfollowBundle = () => {};
+  let unfollowFederated = () => {};
   // Agent record checks are async: run them one at a time, in order.
   let queue = Promise.resolve();
   const expiry = new AbortController();
@@ -38,6 +47,7 @@ export async function serveSync(
     unwatch();
     unsubscribe();
     unfollowBundle();
+    unfollowFederated();
     d.onClose?.();
     if (err) call.emit('error', toGrpcError(err));
     else call.end();
@@ -66,9 +76,11 @@ export async function serveSync(
   function open(): void {
     const first = d.ca.bundle();
     let bundleSeq = first.sequence;
+    const federated = d.foreign ? new FederatedBundlePush(d.foreign, () => d.view.authorizedEntries(agentId)) : undefined;
     unwatch = d.view.watch(agentId, (c) => {
       if (closed) return;
-      call.write({ full: false, upserted: c.upserted.map(toWireEntry), deleted_ids: c.deletedIds, sequence: c.sequence });
+      call.write({ full: false, upserted: c.upserted.map(toWireEntry), deleted_ids: c.deletedIds, sequence: c.sequence, federated_bundles: federated?.afterEntries(c.upserted) });
+      d.onPush?.(c.sequence);
     });
     unfollowBundle = d.ca.onChange((ev) => {
       if (closed || (ev !== 'bundle' && ev !== 'taint')) return;
@@ -78,6 +90,9 @@ export async function serveSync(
       bundleSeq = b.sequence;
       call.write({ full: false, upserted: [], deleted_ids: [], sequence: d.view.sequence, bundle: withTaint(toWireBundle(b), d.ca) });
     });
+    unfollowFederated = federated?.follow((set) => {
+      if (!closed) call.write({ full: false, upserted: [], deleted_ids: [], sequence: d.view.sequence, federated_bundles: set });
+    }) ?? (() => {});
     unsubscribe = d.store.subscribe((ev) => {
       if (closed) return;
       if (ev.kind === 'agent_delete' && ev.id === agentId) {
@@ -93,7 +108,7 @@ export async function serveSync(
     });
     call.write({
       full: true, upserted: d.view.authorizedEntries(agentId).map(toWireEntry), deleted_ids: [], sequence: d.view.sequence,
-      bundle: withTaint(toWireBundle(first), d.ca),
+      bundle: withTaint(toWireBundle(first), d.ca), federated_bundles: federated?.initial(),
     });
     // The record may have changed between authentication and the subscription above.
     later(async () => { d.authn.checkRecord(peer.id, peer.serial, await d.store.getAgent(agentId)); });

@@ -1,14 +1,15 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../../common/clock.ts';
-import { invalidArgument } from '../../common/errors.ts';
+import { internal, invalidArgument, permissionDenied } from '../../common/errors.ts';
 import type { AgentClaims } from '../../spiffe/agent-claims.ts';
 import type { SpiffeId } from '../../spiffe/id.ts';
 import { parseCsr, parseCsrAsync, type ParsedCsr } from '../../spiffe/x509svid/csr.ts';
 import {
   createAsyncLeafIssuer, createLeafIssuer, randomSerial, type AsyncLeafIssuer, type CaSigner, type LeafIssuer, type LeafParams,
 } from '../../spiffe/x509svid/template.ts';
-import { signJwtSvid } from '../../spiffe/jwtsvid/sign.ts';
+import { signJwtSvidSync, type JwtSigningKey } from '../../spiffe/jwtsvid/sign.ts';
 import type { CaManager, CaSlot } from './manager.ts';
+import type { SigningPool } from './sign-pool.ts';
 
 /**
  * The SVID signing path: CSR in, DER chain out (leaf first, then our CA when it is
@@ -25,6 +26,17 @@ export interface X509SignRequest {
   dnsNames?: string[];
   ipAddresses?: string[];
   claims?: AgentClaims;
+}
+
+/** A CSR to sign as it arrives in BatchSignX509SVID: checked and signed in one step. */
+export interface CsrSignRequest extends Omit<X509SignRequest, 'csr' | 'publicKey'> {
+  csr: Uint8Array;
+  /** Field name for error messages. */
+  field?: string;
+  /** A CSR with URI SANs must carry exactly this one (PermissionDenied otherwise), checked before signing. */
+  expectUriSan?: string;
+  /** How the refusal names expectUriSan (default "the requested SPIFFE ID"). */
+  expectedAs?: string;
 }
 
 export interface SignedX509 {
@@ -47,6 +59,10 @@ const BACKDATE_MS = 10_000;
 export class SvidSigner {
   private issuers = new WeakMap<CaSlot, LeafIssuer>();
   private asyncIssuers = new WeakMap<CaSlot, AsyncLeafIssuer>();
+  /** `iss` of JWT-SVIDs: the OIDC discovery issuer when configured (docs/oidc-discovery.md). */
+  jwtIssuer: string | undefined;
+  /** Worker threads for signCsr (server/ca/sign-pool.ts); absent: the libuv threadpool path. */
+  pool: SigningPool | undefined;
 
   constructor(private readonly ca: CaManager, private readonly clock: Clock) {}
 
@@ -83,6 +99,31 @@ export class SvidSigner {
     return { chain: this.chainFor(slot, await issue(params)), serial, notAfter };
   }
 
+  /**
+   * CSR in, chain out, with the CSR's URI SAN compared before anything is signed. On
+   * the signing pool when one is set (key import, proof of possession and leaf
+   * signature all on a worker thread), else as readCsrAsync + signX509Async.
+   */
+  async signCsr(r: CsrSignRequest): Promise<SignedX509> {
+    const field = r.field ?? 'csr';
+    checkCsrPresent(r.csr, field);
+    if (!this.pool) {
+      const { spki, uriSans } = await SvidSigner.readCsrAsync(r.csr, field);
+      checkUriSans(uriSans, r);
+      return this.signX509Async({ ...r, csr: undefined, publicKey: spki });
+    }
+    const slot = this.ca.active();
+    const { params, serial, notAfter } = this.leafParams(slot, r, new Uint8Array());
+    const res = await this.pool.sign(slot.id, { certificate: slot.certificate, privateKey: slot.privateKey, chain: slot.upstreamChain }, {
+      csr: new Uint8Array(r.csr), spiffeId: params.spiffeId.toString(), notBefore: params.notBefore.getTime(), notAfter: params.notAfter.getTime(),
+      serial: params.serial!, dnsNames: params.dnsNames, ipAddresses: params.ipAddresses, claims: params.claims, expectUriSan: r.expectUriSan,
+    });
+    if ('leaf' in res) return { chain: this.chainFor(slot, res.leaf), serial, notAfter };
+    if (res.error === 'csr') throw csrInvalid(new Error(res.message), field);
+    if (res.error === 'id_mismatch') throw idMismatch(res.message, r);
+    throw internal('ERR_SIGNING_FAILED', `cannot issue an X.509-SVID for ${r.spiffeId}: ${res.message}`);
+  }
+
   private leafParams(slot: CaSlot, r: X509SignRequest, publicKey: KeyObject | Uint8Array): { params: LeafParams; serial: string; notAfter: number } {
     const now = this.clock.now();
     // Never beyond the CA; X.509 times have second precision.
@@ -110,12 +151,21 @@ export class SvidSigner {
     const slot = this.ca.active();
     const now = this.clock.now();
     const expiresAt = Math.floor(Math.min(now + r.ttlSeconds * 1000, slot.notAfter) / 1000);
-    const token = await signJwtSvid({
+    const token = signJwtSvidSync({
       id: r.spiffeId, audience: r.audience, expiresAt: new Date(expiresAt * 1000), issuedAt: new Date(now),
-      claims: r.claims, key: { kid: slot.jwtKey.kid, privateKey: slot.jwtKey.privateKey, alg: 'ES256' },
+      claims: r.claims, key: jwtKeyOf(slot), issuer: this.jwtIssuer,
     });
     return { token, expiresAt };
   }
+}
+
+const jwtKeys = new WeakMap<CaSlot, JwtSigningKey>();
+
+/** The slot's JWT signing key in the shape signJwtSvidSync takes, one object per slot. */
+function jwtKeyOf(slot: CaSlot): JwtSigningKey {
+  let k = jwtKeys.get(slot);
+  if (!k) { k = { kid: slot.jwtKey.kid, privateKey: slot.jwtKey.privateKey, alg: 'ES256' }; jwtKeys.set(slot, k); }
+  return k;
 }
 
 /** The leaf issuer for a CA slot, built once per slot (the DER template is precomputed). */
@@ -127,6 +177,15 @@ function issuerFor<I>(cache: WeakMap<CaSlot, I>, slot: CaSlot, create: (ca: CaSi
   }
   return issue;
 }
+
+function checkUriSans(uriSans: string[], r: CsrSignRequest): void {
+  const expect = r.expectUriSan;
+  if (expect === undefined || uriSans.length === 0 || (uriSans.length === 1 && uriSans[0] === expect)) return;
+  throw idMismatch(uriSans.join(', '), r);
+}
+
+const idMismatch = (got: string, r: CsrSignRequest): Error => permissionDenied('ERR_CSR_ID_MISMATCH',
+  `csr URI SAN ${got.length > 256 ? `${got.slice(0, 256)}…` : got} is not ${r.expectedAs ?? 'the requested SPIFFE ID'} ${r.expectUriSan}`);
 
 function checkCsrPresent(csr: Uint8Array, field: string): void {
   if (!csr || csr.length === 0) throw invalidArgument('ERR_CSR_MISSING', `${field} is required`);

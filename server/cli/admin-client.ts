@@ -9,7 +9,7 @@ import type { AgentAdminClient } from '../../proto/gen/tessera-api/tessera/v1/Ag
 import type { BundleAdminClient } from '../../proto/gen/tessera-api/tessera/v1/BundleAdmin.ts';
 import type { LocalAuthorityAdminClient } from '../../proto/gen/tessera-api/tessera/v1/LocalAuthorityAdmin.ts';
 import type { SvidAdminClient } from '../../proto/gen/tessera-api/tessera/v1/SvidAdmin.ts';
-import { loadServerConfig } from '../config.ts';
+import { serverAdminSocket } from '../config.ts';
 
 /**
  * The CLI's connection to the admin socket. Found by --socket, else the config file
@@ -35,7 +35,7 @@ export function socketPath(o: OptionValues, env: NodeJS.ProcessEnv): string {
   const flag = optString(o, 'socket');
   if (flag) return flag;
   const cfg = optString(o, 'config');
-  if (cfg) return loadServerConfig(cfg).adminSocket;
+  if (cfg) return serverAdminSocket(cfg);
   return env.TESSERA_ADMIN_SOCKET || DEFAULT_SOCKET;
 }
 

@@ -4,7 +4,9 @@ import { auditCommands } from './audit.ts';
 import { bundleCommands } from './bundle.ts';
 import { delegationCommands } from './delegation.ts';
 import { clientCommands } from './client.ts';
+import { configCommands } from './config.ts';
 import { entryCommands } from './entry.ts';
+import { federationCommands } from './federation.ts';
 import { healthcheckCommand } from './healthcheck.ts';
 import { localAuthorityCommands } from './localauthority.ts';
 import { mintCommands } from './mint.ts';
@@ -12,7 +14,7 @@ import { runCommand } from './run.ts';
 
 /** tessera-server: `run` plus the admin verbs (talking to the admin socket). */
 export const COMMANDS = [runCommand, ...entryCommands, ...agentCommands, ...bundleCommands, ...localAuthorityCommands, ...mintCommands,
-  ...delegationCommands, ...auditCommands, healthcheckCommand, ...clientCommands];
+  ...delegationCommands, ...auditCommands, healthcheckCommand, ...clientCommands, ...federationCommands, ...configCommands];
 
 COMMANDS.push(completionCommand('tessera-server', () => COMMANDS));
 

@@ -8,6 +8,8 @@ export type WriteFn<T> = (c: SqlConn, log: LogChange) => Promise<T>;
 
 interface Job {
   fn: WriteFn<unknown>;
+  /** Plain batches run their jobs in key order (see submit). */
+  key?: string;
   /** Unix seconds the caller asked at: the time its change rows carry. */
   time: number;
   events: ChangeEvent[];
@@ -41,15 +43,26 @@ export class GroupCommit {
   private queue: Job[] = [];
   private running = false;
 
+  /**
+   * `changeLog: false` (single-use writes, docs in SqlDriver.transaction): batches run in
+   * plain transactions, not behind the change-log lock, and may append no events.
+   */
   constructor(
     private readonly driver: SqlDriver,
     private readonly now: () => number,
     private readonly afterCommit: (events: ChangeEvent[]) => void,
+    private readonly opts: { changeLog: boolean } = { changeLog: true },
   ) {}
 
-  submit<T>(fn: WriteFn<T>): Promise<T> {
+  /**
+   * `key` (plain batches): the row the write takes, e.g. "used:<hash>". A batch runs its
+   * jobs sorted by key (same key: in submission order, so the first use of a hash wins),
+   * keyless ones last: every server then locks rows in one global order, and two
+   * servers' batches cannot deadlock over the same rows.
+   */
+  submit<T>(fn: WriteFn<T>, key?: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, time: this.now(), events: [], resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ fn, key, time: this.now(), events: [], resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -78,15 +91,17 @@ export class GroupCommit {
 
   /** Commits `jobs` (minus those that throw); returns the error when the database itself failed. */
   private async commit(jobs: Job[]): Promise<Error | undefined> {
-    let pending = jobs;
+    let pending = this.opts.changeLog ? jobs : jobs.sort(byKey);
     while (pending.length) {
       let thrower: Job | undefined;
+      const transaction = this.opts.changeLog ? this.driver.writeTransaction.bind(this.driver) : this.driver.transaction.bind(this.driver);
       try {
-        await this.driver.writeTransaction(async (c) => {
+        await transaction(async (c) => {
           thrower = undefined;
           for (const job of pending) {
             job.events = []; // a retried transaction starts over
             const log: LogChange = async (kind, id) => {
+              if (!this.opts.changeLog) throw new Error(`a plain write cannot append change events (${kind} ${id})`);
               const rows = await c.all('INSERT INTO changes (kind, id, time) VALUES (?, ?, ?) RETURNING seq', [kind, id, job.time]);
               job.events.push({ seq: Number(rows[0]!.seq), kind, id });
             };
@@ -117,9 +132,23 @@ export class GroupCommit {
 }
 
 const unavailable = (err: unknown) => err instanceof TesseraError && err.kind === 'unavailable';
+/** Stable (Array.prototype.sort is): equal keys keep their order; keyless jobs go last. */
+const byKey = (a: Job, b: Job): number =>
+  (a.key === b.key ? 0 : a.key === undefined ? 1 : b.key === undefined ? -1 : a.key < b.key ? -1 : 1);
 
 /** Audit rows per INSERT: 4 parameters each, well under either engine's parameter limit. */
 const MAX_AUDIT_ROWS = 500;
+
+/** One audit-table row as INSERT parameters: time, event, subject, data (JSON text). */
+export type AuditRow = [number, string, string, string];
+
+/** Audit rows, in order, as multi-row INSERTs of at most MAX_AUDIT_ROWS (inside the caller's transaction, if any). */
+export async function insertAuditRows(c: SqlConn, rows: readonly AuditRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += MAX_AUDIT_ROWS) {
+    const chunk = rows.slice(i, i + MAX_AUDIT_ROWS);
+    await c.run(`INSERT INTO audit (time, event, subject, data) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')}`, chunk.flat());
+  }
+}
 
 /**
  * Group commit for the audit trail: rows appended while an insert is running go into
@@ -129,13 +158,12 @@ const MAX_AUDIT_ROWS = 500;
  * its own so that one bad row fails alone.
  */
 export class AuditAppender {
-  private queue: { params: unknown[]; resolve(): void; reject(err: unknown): void }[] = [];
+  private queue: { params: AuditRow; resolve(): void; reject(err: unknown): void }[] = [];
   private running = false;
 
   constructor(private readonly driver: SqlDriver) {}
 
-  /** `params`: time, event, subject, data (JSON text). */
-  append(params: [number, string, string, string]): Promise<void> {
+  append(params: AuditRow): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ params, resolve, reject });
       if (this.running) return;
@@ -161,8 +189,7 @@ export class AuditAppender {
     }
   }
 
-  private insert(rows: unknown[][]): Promise<number> {
-    return this.driver.read((c) => c.run(
-      `INSERT INTO audit (time, event, subject, data) VALUES ${rows.map(() => '(?, ?, ?, ?)').join(', ')}`, rows.flat()));
+  private insert(rows: AuditRow[]): Promise<void> {
+    return this.driver.read((c) => insertAuditRows(c, rows));
   }
 }

@@ -33,6 +33,11 @@ const MIGRATION_LOCK_KEY = '8392585648256934242';
 const PUMP_BATCH = 1000;
 /** Longest pause between LISTEN reconnect attempts: the feed is back soon after the database. */
 const MAX_RECONNECT_DELAY_MS = 5000;
+/** Runs of a plain transaction aborted by a deadlock or serialization failure before its error is returned. */
+const MAX_CONFLICT_ATTEMPTS = 4;
+/** deadlock_detected, serialization_failure: the transaction did nothing and may simply run again. */
+const isConflict = (err: unknown): boolean =>
+  /^(40P01|40001)$/.test(String(((err as { cause?: { code?: unknown } })?.cause ?? err as { code?: unknown })?.code ?? ''));
 
 /**
  * PostgreSQL store: several servers share one database. Writers that append to the
@@ -258,14 +263,35 @@ class PostgresDriver implements SqlDriver {
   }
 
   writeTransaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
+    // One round trip each to start and to finish: the advisory lock is held as briefly as
+    // the work allows. The notification is delivered by PostgreSQL at COMMIT, never for a
+    // rolled-back write.
+    return this.inTransaction(`BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`, `SELECT pg_notify('${CHANNEL}', ''); COMMIT`, fn);
+  }
+
+  async transaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.inTransaction('BEGIN', 'COMMIT', fn);
+      } catch (err) {
+        // Two transactions locking the same rows in opposite order: PostgreSQL aborts one;
+        // nothing of it committed, so it runs again. (Single-use batches take their rows in
+        // key order, group-commit.ts, so this is the rare case, not the common one.)
+        if (attempt >= MAX_CONFLICT_ATTEMPTS || !isConflict(err)) throw err;
+        // A moment apart (jittered): rerun at once, it would meet the other still running.
+        await new Promise((r) => setTimeout(r, (5 + 20 * Math.random()) * attempt));
+      }
+    }
+  }
+
+  /** `begin`, fn, `commit` on one pooled connection; rolled back when any of them throws. */
+  private inTransaction<T>(begin: string, commit: string, fn: (c: SqlConn) => Promise<T>): Promise<T> {
     return this.withClient(async (client) => {
-      // One round trip each to start and to finish: the advisory lock is held as briefly as the work allows.
       try {
         // Inside the try: a lock wait cut short by statement_timeout must still roll back.
-        await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK_KEY})`);
+        await client.query(begin);
         const r = await fn(this.conn(client));
-        // Delivered by PostgreSQL at COMMIT, never for a rolled-back write.
-        await client.query(`SELECT pg_notify('${CHANNEL}', ''); COMMIT`);
+        await client.query(commit);
         return r;
       } catch (err) {
         // A connection that is gone or still busy with a timed-out statement cannot roll

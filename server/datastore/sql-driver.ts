@@ -28,6 +28,14 @@ export interface SqlDriver {
    * callers' writes in one transaction and may run a write again after a rollback.
    */
   writeTransaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction that is NOT serialised against change-log writers (no
+   * change events, no notification): for writes whose exactly-once rule is their own
+   * conditional statement (a unique key, `WHERE used_at = 0`), which the database
+   * enforces across servers by row locks. Rolls back on throw; a deadlock between such
+   * transactions on two servers runs `fn` again. Same error classes as writeTransaction.
+   */
+  transaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T>;
   /** A single statement or read outside an explicit transaction. */
   read<T>(fn: (c: SqlConn) => Promise<T>): Promise<T>;
   close(): Promise<void>;

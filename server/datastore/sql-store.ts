@@ -5,7 +5,7 @@ import type { Logger } from '../../common/logger.ts';
 import { normalizeSelectors } from '../../spiffe/selector.ts';
 import { entryFilterSql } from './entry-filter.ts';
 import { entryExists, entryIdExists, entryNotFound, revisionMismatch } from './errors.ts';
-import { AuditAppender, GroupCommit, type WriteFn } from './group-commit.ts';
+import { AuditAppender, GroupCommit, insertAuditRows, type AuditRow, type WriteFn } from './group-commit.ts';
 import { ChangeListeners } from './listeners.ts';
 import {
   agentParams, bundleParams, ENTRY_COLUMNS, entryParams, IdCache, joinTokenHash, rowToAgent, rowToAudit,
@@ -14,9 +14,12 @@ import {
 import type { SqlConn, SqlDriver } from './sql-driver.ts';
 import * as dlg from './sql-delegation.ts';
 import * as clients from './sql-clients.ts';
+import * as federation from './sql-federation.ts';
+import type { FederationRelationshipRecord, NewFederationRelationship } from './sql-federation.ts';
 import * as budgetSql from './sql-budgets.ts';
 import * as refresh from './sql-refresh.ts';
 import type { NewRefreshToken, RefreshTokenRecord } from './sql-refresh.ts';
+import * as approvalSql from './sql-approvals.ts';
 import type { AuthorizationCodeRedemption, OAuthClientRecord } from './sql-clients.ts';
 import type {
   AttestedAgent, AuditRecord, BundleRecord, ChangeEvent, ChangeKind, Datastore, EntryFilter, EntryUpdate,
@@ -71,20 +74,31 @@ export abstract class SqlStore implements Datastore {
   protected readonly clock: Clock;
   protected readonly logger: Logger;
   private readonly writes: GroupCommit;
+  /**
+   * Single-use writes (used token hashes, code redemptions, new refresh tokens), batched
+   * into one plain transaction per turn of the event loop: one commit for all of them,
+   * and no change-log lock, since each write's conditional statement decides alone.
+   */
+  private readonly singleUse: GroupCommit;
   private readonly audits: AuditAppender;
-  /** Transparency-log appends, batched into one serialised write transaction each (sql-tlog.ts). */
-  private readonly tlogAppends: Batcher<TlogLeafInput, number>;
+  /**
+   * Transparency-log appends, batched into one serialised write transaction each
+   * (sql-tlog.ts); an item may carry its audit-table row, written in the same transaction.
+   */
+  private readonly tlogAppends: Batcher<{ leaf: TlogLeafInput; row?: AuditRow }, number>;
 
   protected constructor(protected readonly driver: SqlDriver, opts: SqlStoreOptions) {
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.listeners = new ChangeListeners(opts.logger);
     this.writes = new GroupCommit(driver, () => this.now(), (events) => this.afterCommit(events));
+    this.singleUse = new GroupCommit(driver, () => this.now(), () => undefined, { changeLog: false });
     this.audits = new AuditAppender(driver);
     this.tlogAppends = new Batcher({
       clock: opts.clock, logger: opts.logger.child({ component: 'audit-log' }), lingerMs: TLOG_LINGER_MS,
       flush: (items) => driver.writeTransaction(async (c) => {
-        const first = await tlog.appendLeaves(c, items);
+        const first = await tlog.appendLeaves(c, items.map((i) => i.leaf));
+        await insertAuditRows(c, items.flatMap((i) => (i.row ? [i.row] : [])));
         return items.map((_, i) => first + i);
       }),
     });
@@ -376,9 +390,18 @@ export abstract class SqlStore implements Datastore {
   /** The audit-table row, and the same record as an event in the transparency log (docs/audit.md). */
   async appendAudit(rec: AuditRecord): Promise<void> {
     await Promise.all([
-      this.audits.append([rec.time, rec.event, rec.subject, JSON.stringify(rec.data ?? {})]),
+      this.audits.append(auditRow(rec)),
       this.appendLog(leafOf(eventFromAuditRecord(rec))),
     ]);
+  }
+
+  /**
+   * The audit row and its log leaf through the log's batcher: one transaction per batch
+   * for both (not a commit per record), never dropped (retried while the database is
+   * away; producers bound the queue with logRoom). Resolves with the leaf index.
+   */
+  appendAuditBatched(rec: AuditRecord): Promise<number> {
+    return this.tlogAppends.submit({ leaf: leafOf(eventFromAuditRecord(rec)), row: auditRow(rec) });
   }
 
   async listAudit(filter: { subject?: string; event?: string; sinceSeq?: number; limit?: number } = {}): Promise<AuditRecord[]> {
@@ -411,12 +434,12 @@ export abstract class SqlStore implements Datastore {
 
   async createDelegationPolicy(p: NewDelegationPolicy): Promise<DelegationPolicy> {
     const now = unixSeconds(this.clock.now());
-    return this.write((c, log) => dlg.insertPolicy(c, log, p, now));
+    return this.write(async (c, log) => approvalSql.writePolicyApproval(c, await dlg.insertPolicy(c, log, p, now), p.approval));
   }
 
   async updateDelegationPolicy(p: NewDelegationPolicy & { id: string; expectRevision?: number }): Promise<DelegationPolicy> {
     const now = unixSeconds(this.clock.now());
-    return this.write((c, log) => dlg.updatePolicy(c, log, p, now));
+    return this.write(async (c, log) => approvalSql.writePolicyApproval(c, await dlg.updatePolicy(c, log, p, now), p.approval));
   }
 
   async deleteDelegationPolicy(id: string): Promise<boolean> {
@@ -424,11 +447,11 @@ export abstract class SqlStore implements Datastore {
   }
 
   async getDelegationPolicy(id: string): Promise<DelegationPolicy | undefined> {
-    return this.driver.read((c) => dlg.selectPolicy(c, id));
+    return this.driver.read(async (c) => (await approvalSql.readPolicyApprovals(c, [await dlg.selectPolicy(c, id)]))[0]);
   }
 
   async listDelegationPolicies(): Promise<DelegationPolicy[]> {
-    return this.driver.read((c) => dlg.selectPolicies(c));
+    return this.driver.read(async (c) => approvalSql.readPolicyApprovals(c, await dlg.selectPolicies(c)));
   }
 
   async addRevocation(r: Omit<RevocationRecord, 'seq'>): Promise<RevocationRecord> {
@@ -454,10 +477,12 @@ export abstract class SqlStore implements Datastore {
       // At most once a minute per store. Rows outlive their exp by 5 minutes, more than
       // any verifier's clock-skew leeway, so a token still accepted with leeway stays single-use.
       this.usedTokensPrunedAt = now;
-      await this.driver.read((c) => dlg.deleteUsedTokens(c, now - 300)).catch((err: unknown) =>
+      this.singleUse.submit((c) => dlg.deleteUsedTokens(c, now - 300)).catch((err: unknown) =>
         this.logger.warn('could not prune used single-use tokens', { err: err as Error }));
     }
-    return this.driver.read((c) => dlg.insertUsedToken(c, hash, expiresAt));
+    // The INSERT ... ON CONFLICT DO NOTHING decides: in one batch the second of a hash
+    // finds the first's row; across servers PostgreSQL's unique index makes one wait and lose.
+    return this.singleUse.submit((c) => dlg.insertUsedToken(c, hash, expiresAt), `used:${hash}`);
   }
 
   async putOAuthKey(k: OAuthKeyRecord): Promise<void> {
@@ -470,6 +495,34 @@ export abstract class SqlStore implements Datastore {
 
   async pruneOAuthKeys(before: number): Promise<number> {
     return this.write((c, log) => dlg.deleteOAuthKeys(c, log, before));
+  }
+
+  // ---- SPIFFE federation relationships (SQL in sql-federation.ts) ----
+
+  async createFederationRelationship(r: NewFederationRelationship): Promise<FederationRelationshipRecord> {
+    const now = this.now();
+    return this.write((c, log) => federation.insertRelationship(c, log, r, now));
+  }
+
+  async updateFederationRelationship(r: NewFederationRelationship): Promise<FederationRelationshipRecord> {
+    const now = this.now();
+    return this.write((c, log) => federation.updateRelationship(c, log, r, now));
+  }
+
+  async deleteFederationRelationship(trustDomain: string): Promise<boolean> {
+    return this.write((c, log) => federation.deleteRelationship(c, log, trustDomain));
+  }
+
+  async getFederationRelationship(trustDomain: string): Promise<FederationRelationshipRecord | undefined> {
+    return this.driver.read((c) => federation.selectRelationship(c, trustDomain));
+  }
+
+  async listFederationRelationships(): Promise<FederationRelationshipRecord[]> {
+    return this.driver.read((c) => federation.selectRelationships(c));
+  }
+
+  async raiseFederationBundleSequence(trustDomain: string, sequence: number): Promise<void> {
+    await this.driver.read((c) => federation.raiseBundleSequence(c, trustDomain, sequence));
   }
 
   // ---- MCP authorization: clients and codes (SQL in sql-clients.ts) ----
@@ -505,7 +558,9 @@ export abstract class SqlStore implements Datastore {
 
   async redeemAuthorizationCode(codeHash: string, issue: { jti: string; grantId: string }): Promise<AuthorizationCodeRedemption | undefined> {
     const now = unixSeconds(this.clock.now());
-    return this.driver.read((c) => clients.redeemCode(c, codeHash, now, issue));
+    // UPDATE ... WHERE used_at = 0 decides the one first redemption (row lock across servers), and
+    // the row read back in the same transaction carries what that redemption issued.
+    return this.singleUse.submit((c) => clients.redeemCode(c, codeHash, now, issue), `code:${codeHash}`);
   }
 
   // ---- execution budgets (docs/attenuation.md; SQL in sql-budgets.ts) ----
@@ -535,7 +590,7 @@ export abstract class SqlStore implements Datastore {
   // ---- transparency log (docs/audit.md; SQL in sql-tlog.ts, tree arithmetic in audit/merkle.ts) ----
 
   appendLog(leaf: TlogLeafInput): Promise<number> {
-    return this.tlogAppends.submit(leaf);
+    return this.tlogAppends.submit({ leaf });
   }
 
   logRoom(timeoutMs: number): Promise<void> {
@@ -630,10 +685,10 @@ export abstract class SqlStore implements Datastore {
     const now = unixSeconds(this.clock.now());
     if (now - this.refreshPrunedAt >= 60) {
       this.refreshPrunedAt = now;
-      await this.driver.read((c) => refresh.deleteRefresh(c, now - refresh.REFRESH_RETENTION_S)).catch((err: unknown) =>
+      this.singleUse.submit((c) => refresh.deleteRefresh(c, now - refresh.REFRESH_RETENTION_S)).catch((err: unknown) =>
         this.logger.warn('could not prune expired refresh tokens', { err: err as Error }));
     }
-    await this.driver.read((c) => refresh.insertRefresh(c, t));
+    await this.singleUse.submit((c) => refresh.insertRefresh(c, t), `refresh:${t.hash}`);
   }
 
   async getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined> {
@@ -644,6 +699,41 @@ export abstract class SqlStore implements Datastore {
     const now = unixSeconds(this.clock.now());
     // A write transaction (group-committed with concurrent writes): the UPDATE and the INSERT commit together or not at all.
     return this.write((c) => refresh.rotateRefresh(c, oldHash, now, next));
+  }
+
+  // ---- human approval of escalations (docs/attenuation.md; SQL in sql-approvals.ts) ----
+
+  /** Unix seconds of the last opportunistic prune of approval_requests. */
+  private approvalsPrunedAt = 0;
+
+  async putApprovalRequest(r: approvalSql.NewApprovalRequest): Promise<void> {
+    const now = unixSeconds(this.clock.now());
+    if (now - this.approvalsPrunedAt >= 60) {
+      this.approvalsPrunedAt = now;
+      await this.write((c) => approvalSql.deleteApprovals(c, now - approvalSql.APPROVAL_RETENTION_S)).catch((err: unknown) =>
+        this.logger.warn('could not prune expired approval requests', { err: err as Error }));
+    }
+    await this.write((c) => approvalSql.insertApproval(c, r));
+  }
+
+  async getApprovalRequest(by: { id: string } | { reqHash: string }): Promise<approvalSql.ApprovalRequestRecord | undefined> {
+    return this.driver.read((c) => approvalSql.selectApproval(c, by));
+  }
+
+  async listApprovalRequests(f?: { principals?: string[]; pendingAt?: number; limit?: number }): Promise<approvalSql.ApprovalRequestRecord[]> {
+    return this.driver.read((c) => approvalSql.selectApprovals(c, f));
+  }
+
+  async decideApprovalRequest(id: string, d: approvalSql.ApprovalDecision): Promise<boolean> {
+    return this.driver.read((c) => approvalSql.decideApproval(c, id, d));
+  }
+
+  async pollApprovalRequest(reqHash: string, clientId: string, nowMs: number): Promise<approvalSql.ApprovalPoll | undefined> {
+    return this.driver.read((c) => approvalSql.pollApproval(c, reqHash, clientId, nowMs));
+  }
+
+  async redeemApprovalRequest(reqHash: string, clientId: string, jti: string, now: number): Promise<boolean> {
+    return this.driver.read((c) => approvalSql.redeemApproval(c, reqHash, clientId, jti, now));
   }
 }
 
@@ -678,6 +768,7 @@ function sameContent(a: Omit<BundleRecord, 'sequence'>, b: Omit<BundleRecord, 's
 }
 
 const hex = (d: Uint8Array): string => Buffer.from(d).toString('hex');
+const auditRow = (rec: AuditRecord): AuditRow => [rec.time, rec.event, rec.subject, JSON.stringify(rec.data ?? {})];
 
 /** A CA certificate's notAfter in unix seconds; undefined when it does not parse (then it is never pruned). */
 export function certificateNotAfter(der: Uint8Array): number | undefined {

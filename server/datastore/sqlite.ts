@@ -145,6 +145,11 @@ class SqliteDriver implements SqlDriver {
     });
   }
 
+  /** SQLite has one writer per database: every write transaction is serialised anyway. */
+  transaction<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
+    return this.writeTransaction(fn);
+  }
+
   read<T>(fn: (c: SqlConn) => Promise<T>): Promise<T> {
     return this.exclusive(() => fn(this.conn));
   }

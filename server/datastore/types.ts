@@ -5,6 +5,8 @@ import type { Selector } from '../../spiffe/selector.ts';
 import type { DelegationPolicy, NewDelegationPolicy, RevocationRecord } from '../delegation/types.ts';
 import type { TlogCheckpoint, TlogLeaf, TlogLeafInput, TlogQuery } from './sql-tlog.ts';
 import type { NewRefreshToken, RefreshTokenRecord } from './sql-refresh.ts';
+import type { ApprovalDecision, ApprovalPoll, ApprovalRequestRecord, NewApprovalRequest } from './sql-approvals.ts';
+import type { FederationRelationshipRecord, NewFederationRelationship } from './sql-federation.ts';
 
 /**
  * The datastore is the server's source of truth; the in-memory entry index answers
@@ -93,7 +95,9 @@ export interface BundleRecord {
 
 export type ChangeKind = 'entry_upsert' | 'entry_delete' | 'agent_upsert' | 'agent_delete' | 'bundle'
   // Delegated authority (docs/delegation.md): id = policy id, revocation seq, signing-key kid.
-  | 'delegation_policy' | 'revocation' | 'oauth_key';
+  | 'delegation_policy' | 'revocation' | 'oauth_key'
+  // SPIFFE federation (docs/federation.md): id = the foreign trust domain of a relationship.
+  | 'federation';
 
 export interface ChangeEvent {
   seq: number;
@@ -184,6 +188,18 @@ export interface Datastore {
    */
   pruneBundle(trustDomain: string, expiresBefore: number): Promise<BundleRecord | undefined>;
 
+  // SPIFFE federation relationships (docs/federation.md; SQL in sql-federation.ts). Writes
+  // append a 'federation' change event; the fetched bundles are rows of the bundle table above.
+  /** A taken trust domain is already_exists ERR_FEDERATION_EXISTS. */
+  createFederationRelationship(r: NewFederationRelationship): Promise<FederationRelationshipRecord>;
+  /** Replaces the endpoint parameters (matched by trust domain); not_found ERR_FEDERATION_NOT_FOUND. */
+  updateFederationRelationship(r: NewFederationRelationship): Promise<FederationRelationshipRecord>;
+  deleteFederationRelationship(trustDomain: string): Promise<boolean>;
+  getFederationRelationship(trustDomain: string): Promise<FederationRelationshipRecord | undefined>;
+  listFederationRelationships(): Promise<FederationRelationshipRecord[]>;
+  /** Records the spiffe_sequence of a bundle just accepted from the endpoint; never lowers it. No change event. */
+  raiseFederationBundleSequence(trustDomain: string, sequence: number): Promise<void>;
+
   // Change feed: every write above appends one event.
   currentSequence(): Promise<number>;
   changesSince(seq: number, limit?: number): Promise<ChangeEvent[]>;
@@ -248,6 +264,12 @@ export interface Datastore {
 
   // Audit trail (append-only).
   appendAudit(rec: AuditRecord): Promise<void>;
+  /**
+   * The same row and leaf as appendAudit, through the log's batcher (one transaction per
+   * batch for both; never dropped: retried while the datastore is away, the queue bounded
+   * by logRoom). Resolves with the leaf index once committed.
+   */
+  appendAuditBatched(rec: AuditRecord): Promise<number>;
   listAudit(filter?: { subject?: string; event?: string; sinceSeq?: number; limit?: number }): Promise<AuditRecord[]>;
 
   // Transparency log (docs/audit.md; SQL in sql-tlog.ts). appendAudit lands here too.
@@ -279,6 +301,19 @@ export interface Datastore {
   getRefreshToken(hash: string): Promise<RefreshTokenRecord | undefined>;
   /** Marks `oldHash` used and stores `next`, atomically, only if `oldHash` is live; exactly one caller wins across servers. */
   rotateRefreshToken(oldHash: string, next: NewRefreshToken): Promise<boolean>;
+
+  // Human approval of escalations (OpenID CIBA; docs/attenuation.md; SQL in sql-approvals.ts).
+  // Delegation policies carry their `approval` (scopes, approvers) through the policy calls above.
+  putApprovalRequest(r: NewApprovalRequest): Promise<void>;
+  getApprovalRequest(by: { id: string } | { reqHash: string }): Promise<ApprovalRequestRecord | undefined>;
+  /** Oldest first; `principals`: requests one of them may decide; `pendingAt`: pending and unexpired then. */
+  listApprovalRequests(filter?: { principals?: string[]; pendingAt?: number; limit?: number }): Promise<ApprovalRequestRecord[]>;
+  /** pending → approved/denied while unexpired; false otherwise (already decided, expired, unknown). */
+  decideApprovalRequest(id: string, d: ApprovalDecision): Promise<boolean>;
+  /** Records a poll by `clientId` at `nowMs`, refusing one inside the interval (which then grows); undefined: no such request of that client. */
+  pollApprovalRequest(reqHash: string, clientId: string, nowMs: number): Promise<ApprovalPoll | undefined>;
+  /** approved → issued for `clientId` while unexpired: exactly one caller wins across servers. */
+  redeemApprovalRequest(reqHash: string, clientId: string, jti: string, now: number): Promise<boolean>;
 
   close(): Promise<void>;
 }

@@ -63,10 +63,20 @@ export function isActorPattern(input: string): boolean {
  * only deny, never widen (a blind prefix test of "spiffe:/*" would match everyone).
  */
 export function matchesAnyActor(patterns: readonly ActorPattern[], spiffeId: string): boolean {
-  for (const p of patterns) {
-    let parsed: ParsedActorPattern;
-    try { parsed = parseActorPattern(p); } catch { continue; }
-    if (parsed.matches(spiffeId)) return true;
-  }
+  for (const p of patterns) if (parsedPattern(p)?.matches(spiffeId)) return true;
   return false;
+}
+
+/** Parsed stored patterns (null: does not parse), so a token request never re-parses a policy's SPIFFE IDs. */
+const parsed = new Map<string, ParsedActorPattern | null>();
+const MAX_PARSED = 4096;
+
+function parsedPattern(p: ActorPattern): ParsedActorPattern | null {
+  let v = parsed.get(p);
+  if (v === undefined) {
+    try { v = parseActorPattern(p); } catch { v = null; }
+    if (parsed.size >= MAX_PARSED) parsed.clear();
+    parsed.set(p, v);
+  }
+  return v;
 }

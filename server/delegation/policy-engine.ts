@@ -1,6 +1,6 @@
 import { OAuthError } from '../oauth/errors.ts';
 import { matchesAnyActor } from './actor-pattern.ts';
-import type { DelegationPolicy, DelegationSubject, ExchangeDecision, ExchangeInput, OAuthErrorCode } from './types.ts';
+import type { DelegationPolicy, DelegationSubject, ExchangeDecision, ExchangeInput, OAuthErrorCode, PolicyCondition } from './types.ts';
 
 /**
  * The delegation policy decision (docs/delegation.md "Policy" and "Attenuation"):
@@ -136,6 +136,54 @@ export function minBudgets(...all: (Record<string, number> | undefined)[]): Reco
   const out: Record<string, number> = {};
   for (const b of all) for (const [op, n] of Object.entries(b ?? {})) out[op] = Math.min(n, out[op] ?? Infinity);
   return Object.keys(out).length ? out : undefined;
+}
+
+/** Why an action's condition refuses a request (docs/authzen.md "Conditions"). */
+export interface ConditionFailure {
+  id: 'amount_threshold' | 'novel_destination' | 'rate_limited' | 'condition_input';
+  description: string;
+}
+
+/**
+ * The amount and first-seen rules of `policyId`'s conditions, before any counter moves.
+ * `value` reads a named value of the request; `novel` says whether a condition's
+ * destination is new to this user and agent (the caller looked it up).
+ */
+export function valueConditionFailure(policyId: string, conds: readonly PolicyCondition[], value: (property: string) => unknown,
+  novel: (c: PolicyCondition) => boolean): ConditionFailure | undefined {
+  for (const c of conds) {
+    const amount = (property: string): number | ConditionFailure => {
+      const v = value(property);
+      return typeof v === 'number' && Number.isFinite(v) ? v
+        : { id: 'condition_input', description: `${property} must be a number (policy ${policyId} limits ${c.action} by it), got ${JSON.stringify(v ?? null).slice(0, 80)}` };
+    };
+    if (c.amount) {
+      const n = amount(c.amount.property);
+      if (typeof n !== 'number') return n;
+      if (n > c.amount.max) return { id: 'amount_threshold', description: `${c.amount.property} ${n} is above ${c.amount.max}, the most policy ${policyId} allows for ${c.action}` };
+    }
+    if (c.firstSeen) {
+      const dest = value(c.firstSeen.property);
+      if (typeof dest !== 'string' || !dest) {
+        return { id: 'condition_input', description: `${c.firstSeen.property} must be named (policy ${policyId} checks ${c.action} for first-seen destinations)` };
+      }
+      if (novel(c)) {
+        const n = amount(c.firstSeen.amountProperty);
+        if (typeof n !== 'number') return n;
+        if (n > c.firstSeen.maxAmount) {
+          return { id: 'novel_destination', description: `${c.firstSeen.property} ${JSON.stringify(dest).slice(0, 120)} was never used before: policy ${policyId} allows ${c.action} `
+            + `to a first-seen destination only up to ${c.firstSeen.amountProperty} ${c.firstSeen.maxAmount} (asked ${n})` };
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
+/** A rate condition after its window counter was taken: `used` permits so far including this one. */
+export function rateFailure(policyId: string, c: PolicyCondition, r: { allowed: boolean; used: number }): ConditionFailure | undefined {
+  if (!c.rate || r.allowed) return undefined;
+  return { id: 'rate_limited', description: `${c.action} is limited to ${c.rate.max} per ${c.rate.window} s by policy ${policyId}; the window's ${r.used} are used` };
 }
 
 /** Why a policy for the right issuer does not cover this user; undefined when it does. */

@@ -26,8 +26,43 @@ export interface DelegationPolicy {
   mayDelegateTo: ActorPattern[];
   /** Per-operation use limits (docs/attenuation.md), e.g. {"read:files": 15}; absent or {} = none. */
   budgets?: Record<string, number>;
+  /** Scopes a user may grant beyond `scopes` by approving a request (CIBA; docs/attenuation.md "Human approval"). */
+  approval?: PolicyApproval;
+  /** Conditions on actions richer than scopes, checked by the AuthZEN decision point (docs/authzen.md "Conditions"). */
+  conditions?: PolicyCondition[];
   revision: number;
   createdAt: number;
+}
+
+/**
+ * The approvable part of a policy: `scopes` are not standing authority, an agent gets
+ * them only after an approver says yes to one request (single use, bound to that agent).
+ * `approvers`: `subject` (the user the token acts for) and/or `group:NAME` (any user of
+ * the policy's subject issuer signed in with group NAME).
+ */
+export interface PolicyApproval {
+  scopes: string[];
+  approvers: string[];
+}
+
+/**
+ * A condition on one action of a policy (docs/authzen.md "Conditions"), checked after the
+ * scope decision. Values are read from the request by property name: the action's
+ * properties, then the resource's, then the context.
+ */
+export interface PolicyCondition {
+  /** The action (scope) it applies to. */
+  action: string;
+  /** At most `max` permits per fixed window of `window` seconds, per policy, user and agent. */
+  rate?: { max: number; window: number };
+  /** The number named `property` must be present and ≤ `max`. */
+  amount?: { property: string; max: number };
+  /**
+   * A destination (the value named `property`) the user and agent have not used in a
+   * permitted action within `remember` seconds: permitted only up to `maxAmount` of the
+   * number named `amountProperty` (0: never without a person).
+   */
+  firstSeen?: { property: string; amountProperty: string; maxAmount: number; remember: number };
 }
 
 export type NewDelegationPolicy = Omit<DelegationPolicy, 'id' | 'revision' | 'createdAt'> & { id?: string };
@@ -85,7 +120,9 @@ export interface ExchangeDecision {
 export type OAuthErrorCode =
   | 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client'
   | 'unsupported_grant_type' | 'invalid_scope' | 'invalid_target'
-  | 'access_denied' | 'authorization_pending' | 'slow_down' | 'expired_token' | 'server_error' | 'temporarily_unavailable';
+  | 'access_denied' | 'authorization_pending' | 'slow_down' | 'expired_token' | 'server_error' | 'temporarily_unavailable'
+  // OpenID CIBA Core §13 (backchannel authentication endpoint).
+  | 'expired_login_hint_token' | 'unknown_user_id' | 'invalid_binding_message';
 
 /** `biscuit`: the hex revocation id of a Biscuit block (docs/attenuation.md). */
 export type RevocationKind = 'grant' | 'jti' | 'subject' | 'actor' | 'biscuit';

@@ -24,6 +24,8 @@ export interface PolicyInput {
   mayDelegateTo: string[];
   /** Per-operation use limits (docs/attenuation.md). */
   budgets?: Record<string, number>;
+  /** Scopes grantable only by approval (docs/attenuation.md "Human approval"); absent or no scopes = none. */
+  approval?: { scopes: string[]; approvers?: string[] };
 }
 
 const POLICY_ID = /^pol_[A-Za-z0-9_-]{1,64}$/;
@@ -66,7 +68,29 @@ export function validatePolicy(p: PolicyInput): NewDelegationPolicy {
   if (!Number.isInteger(out.maxDepth) || out.maxDepth < 1) throw bad('max_depth', `${out.maxDepth} must be at least 1 (1 = no sub-agents)`);
   const budgets = validateBudgets(p.budgets);
   if (budgets) out.budgets = budgets;
+  const approval = validateApproval(p.approval, out.scopes);
+  if (approval) out.approval = approval;
   return out;
+}
+
+const APPROVER = /^(subject|group:[^\s]{1,256})$/;
+
+/**
+ * The approvable scopes (scope tokens, none of them standing: a standing scope needs no
+ * approval) and who approves: `subject` (default) and/or `group:NAME`.
+ */
+export function validateApproval(a: PolicyInput['approval'], standing: readonly string[]): NonNullable<NewDelegationPolicy['approval']> | undefined {
+  if (a === undefined || (a.scopes ?? []).length === 0) return undefined;
+  const scopes = strings('approval.scopes', a.scopes, true);
+  for (const [i, s] of scopes.entries()) {
+    if (!SCOPE_TOKEN.test(s)) throw bad(`approval.scopes[${i}]`, `"${s}" is not a scope token (printable ASCII without space, " or \\)`);
+    if (standing.includes(s)) throw bad(`approval.scopes[${i}]`, `"${s}" is already a standing scope of this policy; list it in scopes or in approval.scopes, not both`);
+  }
+  const approvers = strings('approval.approvers', a.approvers?.length ? a.approvers : ['subject'], true);
+  for (const [i, x] of approvers.entries()) {
+    if (!APPROVER.test(x)) throw bad(`approval.approvers[${i}]`, `"${x.slice(0, 80)}" must be "subject" or "group:NAME"`);
+  }
+  return { scopes, approvers };
 }
 
 function strings(field: string, list: readonly string[] | undefined, required: boolean): string[] {

@@ -3,28 +3,54 @@ import type { Logger } from '../../common/logger.ts';
 import type { AuditRecord, Datastore } from '../datastore/types.ts';
 
 /**
- * Every exchange, refusal and revocation becomes one structured log line and one audit
- * row. The rows are written after the response, in batches, in order: the audit
- * trail must never sit on the token endpoint's hot path, and a datastore hiccup
- * costs a warning, not a request.
+ * Every exchange, refusal and revocation becomes one structured log line, one audit row
+ * and one transparency-log event (docs/audit.md). Row and event are written after the
+ * response, together, through the log's batcher: one transaction per batch, never a
+ * commit per request.
+ *
+ * Nothing is ever dropped, as with the issuance events (server/audit/log.ts): a grant
+ * first waits for room (`admit`: at once normally; when the queue is full, at most
+ * backlogWaitMs, then unavailable ERR_AUDIT_BACKLOG, a 503, before the request has
+ * changed anything), then records. A batch the datastore refuses because it is away
+ * stays queued and is retried.
  */
-export type OAuthEvent = 'oauth.token_exchange' | 'oauth.token_refused' | 'oauth.token_revoked' | 'oauth.introspection';
+export type OAuthEvent = 'oauth.token_exchange' | 'oauth.token_refused' | 'oauth.token_revoked' | 'oauth.introspection'
+  | 'oauth.approval_requested' | 'oauth.approval_refused' | 'oauth.approval_approved' | 'oauth.approval_denied'
+  | 'authzen.permitted' | 'authzen.denied';
 
-const MAX_QUEUE = 10_000;
+export type OAuthAuditStore = Pick<Datastore, 'appendAuditBatched' | 'logRoom' | 'logFlushed'>;
+
+const BACKLOG_WAIT_MS = 5000;
+/** At shutdown, how long queued events get to land (real time: the database decides). */
+const CLOSE_WAIT_MS = 5000;
 
 export class OAuthAudit {
-  private queue: AuditRecord[] = [];
-  private flushing: Promise<void> | undefined;
-  private dropped = 0;
+  private readonly backlogWaitMs: number;
 
-  constructor(private readonly o: { store: Pick<Datastore, 'appendAudit'>; logger: Logger; clock: Clock }) {}
+  constructor(private readonly o: {
+    store: OAuthAuditStore; logger: Logger; clock: Clock;
+    /** How long `admit` waits for room in a full queue. Default 5 s. */
+    backlogWaitMs?: number;
+  }) {
+    this.backlogWaitMs = o.backlogWaitMs ?? BACKLOG_WAIT_MS;
+  }
 
-  /** Logs now; the audit row follows shortly. `subject` is what the audit trail is searched by. */
+  /**
+   * Resolves at once while the queue has room; otherwise when it has (at most
+   * backlogWaitMs), or rejects with unavailable ERR_AUDIT_BACKLOG. Grants call it before
+   * they act: an action that cannot be audited is not taken.
+   */
+  admit(): Promise<void> {
+    return this.o.store.logRoom(this.backlogWaitMs);
+  }
+
+  /** Logs now; the audit row and the log event follow shortly. `subject` is what the audit trail is searched by. */
   record(event: OAuthEvent, subject: string, data: Record<string, unknown>, level: 'info' | 'warn' = 'info'): void {
     this.o.logger[level](event, { event, ...data });
-    if (this.queue.length >= MAX_QUEUE) { this.dropped++; return; }
-    this.queue.push({ time: Math.floor(this.o.clock.now() / 1000), event, subject, data });
-    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+    const rec: AuditRecord = { time: Math.floor(this.o.clock.now() / 1000), event, subject, data };
+    // Queued even past the bound: whoever records was admitted (or cannot wait), and nothing is dropped.
+    this.o.store.appendAuditBatched(rec).catch((err: unknown) =>
+      this.o.logger.error('oauth audit event not written', { event, subject, err: err as Error }));
   }
 
   /** A log line only (the audit row is written elsewhere). */
@@ -32,25 +58,14 @@ export class OAuthAudit {
     this.o.logger.info(event, { event, ...data });
   }
 
-  /** Resolves when every queued row has been written (or given up on). */
+  /** Shutdown: waits (at most CLOSE_WAIT_MS) for the queued events to be written. */
   async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.queue.length);
-        // Handed over together (the store appends them in this order, as one multi-row
-        // INSERT): awaiting each in turn would cost one commit, one fsync, per row.
-        await Promise.all(batch.map((rec) => this.o.store.appendAudit(rec).catch((e: unknown) => {
-          this.o.logger.warn('oauth audit row not written', { event: rec.event, err: e });
-        })));
-      }
-      if (this.dropped > 0) {
-        this.o.logger.warn('oauth audit rows dropped: queue full', { count: this.dropped });
-        this.dropped = 0;
-      }
-    } finally { this.flushing = undefined; }
+    let timer: NodeJS.Timeout | undefined;
+    const landed = await Promise.race([
+      this.o.store.logFlushed().then(() => true),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS); }),
+    ]);
+    clearTimeout(timer);
+    if (!landed) this.o.logger.error('oauth audit events still queued at shutdown: the datastore is not answering; the store retries them until it closes');
   }
 }

@@ -40,6 +40,8 @@ export const oauthConfigField = t.optional(t.object({
   issuer: t.optional(t.string({ pattern: /^https:\/\/[^\s/?#]+(\/[^\s?#]*[^\s?#/])?$/ })),
   /** Default and ceiling of issued token lifetimes (policies may lower it). */
   token_ttl: t.duration({ default: 300, min: 10, max: 86400 }),
+  /** Default and ceiling of transaction-token lifetimes (docs/transaction-tokens.md); policies and the subject token may lower it. */
+  txn_token_ttl: t.duration({ default: 60, min: 5, max: 600 }),
   /**
    * Lifetime of a refresh-token family (docs/mcp.md "Refresh tokens"), counted from the
    * code redemption; rotation does not extend it. Then the person signs in again.
@@ -79,6 +81,40 @@ export const oauthConfigField = t.optional(t.object({
     /** Ceiling on how long a fetched document is cached (HTTP max-age below it wins). */
     max_cache: t.duration({ default: 3600, min: 0, max: 86400 }),
   }),
+  /**
+   * Human approval of escalations (OpenID CIBA; docs/attenuation.md "Human approval"):
+   * /oauth2/bc-authorize and the approval page, mounted with oauth.login.
+   */
+  ciba: t.object({
+    /** Default and ceiling of a request's life (an agent's requested_expiry may shorten it). */
+    request_ttl: t.duration({ default: 600, min: 30, max: 86400 }),
+    /** Minimum seconds between an agent's polls (CIBA `interval`). */
+    interval: t.duration({ default: 5, min: 1, max: 60 }),
+    /** Ping mode: the agent's HTTPS endpoint (serving its X.509-SVID) Tessera notifies when a request is decided. */
+    ping: t.array(t.object({
+      client_id: t.string({ pattern: /^spiffe:\/\/[^\s]+$/ }),
+      notification_endpoint: t.string({ pattern: httpsUrl }),
+    }), { default: [] }),
+  }),
+  /**
+   * Conditions of AuthZEN decisions (docs/authzen.md "Conditions"), attached to delegation
+   * policies by id: the policy records do not store conditions yet.
+   */
+  authzen_conditions: t.array(t.object({
+    policy: t.string({ nonEmpty: true }),
+    action: t.string({ nonEmpty: true }),
+    /** At most `max` permits per fixed `window`, per user and agent. */
+    rate: t.optional(t.object({ max: t.number({ min: 1, integer: true }), window: t.duration({ min: 1, max: 86400 }) })),
+    /** The request's number `property` must be ≤ `max`. */
+    amount: t.optional(t.object({ property: t.string({ default: 'amount', nonEmpty: true }), max: t.number({ min: 0 }) })),
+    /** A destination not used by this user and agent within `remember`: only up to `max_amount` (0: never without a person). */
+    first_seen: t.optional(t.object({
+      property: t.string({ default: 'destination', nonEmpty: true }),
+      amount_property: t.string({ default: 'amount', nonEmpty: true }),
+      max_amount: t.number({ default: 0, min: 0 }),
+      remember: t.duration({ default: 90 * 86400, min: 60, max: 400 * 86400 }),
+    })),
+  }), { default: [] }),
   /** RFC 7591 dynamic registration at /oauth2/register (deprecated by MCP; off by default). */
   dynamic_registration: t.boolean({ default: false }),
   /** Scopes listed in the metadata (scopes_supported); informational. */

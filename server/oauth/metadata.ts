@@ -19,6 +19,8 @@ export interface MetadataFeatures {
   /** RFC 7591 dynamic registration is enabled. */
   registration: boolean;
   scopes: string[];
+  /** OpenID CIBA is mounted (docs/attenuation.md "Human approval"): its token delivery modes. */
+  backchannel?: { deliveryModes: string[] };
 }
 
 export function metadataDocument(issuer: string, grantTypes: string[], f: MetadataFeatures = { authorize: false, clientIdMetadataDocuments: false, registration: false, scopes: [] }): Record<string, unknown> {
@@ -35,6 +37,11 @@ export function metadataDocument(issuer: string, grantTypes: string[], f: Metada
     biscuit_keys_uri: `${base}/oauth2/biscuit-keys`,
     consume_endpoint: `${base}/oauth2/consume`,
     ...(f.registration ? { registration_endpoint: `${base}/oauth2/register` } : {}),
+    ...(f.backchannel ? {
+      backchannel_authentication_endpoint: `${base}/oauth2/bc-authorize`,
+      backchannel_token_delivery_modes_supported: f.backchannel.deliveryModes,
+      backchannel_user_code_parameter_supported: false,
+    } : {}),
     grant_types_supported: grantTypes,
     // RFC 8414 requires the member; without an authorization endpoint it is empty.
     response_types_supported: f.authorize ? ['code'] : [],
@@ -53,7 +60,9 @@ export function metadataDocument(issuer: string, grantTypes: string[], f: Metada
     introspection_endpoint_auth_methods_supported: ['tls_client_auth'],
     revocation_endpoint_auth_methods_supported: ['tls_client_auth', 'none'],
     tls_client_certificate_bound_access_tokens: true,
-    token_types_supported: ['urn:ietf:params:oauth:token-type:access_token', 'urn:ietf:params:oauth:token-type:jwt', 'urn:tessera:params:oauth:token-type:biscuit'],
+    token_types_supported: ['urn:ietf:params:oauth:token-type:access_token', 'urn:ietf:params:oauth:token-type:jwt', 'urn:tessera:params:oauth:token-type:biscuit',
+      // Transaction tokens (docs/transaction-tokens.md), requested with token exchange.
+      'urn:ietf:params:oauth:token-type:txn_token'],
     resource_indicators_supported: true,
   };
 }

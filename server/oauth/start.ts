@@ -11,6 +11,7 @@ import type { OAuthConfig } from './config.ts';
 import { tokenExchangeGrant } from './grants/token-exchange.ts';
 import { clientCredentialsGrant } from './grants/client-credentials.ts';
 import { refreshTokenGrant } from './grants/refresh-token.ts';
+import { txnTokenGrant } from './grants/txn-token.ts';
 import { introspectRoute } from './introspect.ts';
 import { BiscuitKeyManager, biscuitKeysRoute } from './biscuit-keys.ts';
 import { consumeRoute } from './consume.ts';
@@ -24,6 +25,9 @@ import { TokenEndpoint } from './token-endpoint.ts';
 import { TrustedIssuers } from './trusted-issuers.ts';
 import { TrustDomainBundles } from './trust.ts';
 import { mountMcpAuthorization } from './mcp-authorization.ts';
+import { mountCiba } from './ciba/mount.ts';
+import { authzenRoutes } from '../authzen/routes.ts';
+import { attachedConditions, ConditionChecker } from '../authzen/conditions.ts';
 
 /**
  * Wiring of the authorization server (config section `oauth`): the HTTPS listener,
@@ -90,6 +94,12 @@ export async function startOAuthServer(o: {
   tokens.register(clientCredentialsGrant({
     issuer, tokenEndpoint: tokenEndpointUrl, tokenTtl: cfg.token_ttl, keys, bundles, store, core, audit, clock,
   }));
+  // Transaction tokens (docs/transaction-tokens.md): token exchange with requested_token_type txn_token.
+  tokens.register(txnTokenGrant({
+    issuer, tokenEndpoint: tokenEndpointUrl, trustDomain: td,
+    // Never beyond token_ttl: a revocation record lives that long, and must outlive every token it can match.
+    txnTtl: Math.min(cfg.txn_token_ttl, cfg.token_ttl), keys, bundles, store, core, audit, clock,
+  }));
   listener.mount(tokens.route());
   listener.mount(introspectRoute({ issuer, keys, core, clock, trustDomain: td, store, biscuitKeys }));
   listener.mount(revokeRoute({ issuer, keys, core, audit, clock }));
@@ -104,11 +114,19 @@ export async function startOAuthServer(o: {
       issuer, tokenEndpoint: tokenEndpointUrl, tokenTtl: cfg.token_ttl, keys, bundles, store, core, audit, clock,
     }));
   }
-  listener.mount(metadataRoute({ issuer, grantTypes: () => tokens.grantTypes(), cacheSeconds: o.refreshHintSeconds, features: mcp.features }));
+  // Human approval of escalations (OpenID CIBA, docs/attenuation.md), with oauth.login.
+  const ciba = mountCiba({ cfg, issuer, tokenEndpoint: tokenEndpointUrl, listener, tokens, keys, bundles, trusted, store, core, audit, clock, logger });
+  const features = { ...mcp.features, ...ciba };
+  listener.mount(metadataRoute({ issuer, grantTypes: () => tokens.grantTypes(), cacheSeconds: o.refreshHintSeconds, features }));
   if (mcp.features.authorize) {
-    listener.mount(metadataRoute({ issuer, grantTypes: () => tokens.grantTypes(), cacheSeconds: o.refreshHintSeconds, features: mcp.features, path: '/.well-known/openid-configuration' }));
+    listener.mount(metadataRoute({ issuer, grantTypes: () => tokens.grantTypes(), cacheSeconds: o.refreshHintSeconds, features, path: '/.well-known/openid-configuration' }));
   }
   listener.mount(revocationFeedRoute({ core, trustDomain: td }));
+  // OpenID AuthZEN decisions for tools and gateways (docs/authzen.md): the same policies, budgets and revocations.
+  const conditions = new ConditionChecker({ store, attached: attachedConditions(cfg.authzen_conditions) });
+  for (const r of authzenRoutes({ issuer, trustDomain: td, keys, core, store, clock, conditions, audit, logger: logger.child({ component: 'authzen' }), cacheSeconds: o.refreshHintSeconds })) {
+    listener.mount(r);
+  }
   for (const r of o.routes ?? []) listener.mount(r);
   trusted.warm();
 

@@ -1,6 +1,5 @@
-import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { constants, createHash, createPublicKey, verify as verifySignature, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../../common/clock.ts';
 import { ConfigError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -16,22 +15,70 @@ import { clip } from './http.ts';
  * the key set cached in memory, fetched at start and again only when a token names an
  * unknown kid, at most once per 30 s (a stream of made-up kids must not turn us into
  * a request amplifier), and in the background when the cache is a day old.
+ *
+ * Verification is node:crypto over the cached KeyObjects, synchronous: jose's WebCrypto
+ * path costs a thread-pool round trip and a key conversion per token, several times the
+ * signature itself. A verified token is remembered by its SHA-256 for a short while
+ * (an agent exchanges one user token for several audiences or sub-agents; VerifiedTokens).
  */
 export const ALLOWED_ALGS = ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'] as const;
+type AllowedAlg = typeof ALLOWED_ALGS[number];
 const REFETCH_MIN_INTERVAL_MS = 30_000;
 const MAX_AGE_MS = 86_400_000;
 const FETCH_TIMEOUT_MS = 5_000;
 const LEEWAY_S = 60;
+/** How long a verified token's result is reused (seconds), at most: never past its exp. */
+const VERIFIED_TTL_S = 60;
+const MAX_VERIFIED = 10_000;
 
 export interface ExternalSubject extends DelegationSubject {
   exp: number;
-  claims: JWTPayload;
+  claims: Readonly<Record<string, unknown>>;
 }
 
 interface CachedKey { key: KeyObject; alg?: string }
 
+/**
+ * IdP tokens verified lately, by SHA-256, for every issuer: a token presented again is
+ * answered without decoding it. An entry holds while the token is unexpired (with the
+ * verification's leeway), at most VERIFIED_TTL_S, and while its issuer's key set is the
+ * one that verified it (nbf and iat only grow more valid with time).
+ */
+class VerifiedTokens {
+  private readonly byHash = new Map<string, { subject: ExternalSubject; issuer: TrustedIssuer; keys: number; until: number }>();
+
+  static hash(token: string): string { return createHash('sha256').update(token).digest('base64'); }
+
+  get(hash: string, now: number): ExternalSubject | undefined {
+    const e = this.byHash.get(hash);
+    if (!e) return undefined;
+    if (e.keys === e.issuer.keyGeneration && e.subject.exp > now - LEEWAY_S && now < e.until) return e.subject;
+    this.byHash.delete(hash);
+    return undefined;
+  }
+
+  set(hash: string, issuer: TrustedIssuer, subject: ExternalSubject, now: number): void {
+    if (this.byHash.size >= MAX_VERIFIED) this.byHash.delete(this.byHash.keys().next().value!);
+    this.byHash.set(hash, { subject, issuer, keys: issuer.keyGeneration, until: now + VERIFIED_TTL_S });
+  }
+}
+
+/** How node:crypto checks each allowed alg, and which keys can (as jose and WebCrypto decide). */
+const ALG: Record<AllowedAlg, { hash: string | null; opts?: object; key(k: KeyObject): boolean }> = {
+  ES256: { hash: 'sha256', opts: { dsaEncoding: 'ieee-p1363' }, key: (k) => k.asymmetricKeyDetails?.namedCurve === 'prime256v1' },
+  ES384: { hash: 'sha384', opts: { dsaEncoding: 'ieee-p1363' }, key: (k) => k.asymmetricKeyDetails?.namedCurve === 'secp384r1' },
+  RS256: { hash: 'sha256', key: (k) => rsa2048(k) },
+  PS256: { hash: 'sha256', opts: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, key: (k) => rsa2048(k) },
+  EdDSA: { hash: null, key: (k) => k.asymmetricKeyType === 'ed25519' || k.asymmetricKeyType === 'ed448' },
+};
+const rsa2048 = (k: KeyObject) => k.asymmetricKeyType === 'rsa' && (k.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+const B64URL = /^[A-Za-z0-9_-]+$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 export class TrustedIssuer {
   private keys = new Map<string, CachedKey>();
+  /** Bumped whenever the key set is replaced: what was verified with the old set is verified again. */
+  keyGeneration = 0;
   private fetchedAt = -Infinity;
   private attemptedAt = -Infinity;
   private lastError: string | undefined;
@@ -40,7 +87,7 @@ export class TrustedIssuer {
   private readonly ca: string | undefined;
   readonly issuer: string;
 
-  constructor(private readonly cfg: TrustedIssuerConfig, private readonly d: { clock: Clock; logger: Logger }) {
+  constructor(private readonly cfg: TrustedIssuerConfig, private readonly d: { clock: Clock; logger: Logger; verified: VerifiedTokens }) {
     this.issuer = cfg.issuer;
     this.jwksUri = cfg.jwks_uri;
     try { this.ca = cfg.ca_file ? readFileSync(cfg.ca_file, 'utf8') : undefined; } catch (e) {
@@ -53,6 +100,9 @@ export class TrustedIssuer {
 
   /** Verifies an IdP token whose (unverified) `iss` is this issuer; OAuthError invalid_request otherwise. */
   async verify(token: string, header: Record<string, unknown>, now: number, what = 'subject_token'): Promise<ExternalSubject> {
+    const hash = VerifiedTokens.hash(token);
+    const seen = this.d.verified.get(hash, now);
+    if (seen?.issuer === this.issuer) return seen;
     const alg = header.alg;
     if (typeof alg !== 'string' || !(ALLOWED_ALGS as readonly string[]).includes(alg)) {
       const why = alg === 'none' ? 'alg none is not allowed (unsigned token)'
@@ -61,13 +111,8 @@ export class TrustedIssuer {
       throw invalid(`${what} ${why}; allowed: ${ALLOWED_ALGS.join(', ')}`);
     }
     const key = await this.keyFor(header.kid, alg, what);
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, key, {
-        issuer: this.issuer, audience: this.cfg.audience, algorithms: [alg], clockTolerance: LEEWAY_S,
-        currentDate: new Date(now * 1000), requiredClaims: ['exp'],
-      }));
-    } catch (e) { throw this.mapJoseError(e, token, header, now, what); }
+    const payload = this.checkSignature(token, header, alg as AllowedAlg, key, what);
+    this.checkClaims(payload, now, what);
     if (typeof payload.iat === 'number' && payload.iat > now + LEEWAY_S) {
       throw invalid(`${what} was issued in the future (iat ${iso(payload.iat)}, now ${iso(now)})`);
     }
@@ -80,7 +125,50 @@ export class TrustedIssuer {
       else if (Array.isArray(g)) groups = g.filter((x): x is string => typeof x === 'string');
       else if (g !== undefined) throw invalid(`${what} claim ${this.cfg.groups_claim} must be a list of group names`);
     }
-    return { issuer: this.issuer, name, groups, exp: payload.exp!, claims: payload };
+    // Frozen: a remembered result is shared by every request presenting the same token.
+    const subject: ExternalSubject = Object.freeze({
+      issuer: this.issuer, name, groups: Object.freeze(groups) as string[], exp: payload.exp as number, claims: Object.freeze(payload),
+    });
+    this.d.verified.set(hash, this, subject, now);
+    return subject;
+  }
+
+  /** The compact JWS's signature by `key` (as RFC 7515 and jose check it); returns the claims set. */
+  private checkSignature(token: string, header: Record<string, unknown>, alg: AllowedAlg, key: KeyObject, what: string): Record<string, unknown> {
+    const kid = String(header.kid ?? '(no kid)');
+    const parts = token.split('.');
+    if (parts.length !== 3 || !parts.every((x) => B64URL.test(x))) throw invalid(`${what} is malformed: not a compact JWS of three base64url segments`);
+    if (header.crit !== undefined) throw invalid(`${what} is malformed: crit header parameters ${clip(JSON.stringify(header.crit), 100)} are not supported`);
+    const how = ALG[alg];
+    if (!how.key(key)) throw invalid(`${what}: key ${kid} of issuer ${this.issuer} cannot verify alg ${alg}`);
+    let ok = false;
+    try {
+      ok = verifySignature(how.hash, Buffer.from(token.slice(0, parts[0]!.length + 1 + parts[1]!.length), 'latin1'),
+        how.opts ? { key, ...how.opts } : key, Buffer.from(parts[2]!, 'base64url'));
+    } catch { /* a signature of the wrong shape verifies nothing */ }
+    if (!ok) throw invalid(`${what} signature does not verify with key ${kid} of issuer ${this.issuer} (forged or altered)`);
+    let payload: unknown;
+    try { payload = JSON.parse(utf8.decode(Buffer.from(parts[1]!, 'base64url'))); } catch { /* below */ }
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw invalid(`${what} is malformed: JWT Claims Set must be a top-level JSON object`);
+    return payload as Record<string, unknown>;
+  }
+
+  /** Registered claims (RFC 7519 §4.1), in the order jose checked them: iss, aud, exp present; iss, aud match; nbf, exp with the leeway. */
+  private checkClaims(p: Record<string, unknown>, now: number, what: string): void {
+    const badIss = () => invalid(`${what} iss ${clip(String(JSON.stringify(p.iss ?? null)), 200)} is not ${this.issuer}`);
+    const badAud = () => invalid(`${what} aud ${clip(JSON.stringify(p.aud ?? null), 200)} does not contain ${this.cfg.audience.join(' or ')} (the audience configured for issuer ${this.issuer})`);
+    if (!Object.hasOwn(p, 'iss')) throw badIss();
+    if (!Object.hasOwn(p, 'aud')) throw badAud();
+    if (!Object.hasOwn(p, 'exp')) throw invalid(`${what} claim exp is invalid: missing`);
+    if (p.iss !== this.issuer) throw badIss();
+    const aud = p.aud;
+    if (!(typeof aud === 'string' ? this.cfg.audience.includes(aud) : Array.isArray(aud) && this.cfg.audience.some((a) => aud.includes(a)))) throw badAud();
+    if (p.iat !== undefined && typeof p.iat !== 'number') throw invalid(`${what} claim iat is invalid: invalid`);
+    if (p.nbf !== undefined && (typeof p.nbf !== 'number' || p.nbf > now + LEEWAY_S)) {
+      throw invalid(`${what} is not valid before ${iso(Number(p.nbf))} (now ${iso(now)}, leeway ${LEEWAY_S}s)`);
+    }
+    if (typeof p.exp !== 'number') throw invalid(`${what} claim exp is invalid: invalid`);
+    if (p.exp <= now - LEEWAY_S) throw invalid(`${what} expired at ${iso(p.exp)} (now ${iso(now)}, leeway ${LEEWAY_S}s)`);
   }
 
   private async keyFor(kid: unknown, alg: string, what: string): Promise<KeyObject> {
@@ -137,6 +225,7 @@ export class TrustedIssuer {
         } catch { /* a key we cannot use verifies nothing */ }
       }
       this.keys = keys;
+      this.keyGeneration++;
       this.fetchedAt = this.d.clock.now();
       this.lastError = undefined;
       this.d.logger.info('trusted issuer keys fetched', { issuer: this.issuer, jwks_uri: this.jwksUri, kids: [...keys.keys()] });
@@ -146,38 +235,22 @@ export class TrustedIssuer {
       throw e;
     }
   }
-
-  private mapJoseError(e: unknown, _token: string, header: Record<string, unknown>, now: number, what: string): OAuthError {
-    if (e instanceof errors.JWTExpired) {
-      return invalid(`${what} expired at ${iso(Number(e.payload.exp))} (now ${iso(now)}, leeway ${LEEWAY_S}s)`);
-    }
-    if (e instanceof errors.JWTClaimValidationFailed) {
-      if (e.claim === 'nbf') return invalid(`${what} is not valid before ${iso(Number(e.payload.nbf))} (now ${iso(now)}, leeway ${LEEWAY_S}s)`);
-      if (e.claim === 'aud') {
-        return invalid(`${what} aud ${clip(JSON.stringify(e.payload.aud ?? null), 200)} does not contain ${this.cfg.audience.join(' or ')} (the audience configured for issuer ${this.issuer})`);
-      }
-      if (e.claim === 'iss') return invalid(`${what} iss ${clip(JSON.stringify(e.payload.iss), 200)} is not ${this.issuer}`);
-      return invalid(`${what} claim ${e.claim} is invalid: ${e.reason}`);
-    }
-    if (e instanceof errors.JWSSignatureVerificationFailed) {
-      return invalid(`${what} signature does not verify with key ${String(header.kid ?? '(no kid)')} of issuer ${this.issuer} (forged or altered)`);
-    }
-    if (e instanceof TypeError || e instanceof errors.JOSENotSupported || e instanceof errors.JOSEAlgNotAllowed) {
-      return invalid(`${what}: key ${String(header.kid ?? '(no kid)')} of issuer ${this.issuer} cannot verify alg ${String(header.alg)}`);
-    }
-    if (e instanceof errors.JOSEError) return invalid(`${what} is malformed: ${e.message}`);
-    return new OAuthError('server_error', 'internal error', { cause: e });
-  }
 }
 
 export class TrustedIssuers {
   private readonly byIssuer = new Map<string, TrustedIssuer>();
+  private readonly verified = new VerifiedTokens();
 
   constructor(cfgs: TrustedIssuerConfig[], d: { clock: Clock; logger: Logger }) {
     for (const c of cfgs) {
       if (this.byIssuer.has(c.issuer)) throw new ConfigError(`config: oauth.trusted_issuers: issuer ${c.issuer} is listed twice`);
-      this.byIssuer.set(c.issuer, new TrustedIssuer(c, d));
+      this.byIssuer.set(c.issuer, new TrustedIssuer(c, { ...d, verified: this.verified }));
     }
+  }
+
+  /** The result of verifying `token` when one of the issuers did so lately and it still holds at `now`. */
+  remembered(token: string, now: number): ExternalSubject | undefined {
+    return this.verified.get(VerifiedTokens.hash(token), now);
   }
 
   get(issuer: string): TrustedIssuer | undefined { return this.byIssuer.get(issuer); }

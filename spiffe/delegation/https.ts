@@ -136,3 +136,29 @@ export function issuerUrl(issuer: string, path: string): URL {
   u.pathname = u.pathname.replace(/\/+$/, '') + path;
   return u;
 }
+
+/**
+ * POSTs an OAuth form to the authorization server on a one-shot connection (mTLS with
+ * the caller's X.509-SVID when it has one) and returns the status and the JSON object
+ * body, if the body was one; callers map refusals to their own typed errors.
+ */
+export async function postOAuthForm(url: URL, form: URLSearchParams, o: ServerTrust & {
+  x509Source?: X509SvidSource; timeoutMs?: number; signal?: AbortSignal;
+}, td: TrustDomain | undefined): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
+  const agent: https.Agent = serverAgent({ ...o, ...(o.x509Source ? { client: o.x509Source } : {}), keepAlive: false }, td);
+  try {
+    const r = await httpsRequest(url, {
+      agent, method: 'POST', body: form.toString(), timeoutMs: o.timeoutMs ?? 10_000, maxBytes: 256 * 1024,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    let body: Record<string, unknown> | undefined;
+    try {
+      const v: unknown = JSON.parse(r.body.toString('utf8'));
+      if (typeof v === 'object' && v !== null && !Array.isArray(v)) body = v as Record<string, unknown>;
+    } catch { /* not JSON: body stays undefined */ }
+    return { status: r.status, body };
+  } finally {
+    agent.destroy();
+  }
+}

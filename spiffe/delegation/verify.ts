@@ -35,6 +35,10 @@ function parseHeader(segment: string): Header {
   }
   if (typeof h !== 'object' || h === null || Array.isArray(h)) throw invalid('malformed', 'delegated token header is not a JSON object');
   if (h.typ === undefined) throw invalid('bad_typ', 'delegated token header has no typ (want "at+jwt")');
+  // A transaction token travels in the Txn-Token header and is never an access token (draft-ietf-oauth-transaction-tokens).
+  if (typeof h.typ === 'string' && /^(application\/)?txntoken\+jwt$/i.test(h.typ)) {
+    throw invalid('bad_typ', 'delegated token typ "txntoken+jwt" is a transaction token, not an access token (verify it with verifyTxnToken from the Txn-Token header)');
+  }
   if (typeof h.typ !== 'string' || !/^(application\/)?at\+jwt$/i.test(h.typ)) throw invalid('bad_typ', `delegated token typ "${String(h.typ)}" is not "at+jwt"`);
   if (!isDelegationAlgorithm(h.alg)) throw invalid('unsupported_algorithm', `delegated token alg ${JSON.stringify(h.alg)} is not allowed (ES256 ES384 PS256 RS256 EdDSA)`);
   if (h.crit !== undefined) throw invalid('crit_header', 'delegated token carries crit header parameters, which are not supported');
@@ -45,7 +49,8 @@ function parseHeader(segment: string): Header {
   return header;
 }
 
-function verifySignature(alg: DelegationAlgorithm, key: KeyObject, input: Buffer, sig: Buffer): boolean {
+/** One JWS signature check by node:crypto (also used by spiffe/txn for transaction tokens: same keys, same algorithms). */
+export function verifySignature(alg: DelegationAlgorithm, key: KeyObject, input: Buffer, sig: Buffer): boolean {
   try {
     switch (alg) {
       case 'ES256': return cryptoVerify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, sig);

@@ -7,6 +7,7 @@ import { X509SvidError } from '../errors.ts';
 import type { SpiffeId } from '../id.ts';
 import { decodeSubjectAltName } from './certificate.ts';
 import { OID } from './oids.ts';
+import { p256PublicKeyBits } from './tbs-writer.ts';
 import {
   signWithAsync, signatureAlgorithmByOid, signatureAlgorithmForKey, verifyWith, verifyWithAsync, type SignatureAlgorithm,
 } from './signature.ts';
@@ -48,7 +49,8 @@ function decode(der: Uint8Array): CsrParts {
     if (parts.length !== 3 || parts[0].tag !== TAG.SEQUENCE || parts[1].tag !== TAG.SEQUENCE || parts[2].tag !== TAG.BIT_STRING) {
       throw new DerError('CertificationRequest must be SEQUENCE { info, algorithm, BIT STRING }');
     }
-    const algOid = decodeOid(valueOf(der, expectTlv(der, parts[1].valueStart, TAG.OID, parts[1].end, 'signatureAlgorithm')));
+    const algOidBytes = valueOf(der, expectTlv(der, parts[1].valueStart, TAG.OID, parts[1].end, 'signatureAlgorithm'));
+    const algOid = sameBytes(algOidBytes, ECDSA_SHA256) ? OID.ecdsaWithSha256 : decodeOid(algOidBytes);
     const alg = signatureAlgorithmByOid(algOid);
     if (!alg) throw new X509SvidError('ERR_X509SVID_INVALID', 'unsupported_algorithm', `CSR signature algorithm ${algOid} is not supported`);
     const sigBits = valueOf(der, parts[2]);
@@ -81,7 +83,7 @@ function uriSans(der: Uint8Array, attrs: Tlv): string[] {
   for (const attr of children(der, attrs)) {
     const [typeT, valuesT] = children(der, attr);
     if (!typeT || typeT.tag !== TAG.OID || !valuesT || valuesT.tag !== TAG.SET) throw new DerError('CSR attribute');
-    if (decodeOid(valueOf(der, typeT)) !== OID.extensionRequest) continue;
+    if (!sameBytes(valueOf(der, typeT), EXTENSION_REQUEST)) continue;
     for (const exts of children(der, valuesT)) {
       for (const ext of children(der, exts)) {
         const e = children(der, ext);
@@ -90,7 +92,7 @@ function uriSans(der: Uint8Array, attrs: Tlv): string[] {
         const value = e[e.length - 1];
         // A constructed (BER) value would be read as its chunks' raw TLVs: refuse it.
         if (value.tag !== TAG.OCTET_STRING) throw new DerError(`CSR extension value has tag 0x${value.tag.toString(16)}, not a primitive OCTET STRING`);
-        if (decodeOid(valueOf(der, e[0])) === OID.subjectAltName) {
+        if (sameBytes(valueOf(der, e[0]), SUBJECT_ALT_NAME)) {
           const san = valueOf(der, value);
           rejectConstructedNames(san);
           decodeSubjectAltName(san, out);
@@ -116,6 +118,20 @@ function rejectConstructedNames(san: Uint8Array): void {
   }
 }
 
+const oidValue = (dotted: string): Uint8Array => oid(dotted).subarray(2);
+const ECDSA_SHA256 = oidValue(OID.ecdsaWithSha256);
+const EXTENSION_REQUEST = oidValue(OID.extensionRequest);
+const SUBJECT_ALT_NAME = oidValue(OID.subjectAltName);
+
+/** OID value comparison without building the dotted string (decodeOid allocates per arc). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const base64url = (b: Uint8Array, at: number, n: number): string => Buffer.from(b.buffer, b.byteOffset + at, n).toString('base64url');
+
 const JWK_CURVES = new Map([['1.2.840.10045.3.1.7', { crv: 'P-256', size: 32 }], ['1.3.132.0.34', { crv: 'P-384', size: 48 }]]);
 
 /**
@@ -124,6 +140,8 @@ const JWK_CURVES = new Map([['1.2.840.10045.3.1.7', { crv: 'P-256', size: 32 }],
  * measured about 2x slower, and key import is a third of the CSR cost.
  */
 function importSpki(der: Uint8Array, spkiT: Tlv): KeyObject {
+  const p256 = p256PublicKeyBits(bytesOf(der, spkiT));
+  if (p256) return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: base64url(p256, 1, 32), y: base64url(p256, 33, 32) }, format: 'jwk' });
   const [algT, bitsT] = children(der, spkiT);
   if (algT?.tag === TAG.SEQUENCE && bitsT?.tag === TAG.BIT_STRING) {
     const [algOid, curveOid] = children(der, algT);

@@ -1,15 +1,20 @@
-import { randomBytes, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { AGENT_CLAIMS_OID, hasAgentClaims, type AgentClaims } from '../agent-claims.ts';
-import { TAG, bitString, ctx, derTrue, octetString, oid, seq, time, tlv, unsignedInteger } from '../der.ts';
+import { hasAgentClaims, type AgentClaims } from '../agent-claims.ts';
+import { TAG, ctx, derTrue, octetString, oid, seq, tlv } from '../der.ts';
 import { X509SvidError } from '../errors.ts';
 import type { SpiffeId } from '../id.ts';
 import { KeyUsage, hasKeyUsage, readCertificate } from './certificate.ts';
-import { encodeAgentClaimsExtension } from './claims-extension.ts';
 import { encodeName } from './name.ts';
 import { OID } from './oids.ts';
 import { keyIdentifier, privateKeyMatches, spkiPublicKeyBits } from './spki.ts';
+import {
+  SKI_EXTENSION_SIZE, claimFields, claimsExtensionSize, p256PublicKeyBits, randomSerial, sanExtensionSize, serialValue, sha1KeyId,
+  timeSize, tlvSize, writeClaimsExtension, writeHeader, writeSanExtension, writeSkiExtension, writeTime, type NamePart,
+} from './tbs-writer.ts';
 import { signWith, signWithAsync, signatureAlgorithmForKey, type SignatureAlgorithm } from './signature.ts';
+
+export { randomSerial };
 
 /**
  * Leaf X.509-SVID issuance by DER template: the server's hot path. Everything the
@@ -60,6 +65,8 @@ interface Prepared {
   key: KeyObject;
   /** version, serial placeholder excluded: [signature alg, issuer] in TBS order. */
   algAndIssuer: Uint8Array;
+  /** basicConstraints, keyUsage, extKeyUsage: the same for every leaf. */
+  fixedExtensions: Uint8Array;
   authorityKeyId: Uint8Array;
   notAfterLimit: Date;
 }
@@ -78,12 +85,13 @@ function prepare(ca: CaSigner): Prepared {
     alg,
     key: ca.privateKey,
     algAndIssuer: Buffer.concat([alg.identifier, cert.subject]),
+    fixedExtensions: Buffer.concat([BASIC_CONSTRAINTS_LEAF, KEY_USAGE_LEAF, EXT_KEY_USAGE_LEAF]),
     authorityKeyId: extension(OID.authorityKeyIdentifier, false, seq(tlv(ctx(0, false), skid))),
     notAfterLimit: cert.notAfter,
   };
 }
 
-function buildTbs(prep: Prepared, p: LeafParams): Uint8Array {
+function buildTbs(prep: Prepared, p: LeafParams): Buffer {
   if (p.spiffeId.isTrustDomainId) {
     throw new X509SvidError('ERR_X509SVID_INVALID', 'leaf_id_no_path', `leaf SPIFFE ID ${p.spiffeId} must have a path`);
   }
@@ -91,30 +99,58 @@ function buildTbs(prep: Prepared, p: LeafParams): Uint8Array {
     throw new X509SvidError('ERR_X509SVID_INVALID', 'invalid_parameter', 'notAfter must be after notBefore');
   }
   const spki = p.publicKey instanceof Uint8Array ? p.publicKey : p.publicKey.export({ type: 'spki', format: 'der' });
+  const keyBits = p256PublicKeyBits(spki) ?? spkiPublicKeyBits(spki);
   const subject = p.subject === undefined ? DEFAULT_SUBJECT : encodeName(p.subject);
   const emptySubject = subject.length === 2;
-  const sans: Uint8Array[] = [tlv(ctx(6, false), Buffer.from(p.spiffeId.toString(), 'latin1'))];
-  for (const d of p.dnsNames ?? []) sans.push(tlv(ctx(2, false), dnsName(d)));
-  for (const ip of p.ipAddresses ?? []) sans.push(tlv(ctx(7, false), ipBytes(ip)));
-  const exts = [
-    BASIC_CONSTRAINTS_LEAF, KEY_USAGE_LEAF, EXT_KEY_USAGE_LEAF,
-    extension(OID.subjectAltName, emptySubject, seq(...sans)),
-    extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(spkiPublicKeyBits(spki)))),
-    prep.authorityKeyId,
-  ];
-  if (p.claims && hasAgentClaims(p.claims)) exts.push(extension(AGENT_CLAIMS_OID, false, encodeAgentClaimsExtension(p.claims)));
-  return seq(
-    VERSION_3,
-    unsignedInteger(p.serial ?? randomSerial()),
-    prep.algAndIssuer,
-    seq(time(p.notBefore), time(p.notAfter)),
-    subject,
-    spki,
-    tlv(ctx(3, true), seq(...exts)),
-  );
+  const uri = p.spiffeId.toString();
+  const sans: NamePart[] = [{ tag: ctx(6, false), text: uri, size: uri.length }];
+  for (const d of p.dnsNames ?? []) sans.push({ tag: ctx(2, false), text: checkDnsName(d), size: d.length });
+  for (const ip of p.ipAddresses ?? []) { const b = ipBytes(ip); sans.push({ tag: ctx(7, false), bytes: b, size: b.length }); }
+  const claims = p.claims && hasAgentClaims(p.claims) ? claimFields(p.claims) : undefined;
+  const serial = serialValue(p.serial ?? randomSerial());
+  const serialSize = serial.bytes.length + (serial.pad ? 1 : 0);
+  const validitySize = timeSize(p.notBefore) + timeSize(p.notAfter);
+
+  const extsSize = prep.fixedExtensions.length + sanExtensionSize(sans, emptySubject) + SKI_EXTENSION_SIZE
+    + prep.authorityKeyId.length + (claims ? claimsExtensionSize(claims) : 0);
+  const body = VERSION_3.length + tlvSize(serialSize) + prep.algAndIssuer.length + tlvSize(validitySize)
+    + subject.length + spki.length + tlvSize(tlvSize(extsSize));
+  const out = Buffer.allocUnsafe(tlvSize(body));
+  let o = writeHeader(out, 0, TAG.SEQUENCE, body);
+  out.set(VERSION_3, o); o += VERSION_3.length;
+  o = writeHeader(out, o, TAG.INTEGER, serialSize);
+  if (serial.pad) out[o++] = 0;
+  out.set(serial.bytes, o); o += serial.bytes.length;
+  out.set(prep.algAndIssuer, o); o += prep.algAndIssuer.length;
+  o = writeHeader(out, o, TAG.SEQUENCE, validitySize);
+  o = writeTime(out, o, p.notBefore);
+  o = writeTime(out, o, p.notAfter);
+  out.set(subject, o); o += subject.length;
+  out.set(spki, o); o += spki.length;
+  o = writeHeader(out, o, ctx(3, true), tlvSize(extsSize));
+  o = writeHeader(out, o, TAG.SEQUENCE, extsSize);
+  out.set(prep.fixedExtensions, o); o += prep.fixedExtensions.length;
+  o = writeSanExtension(out, o, sans, emptySubject);
+  o = writeSkiExtension(out, o, sha1KeyId(keyBits));
+  out.set(prep.authorityKeyId, o); o += prep.authorityKeyId.length;
+  if (claims) o = writeClaimsExtension(out, o, claims);
+  if (o !== out.length) throw new Error(`TBS writer: wrote ${o} of ${out.length} bytes`);
+  return out;
 }
 
-const certificate = (tbs: Uint8Array, alg: SignatureAlgorithm, sig: Uint8Array): Uint8Array => seq(tbs, alg.identifier, bitString(sig));
+/** Certificate ::= SEQUENCE { tbs, signatureAlgorithm, BIT STRING signature }, one allocation. */
+function certificate(tbs: Uint8Array, alg: SignatureAlgorithm, sig: Uint8Array): Uint8Array {
+  const body = tbs.length + alg.identifier.length + tlvSize(sig.length + 1);
+  const out = Buffer.allocUnsafe(tlvSize(body));
+  let o = writeHeader(out, 0, TAG.SEQUENCE, body);
+  out.set(tbs, o); o += tbs.length;
+  out.set(alg.identifier, o); o += alg.identifier.length;
+  o = writeHeader(out, o, TAG.BIT_STRING, sig.length + 1);
+  out[o++] = 0;
+  out.set(sig, o);
+  return out;
+}
+
 
 /** Synchronous issuer: one leaf per call, signed on the calling thread. */
 export function createLeafIssuer(ca: CaSigner): LeafIssuer {
@@ -164,9 +200,9 @@ export function keyUsageBits(flags: number): Uint8Array {
 
 const DNS_NAME = /^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$/;
 
-function dnsName(d: string): Uint8Array {
+function checkDnsName(d: string): string {
   if (d.length > 253 || !DNS_NAME.test(d)) throw new X509SvidError('ERR_X509SVID_INVALID', 'invalid_parameter', `"${d}" is not a DNS name`);
-  return Buffer.from(d, 'latin1');
+  return d;
 }
 
 /** iPAddress SAN octets: 4 for IPv4, 16 for IPv6. */
@@ -188,11 +224,4 @@ export function ipBytes(ip: string): Uint8Array {
   const out = new Uint8Array(16);
   groups.forEach((g, i) => { out[2 * i] = g >> 8; out[2 * i + 1] = g & 0xff; });
   return out;
-}
-
-/** A certificate serial: 16 random octets, positive (top bit clear) and exactly 16 octets (first octet non-zero). */
-export function randomSerial(): Uint8Array {
-  const sn = randomBytes(16);
-  sn[0] = (sn[0] & 0x7f) | 0x01;
-  return sn;
 }

@@ -351,7 +351,7 @@ async function signingJwk(): Promise<JWK> {
 }
 
 /** A test CA and a server certificate for 127.0.0.1 and localhost. */
-async function makeTlsIdentity(): Promise<{ caPem: string; certPem: string; keyPem: string; spkiSha256: string }> {
+export async function makeTlsIdentity(): Promise<{ caPem: string; certPem: string; keyPem: string; spkiSha256: string }> {
   const ca = await makeRootCa('oidc.test', { commonName: 'Test OpenID Provider CA' });
   const keys = keyPair('P-256');
   const san = new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }, { type: 'dns', value: 'localhost' }], false);

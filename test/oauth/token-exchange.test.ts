@@ -1,5 +1,8 @@
 import test from 'ava';
 import { createLocalJWKSet, jwtVerify } from 'jose';
+import { systemClock } from '../../common/clock.ts';
+import { silentLogger } from '../../common/logger.ts';
+import { TrustedIssuers } from '../../server/oauth/trusted-issuers.ts';
 import { sharedScope } from '../helpers/server.ts';
 import { ACCESS_TOKEN, headerOf, ID_TOKEN, JWT, payloadOf, startEnv, until, type Env } from './harness.ts';
 
@@ -146,4 +149,63 @@ test('a key the IdP rotated in is fetched on its unknown kid, at most once per 3
   t.is(again.status, 200);
   t.is(env.idp.jwksFetches(), fetches + 1, 'the known kid needs no fetch');
   t.is(payloadOf(again.json.access_token as string).sub, `${env.idp.issuer}#alice`);
+});
+
+// The subject-token verification itself (node:crypto over the issuer's cached JWKS) and the
+// short memory of verified tokens, against the local IdP over HTTPS; `now` is passed in.
+// Serial (ava runs them before the concurrent tests): their JWKS fetches must not land in
+// the middle of the rotation test's fetch count.
+function trustedIdp(): TrustedIssuers {
+  return new TrustedIssuers([{ issuer: env.idp.issuer, audience: ['tessera'], subject_claim: 'sub', groups_claim: 'groups', jwks_uri: undefined, ca_file: env.idp.caFile }],
+    { clock: systemClock, logger: silentLogger });
+}
+const nowS = () => Math.floor(Date.now() / 1000);
+
+test.serial('IdP tokens verify with every allowed alg (ES256, ES384, RS256, PS256, EdDSA)', async (t) => {
+  const keys = (['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'] as const).map((alg) => env.idp.addKey(alg));
+  const issuer = trustedIdp().get(env.idp.issuer)!;
+  for (const key of keys) {
+    const token = await env.idp.token({ sub: `user-${key.alg}`, groups: ['eng'] }, { key });
+    const v = await issuer.verify(token, headerOf(token), nowS());
+    t.is(v.name, `user-${key.alg}`, key.alg);
+    t.deepEqual(v.groups, ['eng']);
+    // The same claims under another key of the same alg: forged.
+    const forged = await env.idp.token({ sub: `user-${key.alg}` }, { key: env.idp.unpublishedKey(key.alg, key.kid) });
+    await t.throwsAsync(issuer.verify(forged, headerOf(forged), nowS()), { message: /signature does not verify/ }, key.alg);
+  }
+});
+
+test.serial('a verified IdP token is remembered only until its exp (with the leeway) and at most 60 s', async (t) => {
+  const trusted = trustedIdp();
+  const now = nowS();
+  // Expired 30 s ago: still valid within the 60 s leeway, for 30 s more.
+  const late = await env.idp.token({ sub: 'carol', groups: ['eng'], iat: now - 400, nbf: now - 400, exp: now - 30 });
+  t.is((await trusted.get(env.idp.issuer)!.verify(late, headerOf(late), now)).name, 'carol');
+  t.is(trusted.remembered(late, now + 29)?.name, 'carol');
+  t.is(trusted.remembered(late, now + 30), undefined, 'past exp + leeway it is forgotten');
+  await t.throwsAsync(trusted.get(env.idp.issuer)!.verify(late, headerOf(late), now + 30), { message: /subject_token expired at/ });
+
+  const fresh = await env.idp.token({ sub: 'carol', groups: ['eng'], exp: now + 3600 });
+  await trusted.get(env.idp.issuer)!.verify(fresh, headerOf(fresh), now);
+  t.is(trusted.remembered(fresh, now + 59)?.name, 'carol');
+  t.is(trusted.remembered(fresh, now + 60), undefined, 'verified again after 60 s');
+  t.is(trusted.remembered(await env.idp.token({ sub: 'carol', groups: ['eng'] }), now), undefined, 'another token is not remembered');
+});
+
+test.serial('a remembered IdP token is verified again once the issuer\'s keys changed (a dropped key fails it)', async (t) => {
+  let offset = 0;
+  const trusted = new TrustedIssuers([{ issuer: env.idp.issuer, audience: ['tessera'], subject_claim: 'sub', groups_claim: undefined, jwks_uri: undefined, ca_file: env.idp.caFile }],
+    { clock: { now: () => Date.now() + offset, sleep: systemClock.sleep }, logger: silentLogger });
+  const issuer = trusted.get(env.idp.issuer)!;
+  const leaving = env.idp.addKey('ES256');
+  const token = await env.idp.token({ sub: 'dave' }, { key: leaving });
+  await issuer.verify(token, headerOf(token), nowS());
+  t.is(trusted.remembered(token, nowS())?.name, 'dave');
+  // The IdP drops the key; a token with a new kid makes the issuer refetch (30 s after the last fetch).
+  env.idp.keys.splice(env.idp.keys.indexOf(leaving), 1);
+  offset += 31_000;
+  const next = await env.idp.token({ sub: 'erin' }, { key: env.idp.addKey('ES256') });
+  t.is((await issuer.verify(next, headerOf(next), nowS())).name, 'erin');
+  t.is(trusted.remembered(token, nowS()), undefined);
+  await t.throwsAsync(issuer.verify(token, headerOf(token), nowS()), { message: /unknown key kid/ });
 });

@@ -548,6 +548,42 @@ function registerDelegationContract(engine: string, open: ContractFactory): void
     t.true(await other.useTokenOnce('h-other', 2_000_000_000), 'another hash is independent');
   });
 
+  test(name('useTokenOnce: 60 hashes used three times each at once, two store objects in opposite orders: one first per hash'), async (t) => {
+    const { store, openAnother } = await open(t);
+    const other = await openAnother();
+    // Each store's uses share one batched transaction. Submitted in opposite orders, yet
+    // both take their rows in key order: neither waits on the other in a cycle (a deadlock).
+    const hashes = Array.from({ length: 60 }, (_, i) => `h-many-${i}`);
+    const mine = hashes.map((h) => [store.useTokenOnce(h, 2_000_000_000), store.useTokenOnce(h, 2_000_000_000)]);
+    const theirs = [...hashes].reverse().map((h) => other.useTokenOnce(h, 2_000_000_000)).reverse();
+    const results = await Promise.all(hashes.map(async (_, i) => [...await Promise.all(mine[i]!), await theirs[i]!]));
+    results.forEach((r, i) => t.is(r.filter(Boolean).length, 1, hashes[i]));
+  });
+
+  test(name('redeemAuthorizationCode: concurrent redemptions over two store objects, one is first and every one sees what it issued'), async (t) => {
+    const { store, openAnother } = await open(t);
+    const other = await openAnother();
+    await store.putAuthorizationCode('c-race', '{"client":"x"}', 2_000_000_000);
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+      (i % 2 ? other : store).redeemAuthorizationCode('c-race', { jti: `tok_${i}`, grantId: `grt_${i}` })));
+    const winners = results.flatMap((r, i) => (r?.first ? [i] : []));
+    t.is(winners.length, 1);
+    for (const r of results) {
+      t.like(r, { data: '{"client":"x"}', expiresAt: 2_000_000_000, issuedJti: `tok_${winners[0]}`, issuedGrantId: `grt_${winners[0]}` });
+    }
+    t.is(await store.redeemAuthorizationCode('c-unknown', { jti: 'tok_u', grantId: 'grt_u' }), undefined);
+  });
+
+  test(name('appendAuditBatched: the audit row and its log leaf land together, in order'), async (t) => {
+    const { store } = await open(t);
+    const size = await store.logSize();
+    const recs = [1, 2, 3].map((i) => ({ time: 100 + i, event: 'oauth.token_exchange', subject: `s${i}`, data: { grant_id: `grt_${i}` } }));
+    t.deepEqual(await Promise.all(recs.map((r) => store.appendAuditBatched(r))), [size, size + 1, size + 2]);
+    t.deepEqual((await store.listAudit({ event: 'oauth.token_exchange' })).map((r) => [r.time, r.subject, r.data]),
+      recs.map((r) => [r.time, r.subject, r.data]));
+    t.deepEqual((await store.logLeaves(size, size + 3)).map((l) => [l.type, l.time]), recs.map((r) => [r.event, r.time * 1000]));
+  });
+
   test(name('OAuth signing keys upsert by kid, round-trip their bytes, prune by notAfter, and log changes'), async (t) => {
     const { store } = await open(t);
     const events: ChangeEvent[] = [];

@@ -31,6 +31,8 @@ import type { CreateJoinTokenRequest as _tessera_v1_CreateJoinTokenRequest, Crea
 import type { DelegationAdminClient as _tessera_v1_DelegationAdminClient, DelegationAdminDefinition as _tessera_v1_DelegationAdminDefinition } from './tessera/v1/DelegationAdmin';
 import type { DelegationPolicy as _tessera_v1_DelegationPolicy, DelegationPolicy__Output as _tessera_v1_DelegationPolicy__Output } from './tessera/v1/DelegationPolicy';
 import type { DeleteClientResponse as _tessera_v1_DeleteClientResponse, DeleteClientResponse__Output as _tessera_v1_DeleteClientResponse__Output } from './tessera/v1/DeleteClientResponse';
+import type { DeleteFederationRelationshipRequest as _tessera_v1_DeleteFederationRelationshipRequest, DeleteFederationRelationshipRequest__Output as _tessera_v1_DeleteFederationRelationshipRequest__Output } from './tessera/v1/DeleteFederationRelationshipRequest';
+import type { DeleteFederationRelationshipResponse as _tessera_v1_DeleteFederationRelationshipResponse, DeleteFederationRelationshipResponse__Output as _tessera_v1_DeleteFederationRelationshipResponse__Output } from './tessera/v1/DeleteFederationRelationshipResponse';
 import type { DeletePolicyResponse as _tessera_v1_DeletePolicyResponse, DeletePolicyResponse__Output as _tessera_v1_DeletePolicyResponse__Output } from './tessera/v1/DeletePolicyResponse';
 import type { DeleteResult as _tessera_v1_DeleteResult, DeleteResult__Output as _tessera_v1_DeleteResult__Output } from './tessera/v1/DeleteResult';
 import type { Entry as _tessera_v1_Entry, Entry__Output as _tessera_v1_Entry__Output } from './tessera/v1/Entry';
@@ -39,6 +41,10 @@ import type { EntryResult as _tessera_v1_EntryResult, EntryResult__Output as _te
 import type { EvictAgentResponse as _tessera_v1_EvictAgentResponse, EvictAgentResponse__Output as _tessera_v1_EvictAgentResponse__Output } from './tessera/v1/EvictAgentResponse';
 import type { ExportAuditRequest as _tessera_v1_ExportAuditRequest, ExportAuditRequest__Output as _tessera_v1_ExportAuditRequest__Output } from './tessera/v1/ExportAuditRequest';
 import type { FederatedBundleRequest as _tessera_v1_FederatedBundleRequest, FederatedBundleRequest__Output as _tessera_v1_FederatedBundleRequest__Output } from './tessera/v1/FederatedBundleRequest';
+import type { FederationAdminClient as _tessera_v1_FederationAdminClient, FederationAdminDefinition as _tessera_v1_FederationAdminDefinition } from './tessera/v1/FederationAdmin';
+import type { FederationRelationship as _tessera_v1_FederationRelationship, FederationRelationship__Output as _tessera_v1_FederationRelationship__Output } from './tessera/v1/FederationRelationship';
+import type { FederationRelationshipRequest as _tessera_v1_FederationRelationshipRequest, FederationRelationshipRequest__Output as _tessera_v1_FederationRelationshipRequest__Output } from './tessera/v1/FederationRelationshipRequest';
+import type { FederationStatus as _tessera_v1_FederationStatus, FederationStatus__Output as _tessera_v1_FederationStatus__Output } from './tessera/v1/FederationStatus';
 import type { GetAgentRequest as _tessera_v1_GetAgentRequest, GetAgentRequest__Output as _tessera_v1_GetAgentRequest__Output } from './tessera/v1/GetAgentRequest';
 import type { GetAuditCheckpointRequest as _tessera_v1_GetAuditCheckpointRequest, GetAuditCheckpointRequest__Output as _tessera_v1_GetAuditCheckpointRequest__Output } from './tessera/v1/GetAuditCheckpointRequest';
 import type { GetBundleAdminRequest as _tessera_v1_GetBundleAdminRequest, GetBundleAdminRequest__Output as _tessera_v1_GetBundleAdminRequest__Output } from './tessera/v1/GetBundleAdminRequest';
@@ -55,6 +61,8 @@ import type { ListEntriesRequest as _tessera_v1_ListEntriesRequest, ListEntriesR
 import type { ListEntriesResponse as _tessera_v1_ListEntriesResponse, ListEntriesResponse__Output as _tessera_v1_ListEntriesResponse__Output } from './tessera/v1/ListEntriesResponse';
 import type { ListFederatedBundlesRequest as _tessera_v1_ListFederatedBundlesRequest, ListFederatedBundlesRequest__Output as _tessera_v1_ListFederatedBundlesRequest__Output } from './tessera/v1/ListFederatedBundlesRequest';
 import type { ListFederatedBundlesResponse as _tessera_v1_ListFederatedBundlesResponse, ListFederatedBundlesResponse__Output as _tessera_v1_ListFederatedBundlesResponse__Output } from './tessera/v1/ListFederatedBundlesResponse';
+import type { ListFederationRelationshipsRequest as _tessera_v1_ListFederationRelationshipsRequest, ListFederationRelationshipsRequest__Output as _tessera_v1_ListFederationRelationshipsRequest__Output } from './tessera/v1/ListFederationRelationshipsRequest';
+import type { ListFederationRelationshipsResponse as _tessera_v1_ListFederationRelationshipsResponse, ListFederationRelationshipsResponse__Output as _tessera_v1_ListFederationRelationshipsResponse__Output } from './tessera/v1/ListFederationRelationshipsResponse';
 import type { ListPoliciesRequest as _tessera_v1_ListPoliciesRequest, ListPoliciesRequest__Output as _tessera_v1_ListPoliciesRequest__Output } from './tessera/v1/ListPoliciesRequest';
 import type { ListPoliciesResponse as _tessera_v1_ListPoliciesResponse, ListPoliciesResponse__Output as _tessera_v1_ListPoliciesResponse__Output } from './tessera/v1/ListPoliciesResponse';
 import type { ListRevocationsRequest as _tessera_v1_ListRevocationsRequest, ListRevocationsRequest__Output as _tessera_v1_ListRevocationsRequest__Output } from './tessera/v1/ListRevocationsRequest';
@@ -107,6 +115,8 @@ export interface ProtoGrpcType {
       DelegationAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_DelegationAdminClient> & { service: _tessera_v1_DelegationAdminDefinition }
       DelegationPolicy: MessageTypeDefinition<_tessera_v1_DelegationPolicy, _tessera_v1_DelegationPolicy__Output>
       DeleteClientResponse: MessageTypeDefinition<_tessera_v1_DeleteClientResponse, _tessera_v1_DeleteClientResponse__Output>
+      DeleteFederationRelationshipRequest: MessageTypeDefinition<_tessera_v1_DeleteFederationRelationshipRequest, _tessera_v1_DeleteFederationRelationshipRequest__Output>
+      DeleteFederationRelationshipResponse: MessageTypeDefinition<_tessera_v1_DeleteFederationRelationshipResponse, _tessera_v1_DeleteFederationRelationshipResponse__Output>
       DeletePolicyResponse: MessageTypeDefinition<_tessera_v1_DeletePolicyResponse, _tessera_v1_DeletePolicyResponse__Output>
       DeleteResult: MessageTypeDefinition<_tessera_v1_DeleteResult, _tessera_v1_DeleteResult__Output>
       Entry: MessageTypeDefinition<_tessera_v1_Entry, _tessera_v1_Entry__Output>
@@ -115,6 +125,10 @@ export interface ProtoGrpcType {
       EvictAgentResponse: MessageTypeDefinition<_tessera_v1_EvictAgentResponse, _tessera_v1_EvictAgentResponse__Output>
       ExportAuditRequest: MessageTypeDefinition<_tessera_v1_ExportAuditRequest, _tessera_v1_ExportAuditRequest__Output>
       FederatedBundleRequest: MessageTypeDefinition<_tessera_v1_FederatedBundleRequest, _tessera_v1_FederatedBundleRequest__Output>
+      FederationAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_FederationAdminClient> & { service: _tessera_v1_FederationAdminDefinition }
+      FederationRelationship: MessageTypeDefinition<_tessera_v1_FederationRelationship, _tessera_v1_FederationRelationship__Output>
+      FederationRelationshipRequest: MessageTypeDefinition<_tessera_v1_FederationRelationshipRequest, _tessera_v1_FederationRelationshipRequest__Output>
+      FederationStatus: MessageTypeDefinition<_tessera_v1_FederationStatus, _tessera_v1_FederationStatus__Output>
       GetAgentRequest: MessageTypeDefinition<_tessera_v1_GetAgentRequest, _tessera_v1_GetAgentRequest__Output>
       GetAuditCheckpointRequest: MessageTypeDefinition<_tessera_v1_GetAuditCheckpointRequest, _tessera_v1_GetAuditCheckpointRequest__Output>
       GetBundleAdminRequest: MessageTypeDefinition<_tessera_v1_GetBundleAdminRequest, _tessera_v1_GetBundleAdminRequest__Output>
@@ -131,6 +145,8 @@ export interface ProtoGrpcType {
       ListEntriesResponse: MessageTypeDefinition<_tessera_v1_ListEntriesResponse, _tessera_v1_ListEntriesResponse__Output>
       ListFederatedBundlesRequest: MessageTypeDefinition<_tessera_v1_ListFederatedBundlesRequest, _tessera_v1_ListFederatedBundlesRequest__Output>
       ListFederatedBundlesResponse: MessageTypeDefinition<_tessera_v1_ListFederatedBundlesResponse, _tessera_v1_ListFederatedBundlesResponse__Output>
+      ListFederationRelationshipsRequest: MessageTypeDefinition<_tessera_v1_ListFederationRelationshipsRequest, _tessera_v1_ListFederationRelationshipsRequest__Output>
+      ListFederationRelationshipsResponse: MessageTypeDefinition<_tessera_v1_ListFederationRelationshipsResponse, _tessera_v1_ListFederationRelationshipsResponse__Output>
       ListPoliciesRequest: MessageTypeDefinition<_tessera_v1_ListPoliciesRequest, _tessera_v1_ListPoliciesRequest__Output>
       ListPoliciesResponse: MessageTypeDefinition<_tessera_v1_ListPoliciesResponse, _tessera_v1_ListPoliciesResponse__Output>
       ListRevocationsRequest: MessageTypeDefinition<_tessera_v1_ListRevocationsRequest, _tessera_v1_ListRevocationsRequest__Output>

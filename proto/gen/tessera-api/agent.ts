@@ -14,10 +14,13 @@ import type { BatchSignX509SVIDRequest as _tessera_v1_BatchSignX509SVIDRequest, 
 import type { BatchSignX509SVIDResponse as _tessera_v1_BatchSignX509SVIDResponse, BatchSignX509SVIDResponse__Output as _tessera_v1_BatchSignX509SVIDResponse__Output } from './tessera/v1/BatchSignX509SVIDResponse';
 import type { Bundle as _tessera_v1_Bundle, Bundle__Output as _tessera_v1_Bundle__Output } from './tessera/v1/Bundle';
 import type { Entry as _tessera_v1_Entry, Entry__Output as _tessera_v1_Entry__Output } from './tessera/v1/Entry';
+import type { FederatedBundles as _tessera_v1_FederatedBundles, FederatedBundles__Output as _tessera_v1_FederatedBundles__Output } from './tessera/v1/FederatedBundles';
 import type { GetBundleRequest as _tessera_v1_GetBundleRequest, GetBundleRequest__Output as _tessera_v1_GetBundleRequest__Output } from './tessera/v1/GetBundleRequest';
 import type { JWTKey as _tessera_v1_JWTKey, JWTKey__Output as _tessera_v1_JWTKey__Output } from './tessera/v1/JWTKey';
 import type { MintJWTSVIDRequest as _tessera_v1_MintJWTSVIDRequest, MintJWTSVIDRequest__Output as _tessera_v1_MintJWTSVIDRequest__Output } from './tessera/v1/MintJWTSVIDRequest';
 import type { MintJWTSVIDResponse as _tessera_v1_MintJWTSVIDResponse, MintJWTSVIDResponse__Output as _tessera_v1_MintJWTSVIDResponse__Output } from './tessera/v1/MintJWTSVIDResponse';
+import type { MintWITSVIDRequest as _tessera_v1_MintWITSVIDRequest, MintWITSVIDRequest__Output as _tessera_v1_MintWITSVIDRequest__Output } from './tessera/v1/MintWITSVIDRequest';
+import type { MintWITSVIDResponse as _tessera_v1_MintWITSVIDResponse, MintWITSVIDResponse__Output as _tessera_v1_MintWITSVIDResponse__Output } from './tessera/v1/MintWITSVIDResponse';
 import type { RenewAgentRequest as _tessera_v1_RenewAgentRequest, RenewAgentRequest__Output as _tessera_v1_RenewAgentRequest__Output } from './tessera/v1/RenewAgentRequest';
 import type { RenewAgentResponse as _tessera_v1_RenewAgentResponse, RenewAgentResponse__Output as _tessera_v1_RenewAgentResponse__Output } from './tessera/v1/RenewAgentResponse';
 import type { SVIDParams as _tessera_v1_SVIDParams, SVIDParams__Output as _tessera_v1_SVIDParams__Output } from './tessera/v1/SVIDParams';
@@ -47,10 +50,13 @@ export interface ProtoGrpcType {
       BatchSignX509SVIDResponse: MessageTypeDefinition<_tessera_v1_BatchSignX509SVIDResponse, _tessera_v1_BatchSignX509SVIDResponse__Output>
       Bundle: MessageTypeDefinition<_tessera_v1_Bundle, _tessera_v1_Bundle__Output>
       Entry: MessageTypeDefinition<_tessera_v1_Entry, _tessera_v1_Entry__Output>
+      FederatedBundles: MessageTypeDefinition<_tessera_v1_FederatedBundles, _tessera_v1_FederatedBundles__Output>
       GetBundleRequest: MessageTypeDefinition<_tessera_v1_GetBundleRequest, _tessera_v1_GetBundleRequest__Output>
       JWTKey: MessageTypeDefinition<_tessera_v1_JWTKey, _tessera_v1_JWTKey__Output>
       MintJWTSVIDRequest: MessageTypeDefinition<_tessera_v1_MintJWTSVIDRequest, _tessera_v1_MintJWTSVIDRequest__Output>
       MintJWTSVIDResponse: MessageTypeDefinition<_tessera_v1_MintJWTSVIDResponse, _tessera_v1_MintJWTSVIDResponse__Output>
+      MintWITSVIDRequest: MessageTypeDefinition<_tessera_v1_MintWITSVIDRequest, _tessera_v1_MintWITSVIDRequest__Output>
+      MintWITSVIDResponse: MessageTypeDefinition<_tessera_v1_MintWITSVIDResponse, _tessera_v1_MintWITSVIDResponse__Output>
       RenewAgentRequest: MessageTypeDefinition<_tessera_v1_RenewAgentRequest, _tessera_v1_RenewAgentRequest__Output>
       RenewAgentResponse: MessageTypeDefinition<_tessera_v1_RenewAgentResponse, _tessera_v1_RenewAgentResponse__Output>
       SVIDParams: MessageTypeDefinition<_tessera_v1_SVIDParams, _tessera_v1_SVIDParams__Output>

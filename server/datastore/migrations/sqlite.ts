@@ -239,4 +239,51 @@ CREATE INDEX oauth_refresh_tokens_actor ON oauth_refresh_tokens (actor);
 CREATE INDEX oauth_refresh_tokens_expires ON oauth_refresh_tokens (expires_at);
 `,
   },
+  {
+    version: 8,
+    description: 'human approval of escalations (OpenID CIBA): approvable scopes of delegation policies, pending requests and their approvers (docs/attenuation.md)',
+    sql: `
+ALTER TABLE delegation_policies ADD COLUMN approval TEXT NOT NULL DEFAULT '';
+CREATE TABLE approval_requests (
+  id             TEXT PRIMARY KEY,
+  req_hash       TEXT NOT NULL UNIQUE,
+  client_id      TEXT NOT NULL,
+  subject        TEXT NOT NULL,
+  status         TEXT NOT NULL,
+  data           TEXT NOT NULL,
+  created_at     INTEGER NOT NULL,
+  expires_at     INTEGER NOT NULL,
+  poll_interval  INTEGER NOT NULL,
+  last_poll_ms   INTEGER NOT NULL DEFAULT 0,
+  decided_at     INTEGER NOT NULL DEFAULT 0,
+  decided_by     TEXT NOT NULL DEFAULT '',
+  decision       TEXT NOT NULL DEFAULT '',
+  issued_jti     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX approval_requests_pending ON approval_requests (status, expires_at);
+CREATE INDEX approval_requests_expires ON approval_requests (expires_at);
+CREATE TABLE approval_approvers (
+  request_id  TEXT NOT NULL REFERENCES approval_requests (id) ON DELETE CASCADE,
+  principal   TEXT NOT NULL,
+  PRIMARY KEY (principal, request_id)
+);
+CREATE INDEX approval_approvers_request ON approval_approvers (request_id);
+`,
+  },
+  {
+    version: 9,
+    description: 'SPIFFE federation relationships (docs/federation.md)',
+    sql: `
+CREATE TABLE federation_relationships (
+  trust_domain         TEXT PRIMARY KEY,
+  bundle_endpoint_url  TEXT NOT NULL,
+  profile              TEXT NOT NULL,
+  endpoint_spiffe_id   TEXT NOT NULL DEFAULT '',
+  source               TEXT NOT NULL,
+  bundle_sequence      INTEGER NOT NULL DEFAULT 0,
+  created_at           INTEGER NOT NULL,
+  updated_at           INTEGER NOT NULL
+);
+`,
+  },
 ];

@@ -50,6 +50,8 @@ export function authorizationCodeGrant(d: AuthorizationCodeDeps): GrantHandler {
   return {
     grantType: AUTHORIZATION_CODE,
     async handle(r) {
+      // Room for this request's audit events first: a request that cannot be audited changes nothing.
+      await d.audit.admit();
       const known: Record<string, unknown> = {};
       try {
         return await redeem(d, r, known);

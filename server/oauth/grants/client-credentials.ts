@@ -46,6 +46,8 @@ export function clientCredentialsGrant(d: ClientCredentialsDeps): GrantHandler {
     grantType: CLIENT_CREDENTIALS,
     repeatable: ['resource'],
     async handle(r) {
+      // Room for this request's audit events first: a request that cannot be audited changes nothing.
+      await d.audit.admit();
       const known: Record<string, unknown> = {};
       try {
         return await issue(d, r, known);

@@ -46,6 +46,8 @@ export function refreshTokenGrant(d: RefreshTokenDeps): GrantHandler {
   return {
     grantType: REFRESH_TOKEN,
     async handle(r) {
+      // Room for this request's audit events first: a request that cannot be audited changes nothing.
+      await d.audit.admit();
       const known: Record<string, unknown> = {};
       try {
         return await refresh(d, r, known);

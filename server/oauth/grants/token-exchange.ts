@@ -62,6 +62,8 @@ export function tokenExchangeGrant(d: TokenExchangeDeps): GrantHandler {
     grantType: TOKEN_EXCHANGE,
     repeatable: ['audience', 'resource'],
     async handle(r) {
+      // Room for this request's audit events first: a request that cannot be audited changes nothing.
+      await d.audit.admit();
       const known: Record<string, unknown> = {};
       try {
         return await exchange(d, r, known);
@@ -172,6 +174,9 @@ async function biscuitResponse(d: TokenExchangeDeps, claims: DelegatedClaims & {
 }
 
 async function verifySubject(d: TokenExchangeDeps, token: string, type: string, actor: AuthenticatedActor, now: number): Promise<Subject> {
+  // An IdP token verified moments ago (the same user token exchanged again) needs no decoding.
+  const seen = d.trusted.remembered(token, now);
+  if (seen) return { subject: { issuer: seen.issuer, name: seen.name, groups: seen.groups }, exp: seen.exp };
   const parts = token.split('.');
   const header = parts.length === 3 ? decodeSegment(parts[0]!) : undefined;
   const payload = parts.length === 3 ? decodeSegment(parts[1]!) : undefined;

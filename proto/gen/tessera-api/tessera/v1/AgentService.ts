@@ -12,6 +12,8 @@ import type { Bundle as _tessera_v1_Bundle, Bundle__Output as _tessera_v1_Bundle
 import type { GetBundleRequest as _tessera_v1_GetBundleRequest, GetBundleRequest__Output as _tessera_v1_GetBundleRequest__Output } from '../../tessera/v1/GetBundleRequest';
 import type { MintJWTSVIDRequest as _tessera_v1_MintJWTSVIDRequest, MintJWTSVIDRequest__Output as _tessera_v1_MintJWTSVIDRequest__Output } from '../../tessera/v1/MintJWTSVIDRequest';
 import type { MintJWTSVIDResponse as _tessera_v1_MintJWTSVIDResponse, MintJWTSVIDResponse__Output as _tessera_v1_MintJWTSVIDResponse__Output } from '../../tessera/v1/MintJWTSVIDResponse';
+import type { MintWITSVIDRequest as _tessera_v1_MintWITSVIDRequest, MintWITSVIDRequest__Output as _tessera_v1_MintWITSVIDRequest__Output } from '../../tessera/v1/MintWITSVIDRequest';
+import type { MintWITSVIDResponse as _tessera_v1_MintWITSVIDResponse, MintWITSVIDResponse__Output as _tessera_v1_MintWITSVIDResponse__Output } from '../../tessera/v1/MintWITSVIDResponse';
 import type { RenewAgentRequest as _tessera_v1_RenewAgentRequest, RenewAgentRequest__Output as _tessera_v1_RenewAgentRequest__Output } from '../../tessera/v1/RenewAgentRequest';
 import type { RenewAgentResponse as _tessera_v1_RenewAgentResponse, RenewAgentResponse__Output as _tessera_v1_RenewAgentResponse__Output } from '../../tessera/v1/RenewAgentResponse';
 import type { SyncEntriesRequest as _tessera_v1_SyncEntriesRequest, SyncEntriesRequest__Output as _tessera_v1_SyncEntriesRequest__Output } from '../../tessera/v1/SyncEntriesRequest';
@@ -50,6 +52,15 @@ export interface AgentServiceClient extends grpc.Client {
   mintJwtsvid(argument: _tessera_v1_MintJWTSVIDRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_MintJWTSVIDResponse__Output>): grpc.ClientUnaryCall;
   mintJwtsvid(argument: _tessera_v1_MintJWTSVIDRequest, callback: grpc.requestCallback<_tessera_v1_MintJWTSVIDResponse__Output>): grpc.ClientUnaryCall;
   
+  MintWITSVID(argument: _tessera_v1_MintWITSVIDRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_MintWITSVIDResponse__Output>): grpc.ClientUnaryCall;
+  MintWITSVID(argument: _tessera_v1_MintWITSVIDRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_MintWITSVIDResponse__Output>): grpc.ClientUnaryCall;
+  MintWITSVID(argument: _tessera_v1_MintWITSVIDRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_MintWITSVIDResponse__Output>): grpc.ClientUnaryCall;
+  MintWITSVID(argument: _tessera_v1_MintWITSVIDRequest, callback: grpc.requestCallback<_tessera_v1_MintWITSVIDResponse__Output>): grpc.ClientUnaryCall;
+  mintWitsvid(argument: _tessera_v1_MintWITSVIDRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_MintWITSVIDResponse__Output>): grpc.ClientUnaryCall;
+  mintWitsvid(argument: _tessera_v1_MintWITSVIDRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_MintWITSVIDResponse__Output>): grpc.ClientUnaryCall;
+  mintWitsvid(argument: _tessera_v1_MintWITSVIDRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_MintWITSVIDResponse__Output>): grpc.ClientUnaryCall;
+  mintWitsvid(argument: _tessera_v1_MintWITSVIDRequest, callback: grpc.requestCallback<_tessera_v1_MintWITSVIDResponse__Output>): grpc.ClientUnaryCall;
+  
   RecordAction(argument: _tessera_v1_AgentRecordActionRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AgentRecordActionResponse__Output>): grpc.ClientUnaryCall;
   RecordAction(argument: _tessera_v1_AgentRecordActionRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_tessera_v1_AgentRecordActionResponse__Output>): grpc.ClientUnaryCall;
   RecordAction(argument: _tessera_v1_AgentRecordActionRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_tessera_v1_AgentRecordActionResponse__Output>): grpc.ClientUnaryCall;
@@ -84,6 +95,8 @@ export interface AgentServiceHandlers extends grpc.UntypedServiceImplementation 
   
   MintJWTSVID: grpc.handleUnaryCall<_tessera_v1_MintJWTSVIDRequest__Output, _tessera_v1_MintJWTSVIDResponse>;
   
+  MintWITSVID: grpc.handleUnaryCall<_tessera_v1_MintWITSVIDRequest__Output, _tessera_v1_MintWITSVIDResponse>;
+  
   RecordAction: grpc.handleUnaryCall<_tessera_v1_AgentRecordActionRequest__Output, _tessera_v1_AgentRecordActionResponse>;
   
   RenewAgent: grpc.handleUnaryCall<_tessera_v1_RenewAgentRequest__Output, _tessera_v1_RenewAgentResponse>;
@@ -97,6 +110,7 @@ export interface AgentServiceDefinition extends grpc.ServiceDefinition {
   BatchSignX509SVID: MethodDefinition<_tessera_v1_BatchSignX509SVIDRequest, _tessera_v1_BatchSignX509SVIDResponse, _tessera_v1_BatchSignX509SVIDRequest__Output, _tessera_v1_BatchSignX509SVIDResponse__Output>
   GetBundle: MethodDefinition<_tessera_v1_GetBundleRequest, _tessera_v1_Bundle, _tessera_v1_GetBundleRequest__Output, _tessera_v1_Bundle__Output>
   MintJWTSVID: MethodDefinition<_tessera_v1_MintJWTSVIDRequest, _tessera_v1_MintJWTSVIDResponse, _tessera_v1_MintJWTSVIDRequest__Output, _tessera_v1_MintJWTSVIDResponse__Output>
+  MintWITSVID: MethodDefinition<_tessera_v1_MintWITSVIDRequest, _tessera_v1_MintWITSVIDResponse, _tessera_v1_MintWITSVIDRequest__Output, _tessera_v1_MintWITSVIDResponse__Output>
   RecordAction: MethodDefinition<_tessera_v1_AgentRecordActionRequest, _tessera_v1_AgentRecordActionResponse, _tessera_v1_AgentRecordActionRequest__Output, _tessera_v1_AgentRecordActionResponse__Output>
   RenewAgent: MethodDefinition<_tessera_v1_RenewAgentRequest, _tessera_v1_RenewAgentResponse, _tessera_v1_RenewAgentRequest__Output, _tessera_v1_RenewAgentResponse__Output>
   SyncEntries: MethodDefinition<_tessera_v1_SyncEntriesRequest, _tessera_v1_SyncEntriesResponse, _tessera_v1_SyncEntriesRequest__Output, _tessera_v1_SyncEntriesResponse__Output>

@@ -2,6 +2,7 @@
 
 import type { Entry as _tessera_v1_Entry, Entry__Output as _tessera_v1_Entry__Output } from '../../tessera/v1/Entry';
 import type { Bundle as _tessera_v1_Bundle, Bundle__Output as _tessera_v1_Bundle__Output } from '../../tessera/v1/Bundle';
+import type { FederatedBundles as _tessera_v1_FederatedBundles, FederatedBundles__Output as _tessera_v1_FederatedBundles__Output } from '../../tessera/v1/FederatedBundles';
 import type { Long } from '@grpc/proto-loader';
 
 export interface SyncEntriesResponse {
@@ -10,6 +11,7 @@ export interface SyncEntriesResponse {
   'deleted_ids'?: (string)[];
   'sequence'?: (number | string | Long);
   'bundle'?: (_tessera_v1_Bundle | null);
+  'federated_bundles'?: (_tessera_v1_FederatedBundles | null);
 }
 
 export interface SyncEntriesResponse__Output {
@@ -18,4 +20,5 @@ export interface SyncEntriesResponse__Output {
   'deleted_ids': (string)[];
   'sequence': (number);
   'bundle': (_tessera_v1_Bundle__Output | null);
+  'federated_bundles': (_tessera_v1_FederatedBundles__Output | null);
 }

@@ -1,0 +1,117 @@
+/**
+ * Scale of one tessera-server (SQLite) under a fleet of simulated agents
+ * (bench/scale/sim-agents.ts: the real agent API, many agents per process, one TLS
+ * connection and one SyncEntries stream each):
+ *
+ *  - attest N agents (join tokens), give each E entries of its own plus one "hub" entry
+ *    (the same SPIFFE ID under every agent), so an entry whose parent is the hub is in
+ *    every agent's authorized set;
+ *  - full sync: all N open their stream at once; per agent, stream open → first (full)
+ *    message, and the time until the last agent has its snapshot;
+ *  - fan-out: C times, one entry created under the hub through the admin API; per agent,
+ *    the admin call → that entry on its stream (p50 / p99 / max), server CPU per change;
+ *  - server RSS after each phase.
+ *
+ *   node --import tsx bench/scale/run.ts [--agents 1000] [--entries 10] [--workers 4] [--changes 20]
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { arg } from '../lib/pinned-server.ts';
+import { adminCall, sharedScope, startServer } from '../../test/helpers/server.ts';
+import { cpuSeconds, rssMiB } from './proc-stats.ts';
+
+const AGENTS = arg('agents', 1000), ENTRIES = arg('entries', 10), WORKERS = arg('workers', 4), CHANGES = arg('changes', 20);
+const TD = 'example.org';
+const HUB = `spiffe://${TD}/scale/hub`;
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN; };
+const fmt = (xs: number[]) => `p50 ${pct(xs, 50)} ms, p99 ${pct(xs, 99)} ms, max ${Math.max(...xs)} ms`;
+const figures: Record<string, unknown> = {};
+const report = (name: string, value: unknown) => { figures[name] = value; console.log(`${name}: ${typeof value === 'string' ? value : JSON.stringify(value)}`); };
+
+const scope = sharedScope();
+try {
+  const srv = await startServer(scope, { config: { log_level: 'info' } });
+  const pid = srv.proc.child.pid!;
+  report('server RSS at start (MiB)', Math.round(rssMiB(pid)));
+
+  // ---- join tokens, workers, attestation
+  const tokens: string[] = [];
+  for (let i = 0; i < AGENTS; i += 50) tokens.push(...await Promise.all(Array.from({ length: Math.min(50, AGENTS - i) }, () => srv.joinToken(3600))));
+  const script = fileURLToPath(new URL('./sim-agents.ts', import.meta.url));
+  const workers: { proc: ChildProcess; base: number }[] = [];
+  const ids: string[] = new Array(AGENTS);
+  const syncedMs: number[] = [];
+  const received = new Map<string, Map<number, number>>(); // entry id -> agent index -> receipt ms
+  let lastSynced = 0;
+  const per = Math.ceil(AGENTS / WORKERS);
+  const attested = Promise.all(Array.from({ length: WORKERS }, (_, w) => new Promise<number>((resolve, reject) => {
+    const base = w * per;
+    const proc = fork(script, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    workers.push({ proc, base });
+    proc.on('message', (m: { attested?: { index: number; id: string }[]; ms?: number; synced?: { index: number; ms: number }[]; updates?: { index: number; ids: string[]; at: number }[]; error?: string }) => {
+      if (m.error) { console.error(`worker ${w}: ${m.error}`); reject(new Error(m.error)); }
+      if (m.attested) { for (const a of m.attested) ids[base + a.index] = a.id; resolve(m.ms!); }
+      if (m.synced) { for (const s of m.synced) syncedMs.push(s.ms); lastSynced = Date.now(); }
+      if (m.updates) {
+        for (const u of m.updates) for (const id of u.ids) {
+          let r = received.get(id);
+          if (!r) received.set(id, r = new Map());
+          r.set(base + u.index, u.at);
+        }
+      }
+    });
+    proc.send({ cmd: 'attest', server: { agentAddress: srv.agentAddress, trustDomain: srv.trustDomain, bundlePem: srv.bundlePem }, tokens: tokens.slice(base, base + per) });
+  })));
+  // Timed by the workers (from their first Attest), so process start-up is not counted.
+  const attestMs = Math.max(...await attested);
+  report('attestations', `${AGENTS} in ${attestMs} ms (${Math.round(AGENTS / (attestMs / 1000))}/s)`);
+
+  // ---- entries: E own + 1 hub per agent
+  const entries = ids.flatMap((agentId, i) => [
+    { spiffe_id: HUB, parent_id: agentId, selectors: [{ type: 'unix', value: 'uid:1' }] },
+    ...Array.from({ length: ENTRIES }, (_, k) => ({ spiffe_id: `spiffe://${TD}/scale/a${i}/e${k}`, parent_id: agentId, selectors: [{ type: 'unix', value: `uid:${1000 + k}` }] })),
+  ]);
+  const createStart = Date.now();
+  for (let i = 0; i < entries.length; i += 500) {
+    const r = await adminCall<{ results: { status: { code: number; message: string } }[] }>(srv.admin().entry, 'BatchCreateEntry', { entries: entries.slice(i, i + 500) });
+    const bad = r.results.find((x) => x.status.code !== 0);
+    if (bad) throw new Error(bad.status.message);
+  }
+  const createMs = Date.now() - createStart;
+  report('entries created', `${entries.length} in ${createMs} ms (${Math.round(entries.length / (createMs / 1000))}/s)`);
+  report('server RSS with entries, no streams (MiB)', Math.round(rssMiB(pid)));
+
+  // ---- full sync
+  const syncStart = Date.now();
+  for (const w of workers) w.proc.send({ cmd: 'sync' });
+  while (syncedMs.length < AGENTS) await new Promise((r) => setTimeout(r, 50));
+  report(`full sync, ${AGENTS} agents × ${ENTRIES + 1} entries: all synced after (ms)`, lastSynced - syncStart);
+  report('full sync: stream open → snapshot per agent', fmt(syncedMs));
+  await new Promise((r) => setTimeout(r, 1000));
+  report(`server RSS with ${AGENTS} sync streams (MiB)`, Math.round(rssMiB(pid)));
+
+  // ---- fan-out
+  const all: number[] = [];
+  const p99s: number[] = [];
+  const cpu0 = cpuSeconds(pid);
+  for (let c = 0; c < CHANGES; c++) {
+    const at = Date.now();
+    const r = await adminCall<{ results: { status: { code: number; message: string }; entry: { id: string } }[] }>(srv.admin().entry, 'BatchCreateEntry', {
+      entries: [{ spiffe_id: `spiffe://${TD}/scale/shared${c}`, parent_id: HUB, selectors: [{ type: 'unix', value: 'uid:7' }] }],
+    });
+    const id = r.results[0]!.entry.id;
+    while ((received.get(id)?.size ?? 0) < AGENTS) await new Promise((r) => setTimeout(r, 20));
+    const lat = [...received.get(id)!.values()].map((t) => t - at);
+    all.push(...lat);
+    p99s.push(pct(lat, 99));
+  }
+  const cpuPerChange = ((cpuSeconds(pid) - cpu0) / CHANGES) * 1000;
+  report(`fan-out: one entry → all ${AGENTS} agents, ${CHANGES} changes`, fmt(all));
+  report('fan-out: p99 of each change (ms)', p99s);
+  report('server CPU per fanned-out change (ms, incl. ~1 admin call)', Math.round(cpuPerChange));
+  report('server RSS at end (MiB)', Math.round(rssMiB(pid)));
+  console.log(JSON.stringify({ agents: AGENTS, entries_per_agent: ENTRIES, workers: WORKERS, changes: CHANGES, figures }));
+  for (const w of workers) w.proc.send({ cmd: 'stop' });
+} finally {
+  await scope.cleanup();
+}

@@ -1,0 +1,10 @@
+// Original file: proto/spiffe/workloadapiwitsvid.proto
+
+
+export interface WITSVIDRequest {
+  'spiffe_id'?: (string);
+}
+
+export interface WITSVIDRequest__Output {
+  'spiffe_id': (string);
+}

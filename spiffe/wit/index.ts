@@ -1,0 +1,25 @@
+/** WIT-SVIDs (SPIFFE WIT-SVID, Incubating) with WIMSE Workload Proof Tokens: docs/wit-svid.md. */
+export { WitError } from './errors.ts';
+export type { WitErrorCode, WitReason } from './errors.ts';
+export { WIT_ALGORITHMS, isWitAlgorithm } from './jws.ts';
+export type { WitAlgorithm } from './jws.ts';
+export { WIT_TYP, WPT_TYP, USE_WIT_SVID, WIT_HEADER, WPT_HEADER } from './types.ts';
+export type { WitSvid, WitSvidWithKey } from './types.ts';
+export { signWitSvid } from './sign.ts';
+export type { WitSigningKey, WitSvidSignParams } from './sign.ts';
+export { parseWitSvidInsecure } from './parse.ts';
+export { verifyWitSvid } from './verify.ts';
+export type { VerifyWitOptions } from './verify.ts';
+export { WitBundle, WitBundleSet, witKeyIdForJwtKey } from './bundle.ts';
+export type { WitBundleSource } from './bundle.ts';
+export { createWorkloadProofToken, workloadProofHeaders } from './wpt.ts';
+export type { WorkloadProofParams } from './wpt.ts';
+export { verifyWorkloadProofToken } from './wpt-verify.ts';
+export type { ProofContext, VerifyProofOptions } from './wpt-verify.ts';
+export { JtiReplayCache } from './replay.ts';
+export type { ReplayCacheOptions } from './replay.ts';
+export { tokenHash, targetUriAudience } from './hash.ts';
+export { createWitRequestValidator, witMiddleware, withWit, getWitPeer, problemOf } from './middleware.ts';
+export type { WitRequestValidatorOptions, WitPeer } from './middleware.ts';
+export { WITSource } from './source.ts';
+export type { WITSourceOptions } from './source.ts';
