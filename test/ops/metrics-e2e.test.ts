@@ -9,6 +9,7 @@ import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { agentCli } from '../helpers/agent.ts';
 import { createEntry, ALICE } from '../helpers/agent-e2e.ts';
 import { until } from '../helpers/wait.ts';
+import parseProm from 'parse-prometheus-text-format';
 import { parsePrometheusText, valueOf, type Family } from './prom-text.ts';
 
 /**
@@ -27,8 +28,31 @@ const get = async (address: string, path: string) => {
 const scrape = async (address: string): Promise<Map<string, Family>> => {
   const r = await get(address, '/metrics');
   if (r.status !== 200 || !r.type.startsWith('text/plain; version=0.0.4')) throw new Error(`scrape: HTTP ${r.status} ${r.type}`);
-  return parsePrometheusText(r.body);
+  const ours = parsePrometheusText(r.body);
+  crossCheck(ours, r.body);
+  return ours;
 };
+
+/**
+ * An independent parser (parse-prometheus-text-format) must read the same families,
+ * types and counter/gauge values from the same scrape: a bug shared by our parser and
+ * our assertions cannot hide behind it.
+ */
+function crossCheck(ours: Map<string, Family>, text: string): void {
+  const theirs = parseProm(text);
+  const names = (xs: Iterable<string>) => [...xs].sort().join(',');
+  if (names(theirs.map((f) => f.name)) !== names(ours.keys())) throw new Error(`parsers disagree on families: ${names(theirs.map((f) => f.name))} vs ${names(ours.keys())}`);
+  for (const f of theirs) {
+    const o = ours.get(f.name)!;
+    if (o.type !== f.type.toLowerCase()) throw new Error(`parsers disagree on the type of ${f.name}: ${f.type} vs ${o.type}`);
+    if (f.type !== 'COUNTER' && f.type !== 'GAUGE') continue;
+    const key = (l: Record<string, string> | undefined) => JSON.stringify(Object.entries(l ?? {}).sort());
+    const mine = new Map(o.samples.map((x) => [key(x.labels), x.value]));
+    for (const m of f.metrics) {
+      if (mine.get(key(m.labels)) !== Number(m.value)) throw new Error(`parsers disagree on ${f.name}${key(m.labels)}: ${m.value} vs ${mine.get(key(m.labels))}`);
+    }
+  }
+}
 const readAddress = (file: string) => until(() => existsSync(file) && readFileSync(file, 'utf8').trim(), `${file}`);
 
 /** POST /oauth2/token with a grant type the server does not have, over the server SVID's TLS. */
