@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, then run the demo (server +
 # agent + a workload fetching its SVIDs, then a user's delegated authority through agent
-# A and sub-agent B to a resource server, and its revocation; all in a temporary directory).
+# A and sub-agent B to a resource server, and its revocation; then the server's /ready and
+# /metrics, a signed transparency-log checkpoint with an inclusion proof verified offline,
+# AuthZEN decisions before and after a revocation, and a WIT-SVID with a one-time proof;
+# all in a temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -15,7 +15,7 @@ import { spawnTs, type Proc } from '../../test/helpers/proc.ts';
 import type { Scope } from '../../test/helpers/server.ts';
 
 const TD = 'example.org';
-const AUDIENCE = 'https://files.example.org';
+export const AUDIENCE = 'https://files.example.org';
 export const ID = {
   a: `spiffe://${TD}/agents/planner`,
   b: `spiffe://${TD}/agents/reviewer`,

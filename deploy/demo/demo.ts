@@ -3,8 +3,11 @@
  * directory, an entry for the current user with agent metadata, then an X.509-SVID
  * and a JWT-SVID fetched by a separate process over the Workload API; then delegated
  * authority (delegation.ts): a user signed in at a local OpenID Provider, agent A and
- * sub-agent B acting for her at a resource server, and the grant revoked; and a clean
- * shutdown. Every process is a real one, as in production; nothing is mocked.
+ * sub-agent B acting for her at a resource server, and the grant revoked; then what
+ * an operator and an auditor see (evidence.ts): /ready and /metrics, a signed checkpoint
+ * of the transparency log with an inclusion proof verified offline, and AuthZEN decisions
+ * before and after a revocation; a WIT-SVID used with a one-time proof (wit.ts); and a
+ * clean shutdown. Every process is a real one, as in production; nothing is mocked.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +16,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sharedScope } from '../../test/helpers/server.ts';
 import { delegate, oauthConfigYaml, register, revoke, signIn, startIdp, type DelegationDemo } from './delegation.ts';
+import { showAuthzen, showOperations, showTransparencyLog } from './evidence.ts';
+import { showWitSvid } from './wit.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const started = Date.now();
@@ -64,7 +69,7 @@ async function stopAll(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const TOTAL = 10;
+  const TOTAL = 14;
   dir = mkdtempSync(join(tmpdir(), 'tessera-demo-'));
   const me = userInfo();
   console.log(`Tessera demo: everything lives in ${dir} and is removed at the end.\n`);
@@ -74,7 +79,7 @@ async function main(): Promise<void> {
   const serverDir = join(dir, 'server');
   writeFileSync(join(dir, 'server.yaml'), [
     'trust_domain: example.org', `data_dir: ${serverDir}`, 'log_level: info',
-    'agent_api:', '  listen: 127.0.0.1:0', 'node_attestors:', '  join_token: {}', ...oauthConfigYaml(op), '',
+    'agent_api:', '  listen: 127.0.0.1:0', 'metrics:', '  listen: 127.0.0.1:0', 'node_attestors:', '  join_token: {}', ...oauthConfigYaml(op), '',
   ].join('\n'));
   const server = await startService('tessera-server', 'server/cli/main.ts', ['run', '--config', join(dir, 'server.yaml')], 'tessera server started');
   const adminSocket = String(server.record.admin_socket);
@@ -82,6 +87,8 @@ async function main(): Promise<void> {
   const authServer = readFileSync(join(serverDir, 'oauth.addr'), 'utf8').trim();
   detail(`agent API ${agentApi}, CA fingerprint sha256:${String(server.record.ca_fingerprint).slice(0, 16)}...`);
   detail(`OAuth authorization server https://${authServer}, trusting the OpenID Provider ${op.issuer} (in this process)`);
+  const metricsAddr = readFileSync(join(serverDir, 'metrics.addr'), 'utf8').trim();
+  detail(`metrics and health listener http://${metricsAddr} (/metrics, /live, /ready)`);
   const admin = (args: string[]) => run('server/cli/main.ts', args, { TESSERA_ADMIN_SOCKET: adminSocket });
 
   step(2, TOTAL, 'starting tessera-agent (join token attestation, CA pinned by fingerprint)');
@@ -134,7 +141,20 @@ async function main(): Promise<void> {
   step(9, TOTAL, 'revoking the grant while A keeps working: the resource server refuses the token');
   await revoke(d, running);
 
-  step(10, TOTAL, 'shutting down workloads, OpenID Provider, agent and server');
+  const e = { ...d, metricsAddr, serverDir, dir, auditVerifier: (args: string[]) => run('server/audit/verify-main.ts', args) };
+  step(10, TOTAL, 'operations: the server\'s health and Prometheus metrics after all that issuance (metrics.listen 127.0.0.1:0)');
+  await showOperations(e);
+
+  step(11, TOTAL, 'transparency log: a signed checkpoint, and the revocation proved included, verified offline (tessera-audit)');
+  await showTransparencyLog(e);
+
+  step(12, TOTAL, 'AuthZEN: the resource server asks the authorization server for decisions on a token of A, before and after revocation');
+  await showAuthzen(e, idToken);
+
+  step(13, TOTAL, 'WIT-SVID: the assistant proves possession of its WIT-SVID key to a node:http server, once (a replayed proof is refused)');
+  await showWitSvid({ socket, spiffeId: 'spiffe://example.org/demo/assistant', detail });
+
+  step(14, TOTAL, 'shutting down workloads, OpenID Provider, agent and server');
   await stopAll();
   rmSync(dir, { recursive: true, force: true });
   console.log(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
