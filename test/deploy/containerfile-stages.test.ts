@@ -81,6 +81,8 @@ test('everything the compiled code imports is a runtime dependency (the image pr
     for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"'./][^"']*)["']/g)) {
       const spec = m[1]!;
       if (spec.startsWith('node:') || builtins.has(spec)) continue;
+      // The scan is textual: "import" inside a string (help text) is not a module specifier.
+      if (!/^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(\/[\w./-]*)?$/i.test(spec)) continue;
       imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
     }
   }
