@@ -9,6 +9,9 @@ import { validatePolicy, validateRevocation } from '../delegation/validate.ts';
 import type { DelegationAdminHandlers } from '../../proto/gen/tessera-api/tessera/v1/DelegationAdmin.ts';
 import type { DelegationPolicy as WirePolicy, DelegationPolicy__Output } from '../../proto/gen/tessera-api/tessera/v1/DelegationPolicy.ts';
 import type { Revocation } from '../../proto/gen/tessera-api/tessera/v1/Revocation.ts';
+import type { ApprovalRequest } from '../../proto/gen/tessera-api/tessera/v1/ApprovalRequest.ts';
+import type { ListApprovalRequestsRequest__Output } from '../../proto/gen/tessera-api/tessera/v1/ListApprovalRequestsRequest.ts';
+import { parseRequest } from '../oauth/ciba/request.ts';
 import { unary } from './unary.ts';
 
 /**
@@ -82,6 +85,9 @@ export function delegationAdminHandlers(d: DelegationAdminDeps): DelegationAdmin
       });
       return { revocations: recs.map(toWireRevocation) };
     }),
+    ListApprovalRequests: unary(log, 'ListApprovalRequests', async (call) => ({
+      requests: await listApprovals(d.store, call.request, nowSec()),
+    })),
   };
 }
 
@@ -90,6 +96,8 @@ function fromWire(r: DelegationPolicy__Output) {
     id: r.id || undefined, description: r.description, actors: r.actors, subjectIssuer: r.subject_issuer, subjects: r.subjects,
     groups: r.groups, audiences: r.audiences, scopes: r.scopes, maxTtl: r.max_ttl, maxDepth: r.max_depth, mayDelegateTo: r.may_delegate_to,
     budgets: Object.keys(r.budgets ?? {}).length ? Object.fromEntries(Object.entries(r.budgets).map(([k, v]) => [k, Number(v)])) : undefined,
+    // validatePolicy → validateApproval: no scopes = no approval; approvers default to "subject".
+    approval: r.approval ? { scopes: r.approval.scopes ?? [], approvers: r.approval.approvers ?? [] } : undefined,
   };
 }
 
@@ -98,9 +106,25 @@ export function toWirePolicy(p: DelegationPolicy): WirePolicy {
     id: p.id, description: p.description, actors: p.actors, subject_issuer: p.subjectIssuer, subjects: p.subjects, groups: p.groups,
     audiences: p.audiences, scopes: p.scopes, max_ttl: p.maxTtl, max_depth: p.maxDepth, may_delegate_to: p.mayDelegateTo,
     revision: p.revision, created_at: p.createdAt, budgets: p.budgets ?? {},
+    approval: p.approval ? { scopes: p.approval.scopes, approvers: p.approval.approvers } : null,
   };
 }
 
 function toWireRevocation(r: RevocationRecord): Revocation {
   return { seq: r.seq, kind: r.kind, value: r.value, at: r.at, expires_at: r.expiresAt, by: r.by ?? '' };
+}
+
+/** The store reads at most this many (oldest first); the filter on the user applies to those. */
+const MAX_LISTED_APPROVALS = 1000;
+
+/** Approval requests, oldest first; what the agent never learns (auth_req_id, ping token) is not shown. */
+async function listApprovals(store: Datastore, r: ListApprovalRequestsRequest__Output, now: number): Promise<ApprovalRequest[]> {
+  const subject = r.subject ?? '';
+  if (subject && !/^https:\/\/[^\s#]+#\S+$/.test(subject)) throw invalidArgument('ERR_APPROVAL_FILTER', `subject: "${subject.slice(0, 80)}" must be ISSUER#SUBJECT, e.g. https://idp.example.org#alice`);
+  const recs = await store.listApprovalRequests({ pendingAt: r.pending ? now : undefined, limit: MAX_LISTED_APPROVALS });
+  return recs.map(parseRequest).filter((a) => !subject || a.subject === subject).map((a) => ({
+    id: a.id, status: a.status, client_id: a.clientId, subject: a.subject, approvers: a.approvers, scopes: a.data.scopes,
+    escalated: a.data.escalated, audiences: a.data.audiences, policy: a.data.policy, binding_message: a.data.bindingMessage ?? '',
+    created_at: a.createdAt, expires_at: a.expiresAt, decided_at: a.decidedAt, decided_by: a.decidedBy,
+  }));
 }

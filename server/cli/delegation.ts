@@ -7,6 +7,7 @@ import type { DelegationPolicy, DelegationPolicy__Output } from '../../proto/gen
 import type { DeletePolicyResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/DeletePolicyResponse.ts';
 import type { ListPoliciesResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/ListPoliciesResponse.ts';
 import type { ListRevocationsResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/ListRevocationsResponse.ts';
+import type { PolicyApproval } from '../../proto/gen/tessera-api/tessera/v1/PolicyApproval.ts';
 import type { Revocation__Output } from '../../proto/gen/tessera-api/tessera/v1/Revocation.ts';
 import { call, SOCKET_OPTIONS, socketPath, withAdmin } from './admin-client.ts';
 
@@ -23,15 +24,17 @@ const FIELDS: Record<string, OptionSpec> = {
   'max-depth': { type: 'string', value: 'N', description: 'longest act chain (1 = no sub-agents)' },
   'may-delegate-to': { type: 'string', multiple: true, value: 'PATTERN', description: 'actor pattern the holder may hand a narrower token to; none = no one' },
   budget: { type: 'string', multiple: true, value: 'OP=N', description: 'per-operation use limit carried into tokens, e.g. read:files=15 (docs/attenuation.md)' },
+  'approval-scope': { type: 'string', multiple: true, value: 'SCOPE', description: 'scope an agent may ask for and get only by human approval (CIBA, docs/attenuation.md); not also a --scope' },
+  approver: { type: 'string', multiple: true, value: 'subject|group:NAME', description: 'who approves --approval-scope requests: the user acted for (subject, the default) or members of group NAME' },
 };
 const LIST_FLAGS: Record<string, keyof DelegationPolicy> = {
   actor: 'actors', subject: 'subjects', group: 'groups', audience: 'audiences', scope: 'scopes', 'may-delegate-to': 'may_delegate_to',
 };
-const CLEARABLE = ['subject', 'group', 'may-delegate-to'];
+const CLEARABLE = ['subject', 'group', 'may-delegate-to', 'approval'];
 const POLICY_ID_OPT: Record<string, OptionSpec> = { id: { type: 'string', value: 'ID', description: 'policy ID (or as the positional argument)' } };
 
 /** Runs `fn` with a DelegationAdmin client on the admin socket (the shared helper checks the socket first). */
-function withDelegation<T>(ctx: CommandContext, fn: (c: DelegationAdminClient) => Promise<T>): Promise<T> {
+export function withDelegation<T>(ctx: CommandContext, fn: (c: DelegationAdminClient) => Promise<T>): Promise<T> {
   return withAdmin(ctx, async () => {
     const p = loadAdminProto().tessera.v1;
     const client = new p.DelegationAdmin(`unix://${socketPath(ctx.options, ctx.io.env)}`, grpc.credentials.createInsecure());
@@ -70,7 +73,8 @@ function policyFromFlags(ctx: CommandContext, base?: DelegationPolicy__Output): 
   const issuer = optString(o, 'issuer'); if (issuer !== undefined) p.subject_issuer = issuer;
   for (const c of optStrings(o, 'clear')) {
     if (!CLEARABLE.includes(c)) throw new UsageError(`--clear ${c}: only ${CLEARABLE.join(', ')} can be cleared`);
-    (p as Record<string, unknown>)[LIST_FLAGS[c]!] = [];
+    if (c === 'approval') p.approval = null;
+    else (p as Record<string, unknown>)[LIST_FLAGS[c]!] = [];
   }
   for (const [flag, field] of Object.entries(LIST_FLAGS)) {
     const v = optStrings(o, flag);
@@ -86,15 +90,34 @@ function policyFromFlags(ctx: CommandContext, base?: DelegationPolicy__Output): 
       return [m[1]!, Number(m[2])];
     }));
   }
+  const approval = approvalFromFlags(ctx, p.approval ?? undefined);
+  if (approval) p.approval = approval;
   return p;
+}
+
+const APPROVER = /^(subject|group:\S{1,256})$/;
+
+/**
+ * --approval-scope / --approver: given flags replace that half of the current approval.
+ * The approver form is checked here so the error names the flag; the server validates the rest.
+ */
+function approvalFromFlags(ctx: CommandContext, base: PolicyApproval | undefined): PolicyApproval | undefined {
+  const scopes = optStrings(ctx.options, 'approval-scope');
+  const approvers = optStrings(ctx.options, 'approver');
+  for (const a of approvers) if (!APPROVER.test(a)) throw new UsageError(`--approver ${a}: expected subject or group:NAME`);
+  if (!scopes.length && !approvers.length) return undefined;
+  const next = { scopes: scopes.length ? scopes : base?.scopes ?? [], approvers: approvers.length ? approvers : base?.approvers ?? [] };
+  if (next.scopes.length === 0) throw new UsageError('--approver needs --approval-scope (the scopes it approves), on this policy or in this command');
+  return next;
 }
 
 const list = (l: string[]) => l.join(' ');
 const policyTable = (ps: DelegationPolicy__Output[]) => formatTable(
-  ['ID', 'ACTORS', 'ISSUER', 'USERS', 'AUDIENCES', 'SCOPES', 'MAX TTL', 'DEPTH', 'MAY DELEGATE TO'],
-  ps.map((p) => [p.id, list(p.actors), p.subject_issuer, users(p), list(p.audiences), list(p.scopes), `${p.max_ttl}s`, p.max_depth,
-    list(p.may_delegate_to) || '-']),
+  ['ID', 'ACTORS', 'ISSUER', 'USERS', 'AUDIENCES', 'SCOPES', 'APPROVAL', 'MAX TTL', 'DEPTH', 'MAY DELEGATE TO'],
+  ps.map((p) => [p.id, list(p.actors), p.subject_issuer, users(p), list(p.audiences), list(p.scopes), approvalCell(p), `${p.max_ttl}s`,
+    p.max_depth, list(p.may_delegate_to) || '-']),
 );
+const approvalCell = (p: DelegationPolicy__Output) => (p.approval?.scopes.length ? `${list(p.approval.scopes)} (by ${list(p.approval.approvers)})` : '-');
 function users(p: DelegationPolicy__Output): string {
   const parts = [p.subjects.length ? `subjects: ${list(p.subjects)}` : '', p.groups.length ? `groups: ${list(p.groups)}` : ''].filter(Boolean);
   return parts.join('; ') || 'any';
@@ -107,7 +130,11 @@ const policyDetail = (p: DelegationPolicy__Output) => [
   ...(p.subjects.length ? p.subjects.map((s) => `Subject         : ${s}`) : ['Subjects        : any']),
   ...(p.groups.length ? p.groups.map((g) => `Group           : ${g}`) : ['Groups          : any']),
   ...p.audiences.map((a) => `Audience        : ${a}`),
-  `Scopes          : ${list(p.scopes)}`, `Max TTL         : ${p.max_ttl}s`, `Max depth       : ${p.max_depth}`,
+  `Scopes          : ${list(p.scopes)}`,
+  ...(p.approval?.scopes.length
+    ? [`Approval scopes : ${list(p.approval.scopes)}`, ...p.approval.approvers.map((a) => `Approver        : ${a}`)]
+    : ['Approval scopes : none']),
+  `Max TTL         : ${p.max_ttl}s`, `Max depth       : ${p.max_depth}`,
   ...(p.may_delegate_to.length ? p.may_delegate_to.map((m) => `May delegate to : ${m}`) : ['May delegate to : no one']),
   `Created at      : ${new Date(p.created_at * 1000).toISOString()}`,
 ].join('\n');
@@ -124,7 +151,8 @@ export const delegationCommands: Command[] = [
     options: { id: { type: 'string', value: 'ID', description: 'policy ID pol_… (default: assigned)' }, ...FIELDS, ...SOCKET_OPTIONS },
     details: 'Example: tessera-server delegation create --actor spiffe://example.org/agents/* --issuer https://idp.example.org\n' +
       '  --group eng --audience https://tools.example.org --scope files:read --max-ttl 5m --max-depth 2\n' +
-      '  --may-delegate-to spiffe://example.org/agents/sub/*\n--max-ttl defaults to 5m, --max-depth to 1.',
+      '  --may-delegate-to spiffe://example.org/agents/sub/*\n--max-ttl defaults to 5m, --max-depth to 1.\n' +
+      'Human approval: --approval-scope review:post --approver subject (or --approver group:leads); --approver defaults to subject.',
     async run(ctx) {
       if (optStrings(ctx.options, 'actor').length === 0) throw new UsageError('--actor is required (at least one)');
       requireString(ctx.options, 'issuer');
@@ -162,7 +190,7 @@ export const delegationCommands: Command[] = [
     name: 'delegation update', summary: 'update a delegation policy: given flags replace those fields', positionals: '<POLICY-ID>',
     options: {
       ...POLICY_ID_OPT, ...FIELDS,
-      clear: { type: 'string', multiple: true, value: 'FIELD', description: `empty an optional list: ${CLEARABLE.join(', ')}` },
+      clear: { type: 'string', multiple: true, value: 'FIELD', description: `empty an optional field: ${CLEARABLE.join(', ')}` },
       ...SOCKET_OPTIONS,
     },
     details: 'The update applies to the revision read first: a concurrent change makes it fail rather than be overwritten.',

@@ -1,5 +1,6 @@
 import { completionCommand, runCli } from '../../common/cli.ts';
 import { agentCommands } from './agent.ts';
+import { approvalCommands } from './approval.ts';
 import { auditCommands } from './audit.ts';
 import { bundleCommands } from './bundle.ts';
 import { delegationCommands } from './delegation.ts';
@@ -14,7 +15,7 @@ import { runCommand } from './run.ts';
 
 /** tessera-server: `run` plus the admin verbs (talking to the admin socket). */
 export const COMMANDS = [runCommand, ...entryCommands, ...agentCommands, ...bundleCommands, ...localAuthorityCommands, ...mintCommands,
-  ...delegationCommands, ...auditCommands, healthcheckCommand, ...clientCommands, ...federationCommands, ...configCommands];
+  ...delegationCommands, ...approvalCommands, ...auditCommands, healthcheckCommand, ...clientCommands, ...federationCommands, ...configCommands];
 
 COMMANDS.push(completionCommand('tessera-server', () => COMMANDS));
 

@@ -23,9 +23,10 @@ function audit(event: string): { subject: string; data: Record<string, unknown> 
 test('--help lists the delegation verbs and their flags', async (t) => {
   const top = await runCli(['--help']);
   for (const verb of ['create', 'list', 'show', 'update', 'delete', 'revoke', 'revocations']) t.true(top.stdout.includes(`delegation ${verb}`), verb);
+  t.true(top.stdout.includes('approval list'));
   const c = await runCli(['delegation', 'create', '--help']);
   t.is(c.code, 0);
-  for (const flag of ['--actor', '--issuer', '--subject', '--group', '--audience', '--scope', '--max-ttl', '--max-depth', '--may-delegate-to', '--output']) {
+  for (const flag of ['--actor', '--issuer', '--subject', '--group', '--audience', '--scope', '--max-ttl', '--max-depth', '--may-delegate-to', '--approval-scope SCOPE', '--approver subject|group:NAME', '--output']) {
     t.true(c.stdout.includes(flag), flag);
   }
   const r = await runCli(['delegation', 'revoke', '--help']);
@@ -129,4 +130,71 @@ test('delegation revoke writes records that revocations lists, audited with who 
   t.like(audited.find((r) => r.subject === 'jti:tok_cli_1')?.data, { who: 'admin', kind: 'jti', jti: 'tok_cli_1', seq: r1.seq });
   t.like(audited.find((r) => r.subject === `subject:${IDP}#alice`)?.data, { who: 'admin', subject: `${IDP}#alice` });
   t.like(audited.find((r) => r.subject === 'actor:spiffe://example.org/agents/rogue')?.data, { actor: 'spiffe://example.org/agents/rogue' });
+});
+
+test('--approval-scope and --approver put human approval on a policy: shown by show and list, kept by update, emptied by --clear approval', async (t) => {
+  const c = await srv.cli(['delegation', 'create', '--actor', 'spiffe://example.org/agents/planner', '--issuer', IDP,
+    '--audience', 'https://reviews.example.org', '--scope', 'files:read', '--approval-scope', 'review:post', '--approval-scope', 'release:ship',
+    '--approver', 'subject', '--approver', 'group:leads', '--output', 'json']);
+  t.is(c.code, 0, c.stderr);
+  const p = json(c.stdout);
+  t.deepEqual(p.approval, { scopes: ['review:post', 'release:ship'], approvers: ['subject', 'group:leads'] });
+  t.deepEqual(p.scopes, ['files:read']);
+
+  const show = await srv.cli(['delegation', 'show', p.id]);
+  t.is(show.code, 0, show.stderr);
+  t.regex(show.stdout, /Approval scopes : review:post release:ship\n/);
+  t.regex(show.stdout, /Approver        : subject\nApprover        : group:leads\n/);
+  t.deepEqual(json((await srv.cli(['delegation', 'show', p.id, '--output', 'json'])).stdout).approval, p.approval);
+  const table = (await srv.cli(['delegation', 'list'])).stdout;
+  t.regex(table, /APPROVAL/);
+  t.regex(table.split('\n').find((l) => l.startsWith(p.id)) ?? '', /review:post release:ship \(by subject group:leads\)/);
+  const listed = json((await srv.cli(['delegation', 'list', '--output', 'json'])).stdout) as { id: string; approval: unknown }[];
+  t.deepEqual(listed.find((x) => x.id === p.id)?.approval, p.approval);
+
+  // An update without approval flags keeps it; --approver alone replaces the approvers, keeping the scopes.
+  const kept = await srv.cli(['delegation', 'update', p.id, '--max-ttl', '2m', '--output', 'json']);
+  t.is(kept.code, 0, kept.stderr);
+  t.deepEqual(json(kept.stdout).approval, p.approval);
+  const byGroup = await srv.cli(['delegation', 'update', p.id, '--approver', 'group:ops', '--output', 'json']);
+  t.is(byGroup.code, 0, byGroup.stderr);
+  t.deepEqual(json(byGroup.stdout).approval, { scopes: ['review:post', 'release:ship'], approvers: ['group:ops'] });
+  const cleared = await srv.cli(['delegation', 'update', p.id, '--clear', 'approval', '--output', 'json']);
+  t.is(cleared.code, 0, cleared.stderr);
+  t.is(json(cleared.stdout).approval, null);
+  t.regex((await srv.cli(['delegation', 'show', p.id])).stdout, /Approval scopes : none/);
+
+  // Approvers default to the user acted for.
+  const dflt = await srv.cli(['delegation', 'update', p.id, '--approval-scope', 'review:post', '--output', 'json']);
+  t.deepEqual(json(dflt.stdout).approval, { scopes: ['review:post'], approvers: ['subject'] });
+  const audited = audit('delegation.policy_updated').filter((r) => r.subject === p.id);
+  t.is(audited.length, 4);
+});
+
+test('a bad approval is refused: a malformed --approver exits 2 naming the flag, a scope both standing and approvable exits 1 naming the field', async (t) => {
+  const base = ['delegation', 'create', '--actor', 'spiffe://example.org/agents/a', '--issuer', IDP, '--audience', 'https://tools.example.org',
+    '--scope', 'files:read'];
+  const badApprover = await srv.cli([...base, '--approval-scope', 'review:post', '--approver', 'alice']);
+  t.is(badApprover.code, 2);
+  t.regex(badApprover.stderr, /--approver alice: expected subject or group:NAME/);
+  const noScope = await srv.cli([...base, '--approver', 'group:leads']);
+  t.is(noScope.code, 2);
+  t.regex(noScope.stderr, /--approver needs --approval-scope/);
+  const both = await srv.cli([...base, '--approval-scope', 'files:read', '--output', 'json']);
+  t.is(both.code, 1);
+  t.like(json(both.stderr), { code: 'ERR_POLICY_INVALID' });
+  t.regex(json(both.stderr).error, /approval\.scopes\[0\]: "files:read" is already a standing scope/);
+  const badScope = await srv.cli([...base, '--approval-scope', 'bad"scope']);
+  t.is(badScope.code, 1);
+  t.regex(badScope.stderr, /approval\.scopes\[0\]: "bad"scope" is not a scope token/);
+});
+
+test('approval list: no requests on a server without CIBA; a malformed --subject is refused naming it', async (t) => {
+  const empty = await srv.cli(['approval', 'list', '--output', 'json']);
+  t.is(empty.code, 0, empty.stderr);
+  t.deepEqual(json(empty.stdout), []);
+  t.is((await srv.cli(['approval', 'list', '--pending'])).stdout.trim(), 'no approval requests');
+  const bad = await srv.cli(['approval', 'list', '--subject', 'alice']);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /subject: "alice" must be ISSUER#SUBJECT/);
 });

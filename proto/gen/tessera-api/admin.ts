@@ -9,6 +9,7 @@ import type { Agent as _tessera_v1_Agent, Agent__Output as _tessera_v1_Agent__Ou
 import type { AgentAdminClient as _tessera_v1_AgentAdminClient, AgentAdminDefinition as _tessera_v1_AgentAdminDefinition } from './tessera/v1/AgentAdmin';
 import type { AgentIdRequest as _tessera_v1_AgentIdRequest, AgentIdRequest__Output as _tessera_v1_AgentIdRequest__Output } from './tessera/v1/AgentIdRequest';
 import type { AgentMetadata as _tessera_v1_AgentMetadata, AgentMetadata__Output as _tessera_v1_AgentMetadata__Output } from './tessera/v1/AgentMetadata';
+import type { ApprovalRequest as _tessera_v1_ApprovalRequest, ApprovalRequest__Output as _tessera_v1_ApprovalRequest__Output } from './tessera/v1/ApprovalRequest';
 import type { AuditAdminClient as _tessera_v1_AuditAdminClient, AuditAdminDefinition as _tessera_v1_AuditAdminDefinition } from './tessera/v1/AuditAdmin';
 import type { AuditCheckpoint as _tessera_v1_AuditCheckpoint, AuditCheckpoint__Output as _tessera_v1_AuditCheckpoint__Output } from './tessera/v1/AuditCheckpoint';
 import type { AuditEventRecord as _tessera_v1_AuditEventRecord, AuditEventRecord__Output as _tessera_v1_AuditEventRecord__Output } from './tessera/v1/AuditEventRecord';
@@ -53,6 +54,8 @@ import type { JWTKey as _tessera_v1_JWTKey, JWTKey__Output as _tessera_v1_JWTKey
 import type { JoinToken as _tessera_v1_JoinToken, JoinToken__Output as _tessera_v1_JoinToken__Output } from './tessera/v1/JoinToken';
 import type { ListAgentsRequest as _tessera_v1_ListAgentsRequest, ListAgentsRequest__Output as _tessera_v1_ListAgentsRequest__Output } from './tessera/v1/ListAgentsRequest';
 import type { ListAgentsResponse as _tessera_v1_ListAgentsResponse, ListAgentsResponse__Output as _tessera_v1_ListAgentsResponse__Output } from './tessera/v1/ListAgentsResponse';
+import type { ListApprovalRequestsRequest as _tessera_v1_ListApprovalRequestsRequest, ListApprovalRequestsRequest__Output as _tessera_v1_ListApprovalRequestsRequest__Output } from './tessera/v1/ListApprovalRequestsRequest';
+import type { ListApprovalRequestsResponse as _tessera_v1_ListApprovalRequestsResponse, ListApprovalRequestsResponse__Output as _tessera_v1_ListApprovalRequestsResponse__Output } from './tessera/v1/ListApprovalRequestsResponse';
 import type { ListAuditEventsRequest as _tessera_v1_ListAuditEventsRequest, ListAuditEventsRequest__Output as _tessera_v1_ListAuditEventsRequest__Output } from './tessera/v1/ListAuditEventsRequest';
 import type { ListAuditEventsResponse as _tessera_v1_ListAuditEventsResponse, ListAuditEventsResponse__Output as _tessera_v1_ListAuditEventsResponse__Output } from './tessera/v1/ListAuditEventsResponse';
 import type { ListClientsRequest as _tessera_v1_ListClientsRequest, ListClientsRequest__Output as _tessera_v1_ListClientsRequest__Output } from './tessera/v1/ListClientsRequest';
@@ -69,6 +72,7 @@ import type { ListRevocationsRequest as _tessera_v1_ListRevocationsRequest, List
 import type { ListRevocationsResponse as _tessera_v1_ListRevocationsResponse, ListRevocationsResponse__Output as _tessera_v1_ListRevocationsResponse__Output } from './tessera/v1/ListRevocationsResponse';
 import type { LocalAuthorityAdminClient as _tessera_v1_LocalAuthorityAdminClient, LocalAuthorityAdminDefinition as _tessera_v1_LocalAuthorityAdminDefinition } from './tessera/v1/LocalAuthorityAdmin';
 import type { OAuthClient as _tessera_v1_OAuthClient, OAuthClient__Output as _tessera_v1_OAuthClient__Output } from './tessera/v1/OAuthClient';
+import type { PolicyApproval as _tessera_v1_PolicyApproval, PolicyApproval__Output as _tessera_v1_PolicyApproval__Output } from './tessera/v1/PolicyApproval';
 import type { PolicyIdRequest as _tessera_v1_PolicyIdRequest, PolicyIdRequest__Output as _tessera_v1_PolicyIdRequest__Output } from './tessera/v1/PolicyIdRequest';
 import type { ProveAuditConsistencyRequest as _tessera_v1_ProveAuditConsistencyRequest, ProveAuditConsistencyRequest__Output as _tessera_v1_ProveAuditConsistencyRequest__Output } from './tessera/v1/ProveAuditConsistencyRequest';
 import type { ProveAuditInclusionRequest as _tessera_v1_ProveAuditInclusionRequest, ProveAuditInclusionRequest__Output as _tessera_v1_ProveAuditInclusionRequest__Output } from './tessera/v1/ProveAuditInclusionRequest';
@@ -93,6 +97,7 @@ export interface ProtoGrpcType {
       AgentAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_AgentAdminClient> & { service: _tessera_v1_AgentAdminDefinition }
       AgentIdRequest: MessageTypeDefinition<_tessera_v1_AgentIdRequest, _tessera_v1_AgentIdRequest__Output>
       AgentMetadata: MessageTypeDefinition<_tessera_v1_AgentMetadata, _tessera_v1_AgentMetadata__Output>
+      ApprovalRequest: MessageTypeDefinition<_tessera_v1_ApprovalRequest, _tessera_v1_ApprovalRequest__Output>
       AuditAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_AuditAdminClient> & { service: _tessera_v1_AuditAdminDefinition }
       AuditCheckpoint: MessageTypeDefinition<_tessera_v1_AuditCheckpoint, _tessera_v1_AuditCheckpoint__Output>
       AuditEventRecord: MessageTypeDefinition<_tessera_v1_AuditEventRecord, _tessera_v1_AuditEventRecord__Output>
@@ -137,6 +142,8 @@ export interface ProtoGrpcType {
       JoinToken: MessageTypeDefinition<_tessera_v1_JoinToken, _tessera_v1_JoinToken__Output>
       ListAgentsRequest: MessageTypeDefinition<_tessera_v1_ListAgentsRequest, _tessera_v1_ListAgentsRequest__Output>
       ListAgentsResponse: MessageTypeDefinition<_tessera_v1_ListAgentsResponse, _tessera_v1_ListAgentsResponse__Output>
+      ListApprovalRequestsRequest: MessageTypeDefinition<_tessera_v1_ListApprovalRequestsRequest, _tessera_v1_ListApprovalRequestsRequest__Output>
+      ListApprovalRequestsResponse: MessageTypeDefinition<_tessera_v1_ListApprovalRequestsResponse, _tessera_v1_ListApprovalRequestsResponse__Output>
       ListAuditEventsRequest: MessageTypeDefinition<_tessera_v1_ListAuditEventsRequest, _tessera_v1_ListAuditEventsRequest__Output>
       ListAuditEventsResponse: MessageTypeDefinition<_tessera_v1_ListAuditEventsResponse, _tessera_v1_ListAuditEventsResponse__Output>
       ListClientsRequest: MessageTypeDefinition<_tessera_v1_ListClientsRequest, _tessera_v1_ListClientsRequest__Output>
@@ -153,6 +160,7 @@ export interface ProtoGrpcType {
       ListRevocationsResponse: MessageTypeDefinition<_tessera_v1_ListRevocationsResponse, _tessera_v1_ListRevocationsResponse__Output>
       LocalAuthorityAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_LocalAuthorityAdminClient> & { service: _tessera_v1_LocalAuthorityAdminDefinition }
       OAuthClient: MessageTypeDefinition<_tessera_v1_OAuthClient, _tessera_v1_OAuthClient__Output>
+      PolicyApproval: MessageTypeDefinition<_tessera_v1_PolicyApproval, _tessera_v1_PolicyApproval__Output>
       PolicyIdRequest: MessageTypeDefinition<_tessera_v1_PolicyIdRequest, _tessera_v1_PolicyIdRequest__Output>
       ProveAuditConsistencyRequest: MessageTypeDefinition<_tessera_v1_ProveAuditConsistencyRequest, _tessera_v1_ProveAuditConsistencyRequest__Output>
       ProveAuditInclusionRequest: MessageTypeDefinition<_tessera_v1_ProveAuditInclusionRequest, _tessera_v1_ProveAuditInclusionRequest__Output>

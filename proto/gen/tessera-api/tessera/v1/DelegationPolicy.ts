@@ -1,5 +1,6 @@
 // Original file: proto/tessera/admin.proto
 
+import type { PolicyApproval as _tessera_v1_PolicyApproval, PolicyApproval__Output as _tessera_v1_PolicyApproval__Output } from '../../tessera/v1/PolicyApproval';
 import type { Long } from '@grpc/proto-loader';
 
 export interface DelegationPolicy {
@@ -17,6 +18,7 @@ export interface DelegationPolicy {
   'revision'?: (number | string | Long);
   'created_at'?: (number | string | Long);
   'budgets'?: ({[key: string]: number | string | Long});
+  'approval'?: (_tessera_v1_PolicyApproval | null);
 }
 
 export interface DelegationPolicy__Output {
@@ -34,4 +36,5 @@ export interface DelegationPolicy__Output {
   'revision': (number);
   'created_at': (number);
   'budgets': ({[key: string]: number});
+  'approval': (_tessera_v1_PolicyApproval__Output | null);
 }

@@ -1,0 +1,12 @@
+// Original file: proto/tessera/admin.proto
+
+
+export interface ListApprovalRequestsRequest {
+  'subject'?: (string);
+  'pending'?: (boolean);
+}
+
+export interface ListApprovalRequestsRequest__Output {
+  'subject': (string);
+  'pending': (boolean);
+}

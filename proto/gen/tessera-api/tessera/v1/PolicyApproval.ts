@@ -1,0 +1,12 @@
+// Original file: proto/tessera/admin.proto
+
+
+export interface PolicyApproval {
+  'scopes'?: (string)[];
+  'approvers'?: (string)[];
+}
+
+export interface PolicyApproval__Output {
+  'scopes': (string)[];
+  'approvers': (string)[];
+}
