@@ -9,8 +9,8 @@ import { EntryCache } from './sync/entry-cache.ts';
 import { runEntrySync } from './sync/entry-sync.ts';
 import { FederatedBundleCache, withFederatedBundles } from './sync/federated-bundles.ts';
 import { SvidCache } from './cache/svid-cache.ts';
+import { RetryBackoff } from './cache/retry-gate.ts';
 import { WitCache } from './wit/cache.ts';
-import { witMinterOf } from './wit/minter.ts';
 import { WorkloadApiServer } from './workload-api/server.ts';
 import { composerFromConfig } from './attestation/from-config.ts';
 import type { WorkloadAttestationComposer } from './attestation/composer.ts';
@@ -75,8 +75,9 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
   const entries = new EntryCache(logger.child({ component: 'entries' }));
   // Foreign trust domains' bundles for entries that federate with them (docs/federation.md).
   const federated = new FederatedBundleCache(config.trustDomain, logger.child({ component: 'federation' }));
+  const mintRetry = new RetryBackoff({ initialMs: 1_000, maxMs: 30_000 });
   const cache = new SvidCache({
-    entries, signer: api, bundle: identity.bundle, clock, logger: logger.child({ component: 'svid-cache' }),
+    entries, signer: api, bundle: identity.bundle, clock, logger: logger.child({ component: 'svid-cache' }), retryBackoff: mintRetry,
     instanceIdleMs: config.instanceIdleTimeout * 1000,
     onRotation: (rotated, failed) => metrics.rotated(rotated, failed),
   });
@@ -107,15 +108,20 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
     // Refused on the stream: ask the renewal loop to find out whether we were banned.
     onDenied: () => renewal.kick(),
     onFederatedBundles: (bundles) => federated.replace(bundles),
-    // The server answers again: SVIDs waiting out an outage are minted now, not at the next backoff step.
+    // The server answers again: SVIDs waiting out an outage (or a refusal) are minted now, not at the next backoff step.
     onConnection: (up) => {
       metrics.serverReachable.set(up ? 1 : 0);
       if (up) { ready.synced = true; cache.serverReachable(); }
     },
+    // So does a change pushed on a stream that outlived an outage (the server's datastore
+    // was down, mints failed): but only then, not on every change.
+    onAnswer: () => { if (mintRetry.failing) cache.serverReachable(); },
   }));
   loops.push(cache.run(signal));
   // WIT-SVIDs (docs/wit-svid.md): minted on first FetchWITSVID, rotated at half-life while served.
-  const wit = new WitCache({ entries, minter: witMinterOf(api), clock, logger: logger.child({ component: 'wit' }) });
+  const wit = new WitCache({ entries, minter: api, clock, logger: logger.child({ component: 'wit' }) });
+  // Revoked: no WIT-SVID is minted or rotated any more; those held serve until they expire.
+  identity.onRevoked((reason) => wit.stopIssuing(reason));
   loops.push(wit.run(signal));
 
   const endpoint = new WorkloadApiServer({

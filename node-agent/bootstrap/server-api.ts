@@ -11,6 +11,7 @@ import type { X509SVIDResult__Output } from '../../proto/gen/tessera-api/tessera
 import type { RenewAgentResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/RenewAgentResponse.ts';
 import type { BatchSignX509SVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/BatchSignX509SVIDResponse.ts';
 import type { MintJWTSVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/MintJWTSVIDResponse.ts';
+import type { MintWITSVIDResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/MintWITSVIDResponse.ts';
 import type { Bundle__Output } from '../../proto/gen/tessera-api/tessera/v1/Bundle.ts';
 import type { AgentRecordActionRequest } from '../../proto/gen/tessera-api/tessera/v1/AgentRecordActionRequest.ts';
 import type { AgentRecordActionResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/AgentRecordActionResponse.ts';
@@ -114,6 +115,12 @@ export class ServerApi {
 
   mintJwtSvid(p: { entryId: string; audience: string[]; instanceId: string }): Promise<{ token: string; expiresAt: number }> {
     return this.unary<MintJWTSVIDResponse__Output>('MintJWTSVID', (cb) => this.client.MintJWTSVID({ entry_id: p.entryId, audience: p.audience, instance_id: p.instanceId }, deadline(), cb))
+      .then((r) => ({ token: r.token, expiresAt: r.expires_at }));
+  }
+
+  /** A WIT-SVID for the workload key `publicKey` (SPKI DER), whose proofs use `alg` (docs/wit-svid.md). */
+  mintWitSvid(p: { entryId: string; instanceId: string; publicKey: Uint8Array; alg: string }): Promise<{ token: string; expiresAt: number }> {
+    return this.unary<MintWITSVIDResponse__Output>('MintWITSVID', (cb) => this.client.MintWITSVID({ entry_id: p.entryId, instance_id: p.instanceId, public_key: Buffer.from(p.publicKey), alg: p.alg }, deadline(), cb))
       .then((r) => ({ token: r.token, expiresAt: r.expires_at }));
   }
 

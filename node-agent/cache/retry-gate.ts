@@ -1,7 +1,7 @@
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import { TesseraError, unavailable } from '../../common/errors.ts';
-import type { Backoff } from '../../spiffe/lib/backoff.ts';
+import { Backoff } from '../../spiffe/lib/backoff.ts';
 import type { SvidSigner } from './x509-minter.ts';
 
 /**
@@ -85,6 +85,20 @@ export class RetryGate {
     this.retryAt = 0;
     return true;
   }
+}
+
+/**
+ * The gate's backoff, readable from outside the cache: the gate takes a delay for each
+ * failed attempt and resets on the first success, so `failing` is true exactly while
+ * the gate is down. The agent checks it before passing on a sign that the server
+ * answers (a sync message): such signs arrive on every entry change, and only one
+ * that ends an outage should wake the cache.
+ */
+export class RetryBackoff extends Backoff {
+  private counting = false;
+  get failing(): boolean { return this.counting; }
+  override next(): number { this.counting = true; return super.next(); }
+  override reset(): void { this.counting = false; super.reset(); }
 }
 
 /** Errors that say nothing reached the server (or it could not answer), as opposed to a refusal. */

@@ -12,7 +12,9 @@ import type { EntryCache } from './entry-cache.ts';
  * One long-lived SyncEntries stream: the server sends the full authorized set on
  * connect, then each change at once; every message is applied as it arrives. On a
  * disconnect the loop reconnects with backoff and jitter and the next snapshot
- * replaces the cache. New agent credentials (renewal, bundle) reconnect at once.
+ * replaces the cache. New agent credentials (renewal, bundle) reconnect at once, and
+ * so does the server connection coming back up: the backoff only spaces out attempts
+ * while the server cannot be reached, it never delays a sync once it can.
  * The loop ends only when its signal aborts (agent stopping, or banned/evicted) and
  * then says so in one line, `entry sync stopped`: no reconnect follows it.
  */
@@ -29,6 +31,12 @@ export interface EntrySyncOptions {
   onDenied?(err: TesseraError): void;
   /** Connected (first message received) / disconnected. */
   onConnection?(connected: boolean): void;
+  /**
+   * Each message after the first (which raises onConnection(true)), once applied: proof
+   * that the server answers, even when the stream outlived an outage that failed other
+   * calls (its datastore was down).
+   */
+  onAnswer?(): void;
   backoff?: Backoff;
 }
 
@@ -45,11 +53,32 @@ export async function runEntrySync(o: EntrySyncOptions): Promise<void> {
       const wait = backoff.next();
       if (outcome.err && isAgentRevoked(outcome.err)) { refusal = outcome.err; o.onDenied?.(outcome.err); }
       o.logger.warn('entry sync disconnected; reconnecting', { err: outcome.err, retry_in_ms: wait, entries: o.entries.size });
-      try { await o.clock.sleep(wait, o.signal); } catch { return; }
+      if (!(await waitToReconnect(o, wait))) return;
     }
   } finally {
     logStopped(o, refusal);
   }
+}
+
+/**
+ * Waits `ms`, or less when the server connection comes back up meanwhile (it was lost
+ * with the stream: the agent's channel reconnects on its own backoff and says so).
+ * False when the loop's signal aborted.
+ */
+async function waitToReconnect(o: EntrySyncOptions, ms: number): Promise<boolean> {
+  const early = new AbortController();
+  const unsubscribe = o.api.onConnectionChange((up) => {
+    if (up && !early.signal.aborted) {
+      o.logger.info('server connection back: entry sync reconnecting now');
+      early.abort();
+    }
+  });
+  try {
+    await o.clock.sleep(ms, AbortSignal.any([o.signal, early.signal]));
+  } catch { /* woken early, or stopping: the signal tells which */ } finally {
+    unsubscribe();
+  }
+  return !o.signal.aborted;
 }
 
 /**
@@ -98,12 +127,13 @@ function oneStream(o: EntrySyncOptions, onFirst: () => void): Promise<Outcome> {
           onFirst();
           o.onConnection?.(true);
           o.logger.info('entry sync connected', { entries: o.entries.size, sequence: msg.sequence });
-        } else {
-          o.logger.debug('entry sync update', { upserted: c.upserted.length, removed: c.removed.length, sequence: msg.sequence });
+          return;
         }
+        o.logger.debug('entry sync update', { upserted: c.upserted.length, removed: c.removed.length, sequence: msg.sequence });
       } catch (e) {
         o.logger.error('failed to apply entry sync message', { err: e as Error });
       }
+      o.onAnswer?.();
     });
     stream.on('error', (e) => finish({ kind: 'closed', err: fromGrpcError(e, 'entry sync') }));
     stream.on('end', () => finish({ kind: 'closed' }));

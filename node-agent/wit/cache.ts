@@ -8,11 +8,14 @@ import { privateJwk } from '../../spiffe/wit/jwk.ts';
 import type { EntryCache, SyncedEntry } from '../sync/entry-cache.ts';
 import type { AttestedWorkload } from '../workload-api/provider.ts';
 import { rotationTime } from '../cache/rotation.ts';
+import { LoopSleep } from '../cache/loop-sleep.ts';
 import type { WitMinter } from './minter.ts';
 
 const generate = promisify(generateKeyPair);
 /** The workload key type: P-256, so proofs are ES256, which every WIMSE implementation must support. */
 const ALG = 'ES256';
+/** The loop's longest sleep: unwatched WIT-SVIDs are dropped at expiry, watched ones rotated, in between. */
+const SWEEP_MS = 30_000;
 
 /** One WIT-SVID as served: the token and the private key of its cnf, as a JWK (wit_svid_key). */
 export interface WitRecord {
@@ -47,17 +50,21 @@ interface Watcher { w: AttestedWorkload; notify: () => void }
  * profile 7.1), fresh for every WIT-SVID (the WPT draft: SHOULD be individual per WIT).
  * Minted on first need, one per entry, or per workload instance for entries with agent
  * metadata; rotated at half-life ±10% while a stream serves them; the previous one
- * serves until it expires if the server cannot be reached.
+ * serves until it expires if the server cannot be reached. Those no stream serves are
+ * dropped when they expire. Once the agent is revoked nothing is minted or rotated.
  */
 export class WitCache {
   private readonly records = new Map<string, WitRecord>();
   private readonly pending = new Map<string, Promise<WitRecord>>();
   private readonly watchers = new Set<Watcher>();
   private readonly backoff: Backoff;
-  private wake = new AbortController();
+  /** The run loop's sleep until the next rotation or expiry. */
+  private readonly sleep: LoopSleep;
+  private stopReason: string | undefined;
 
   constructor(private readonly o: WitCacheOptions) {
     this.backoff = o.retryBackoff ?? new Backoff({ initialMs: 1_000, maxMs: 30_000 });
+    this.sleep = new LoopSleep(o.clock, () => this.pending.size > 0);
   }
 
   get size(): number { return this.records.size; }
@@ -84,25 +91,41 @@ export class WitCache {
   watch(w: AttestedWorkload, notify: () => void): () => void {
     const entry = { w, notify };
     this.watchers.add(entry);
+    // What it is served may already be held, unwatched, and due for rotation sooner than planned.
+    this.sleep.rouse();
     return () => { this.watchers.delete(entry); };
   }
 
-  /** Rotation of watched WIT-SVIDs and dropping of expired ones, until `signal` aborts. */
+  /** The agent was banned or evicted: no more minting or rotation; what is held serves until it expires. */
+  stopIssuing(reason: string): void {
+    this.stopReason = reason;
+    this.sleep.rouse();
+  }
+
+  /**
+   * Resolves once the run loop has done what was due and sleeps until a time still
+   * ahead, with no mint in flight: tests that move a fake clock wait on this.
+   */
+  idle(): Promise<void> {
+    return this.sleep.idle();
+  }
+
+  /** Rotation of watched WIT-SVIDs and dropping of expired unwatched ones, until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       const now = this.o.clock.now();
-      const wanted = this.watchedKeys(now);
-      let next = now + 30_000;
+      // Revoked: nothing is wanted, so nothing rotates and everything goes at expiry.
+      const wanted = this.stopReason ? new Map<string, SyncedEntry & { instanceId: string }>() : this.watchedKeys(now);
+      let next = now + SWEEP_MS;
       for (const [k, r] of this.records) {
-        if (r.expiresAt <= now && !wanted.has(k)) { this.records.delete(k); continue; }
-        if (wanted.has(k)) next = Math.min(next, r.refreshAt);
+        if (r.expiresAt <= now && !wanted.has(k)) {
+          this.records.delete(k);
+          this.o.logger.debug('dropped WIT-SVID', { entry_id: r.entryId, instance_id: r.instanceId || undefined, reason: 'expired' });
+          continue;
+        }
+        next = Math.min(next, wanted.has(k) ? r.refreshAt : r.expiresAt);
       }
-      const wake = this.wake;
-      if (next > now) {
-        try { await this.o.clock.sleep(next - now, AbortSignal.any([signal, wake.signal])); } catch { /* woken or stopped */ }
-        if (wake.signal.aborted) this.wake = new AbortController();
-        continue;
-      }
+      if (next > now) { await this.sleep.until(next, signal); continue; }
       await this.rotateDue(wanted);
     }
   }
@@ -148,6 +171,7 @@ export class WitCache {
   private mint(key: string, e: SyncedEntry, instanceId: string): Promise<WitRecord> {
     let p = this.pending.get(key);
     if (p) return p;
+    if (this.stopReason) return Promise.reject(permissionDenied('ERR_AGENT_REVOKED', `agent no longer issues WIT-SVIDs: ${this.stopReason}`));
     p = (async () => {
       const { publicKey, privateKey } = await generate('ec', { namedCurve: 'P-256' }) as { publicKey: KeyObject; privateKey: KeyObject };
       const r = await this.o.minter.mintWitSvid({ entryId: e.id, instanceId, publicKey: publicKey.export({ type: 'spki', format: 'der' }), alg: ALG });
@@ -162,7 +186,7 @@ export class WitCache {
       // The entry may have gone while the server signed: then nothing is kept.
       if (this.o.entries.get(e.id)) this.publish(rec);
       return rec;
-    })().finally(() => this.pending.delete(key));
+    })().finally(() => { this.pending.delete(key); this.sleep.check(); });
     this.pending.set(key, p);
     return p;
   }
@@ -171,7 +195,7 @@ export class WitCache {
   private publish(rec: WitRecord): void {
     const old = this.records.get(rec.key);
     this.records.set(rec.key, rec);
-    this.wake.abort();
+    this.sleep.rouse(rec.refreshAt);
     if (!old) return;
     const now = this.o.clock.now();
     for (const { w, notify } of this.watchers) {

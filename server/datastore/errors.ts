@@ -27,6 +27,10 @@ export const schemaTooNew = (found: number, known: number, where: string) =>
 export const datastoreUnavailable = (msg: string, cause?: unknown) =>
   unavailable('ERR_DATASTORE_UNAVAILABLE', msg, cause);
 
+/** The disk under the store is full: retryable once space is freed, so Unavailable. */
+export const datastoreDiskFull = (where: string, msg: string, cause?: unknown) =>
+  unavailable('ERR_DATASTORE_UNAVAILABLE', `${where}: disk is full, writes fail until space is freed: ${msg}`, cause);
+
 export const migrationFailed = (m: { version: number; description: string }, cause: unknown) =>
   internal('ERR_DATASTORE_MIGRATION',
     `datastore migration ${m.version} (${m.description}) failed: ${(cause as Error)?.message ?? String(cause)}`, cause);

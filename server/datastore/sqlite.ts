@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { systemClock, type Clock } from '../../common/clock.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
 import { internal, TesseraError } from '../../common/errors.ts';
-import { datastoreUnavailable, migrationFailed, schemaTooNew } from './errors.ts';
+import { datastoreDiskFull, datastoreUnavailable, migrationFailed, schemaTooNew } from './errors.ts';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite.ts';
 import { latestVersion, type Migration } from './migrations/types.ts';
 import type { Row } from './rows.ts';
@@ -103,7 +103,7 @@ class SqliteDriver implements SqlDriver {
   private closed = false;
   private readonly conn: SqlConn;
 
-  constructor(private readonly db: Database.Database, path: string, private readonly busyTimeoutMs: number) {
+  constructor(private readonly db: Database.Database, private readonly path: string, private readonly busyTimeoutMs: number) {
     this.description = `sqlite:${path}`;
     const stmt = (sql: string) => {
       let s = this.statements.get(sql);
@@ -178,15 +178,8 @@ class SqliteDriver implements SqlDriver {
     }
   }
 
-  /** Lock timeouts become Unavailable (callers retry); other engine errors Internal, with the cause kept. */
   private classify(err: unknown): Error {
-    if (err instanceof TesseraError) return err;
-    const code = String((err as { code?: unknown })?.code ?? '');
-    const msg = (err as Error)?.message ?? String(err);
-    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-      return datastoreUnavailable(`${this.description} is busy: ${msg}`, err);
-    }
-    return internal('ERR_DATASTORE', `${this.description}: ${msg}`, err);
+    return classifySqliteError(err, this.description, () => freeBytes(this.path));
   }
 
   async close(): Promise<void> {
@@ -195,5 +188,40 @@ class SqliteDriver implements SqlDriver {
       this.statements.clear();
       this.db.close();
     }).catch(() => undefined);
+  }
+}
+
+/** Below this much free space, a failed write is put down to the full disk. */
+const DISK_FULL_BYTES = 1024 * 1024;
+
+/**
+ * Lock timeouts and a full disk become Unavailable: both pass (the lock is released,
+ * space is freed), so callers should retry. Other engine errors are Internal, with
+ * the cause kept. SQLite reports ENOSPC as SQLITE_FULL, or as a plain disk I/O error
+ * (SQLITE_IOERR_*) when the write fails in the WAL or an fsync, so an I/O error is
+ * put down to a full disk when the filesystem has (next to) no space left.
+ */
+export function classifySqliteError(err: unknown, description: string, free: () => number | undefined): Error {
+  if (err instanceof TesseraError) return err;
+  const code = String((err as { code?: unknown })?.code ?? '');
+  const msg = (err as Error)?.message ?? String(err);
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return datastoreUnavailable(`${description} is busy: ${msg}`, err);
+  }
+  if (code === 'SQLITE_FULL') return datastoreDiskFull(description, msg, err);
+  if (code.startsWith('SQLITE_IOERR')) {
+    const left = free();
+    if (left !== undefined && left < DISK_FULL_BYTES) return datastoreDiskFull(description, `${msg} (${left} bytes free)`, err);
+  }
+  return internal('ERR_DATASTORE', `${description}: ${msg}`, err);
+}
+
+/** Bytes available to this process on the filesystem holding `path`; undefined if unknown. */
+function freeBytes(path: string): number | undefined {
+  try {
+    const s = statfsSync(dirname(path));
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
   }
 }

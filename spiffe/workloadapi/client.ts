@@ -72,8 +72,25 @@ export class WorkloadApiError extends SpiffeError {
 export interface WorkloadApiClientOptions {
   /** `unix:///path`, `tcp://ip:port` or a parsed address; default SPIFFE_ENDPOINT_SOCKET. */
   address?: string | WorkloadApiAddress;
-  /** Extra grpc-js channel options. */
+  /** Extra grpc-js channel options, over the defaults of workloadChannelOptions(). */
   channelOptions?: grpc.ChannelOptions;
+}
+
+/**
+ * The channel options a client uses: `extra` over Tessera's defaults. Many SVIDs for
+ * one caller can exceed grpc-js's 4 MiB default message size (the agent is local and
+ * trusted). grpc-js reconnects a lost channel on a 1 s → 120 s backoff, made for
+ * remote servers; the agent is a local socket that is back seconds after a restart,
+ * and every call fails fast until the channel reconnects, so it retries at least
+ * once a second (100 ms → 1 s).
+ */
+export function workloadChannelOptions(extra: grpc.ChannelOptions = {}): grpc.ChannelOptions {
+  return {
+    'grpc.max_receive_message_length': -1,
+    'grpc.initial_reconnect_backoff_ms': 100,
+    'grpc.max_reconnect_backoff_ms': 1_000,
+    ...extra,
+  };
 }
 
 export class WorkloadApiClient {
@@ -84,9 +101,7 @@ export class WorkloadApiClient {
     this.address = typeof opts.address === 'string' ? parseWorkloadApiAddress(opts.address) : opts.address ?? addressFromEnv();
     const Ctor = loadWorkloadProto().SpiffeWorkloadAPI;
     // Many SVIDs for one caller can exceed grpc-js's 4 MiB default; the agent is local and trusted.
-    this.client = new Ctor(grpcTarget(this.address), grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': -1, ...opts.channelOptions,
-    });
+    this.client = new Ctor(grpcTarget(this.address), grpc.credentials.createInsecure(), workloadChannelOptions(opts.channelOptions));
   }
 
   watchX509Svids(watcher: Watcher<X509SvidUpdate>): Subscription {

@@ -15,6 +15,7 @@ export interface SourceOptions {
   timeoutMs?: number;
   /** Aborting closes the source (and rejects a pending create()). */
   signal?: AbortSignal;
+  /** Stream retry schedule, over the default 100 ms → 1 s with full jitter (watch.ts DEFAULT_STREAM_BACKOFF). */
   backoff?: BackoffOptions;
   logger?: SdkLogger;
 }

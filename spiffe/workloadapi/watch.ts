@@ -19,10 +19,18 @@ export interface RetryingWatchOptions<T> {
   onPermissionDenied?(err: WorkloadApiError): void;
   /** Called once when retrying stops for good (InvalidArgument, or close()). */
   onStop?(err: SpiffeError | undefined): void;
+  /** Over DEFAULT_STREAM_BACKOFF. */
   backoff?: BackoffOptions;
   logger?: SdkLogger;
   what: string;
 }
+
+/**
+ * Retries of a failed stream: 100 ms → 1 s, full jitter. The agent is a local socket:
+ * a retry costs next to nothing, and a long ceiling would leave workloads without
+ * updates for seconds after the agent restarts.
+ */
+export const DEFAULT_STREAM_BACKOFF: Readonly<BackoffOptions> = { initialMs: 100, maxMs: 1_000 };
 
 /**
  * One Workload API stream kept open for the life of a source: every stream error
@@ -37,7 +45,7 @@ export class RetryingWatch<T> {
   private readonly backoff: Backoff;
 
   constructor(private readonly o: RetryingWatchOptions<T>) {
-    this.backoff = new Backoff(o.backoff);
+    this.backoff = new Backoff({ ...DEFAULT_STREAM_BACKOFF, ...o.backoff });
     this.start();
   }
 

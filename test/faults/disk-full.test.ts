@@ -1,6 +1,11 @@
 import test, { type ExecutionContext } from 'ava';
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { TesseraError } from '../../common/errors.ts';
+import { classifySqliteError } from '../../server/datastore/sqlite.ts';
 import { adminCall, startServer, type TestServer } from '../helpers/server.ts';
 import { until } from '../helpers/wait.ts';
 import { dumpOnFailure, figure, smallTmpfs } from './lib.ts';
@@ -77,17 +82,18 @@ test.serial('data dir full (ENOSPC): writes fail with a clear error, nothing is 
   const filler = fill(fs.dir);
   t.log(`filled the data dir with ${Math.round(filler.bytes / MIB)} MiB`);
   // SQLite reuses WAL pages it already has: keep writing until one needs a new block.
-  let failure: Error & { code?: string } | undefined;
+  let failure: Error & { code?: string; grpcCode?: number } | undefined;
   for (let i = 0; i < 500 && !failure; i++) {
     try {
       const r = await create();
       const refused = r.results.find((x) => x.status.code !== 0);
-      if (refused) failure = Object.assign(new Error(refused.status.message), { code: String(refused.status.code) });
-    } catch (e) { failure = e as Error & { code?: string }; }
+      if (refused) failure = Object.assign(new Error(refused.status.message), { grpcCode: refused.status.code });
+    } catch (e) { failure = e as Error & { code?: string; grpcCode?: number }; }
   }
   t.truthy(failure, 'a write failed once the disk was full');
   t.log(`error returned to the admin client: ${failure?.code} ${failure?.message}`);
-  t.regex(failure!.message, /disk is full|no space left|SQLITE_FULL|ENOSPC/i, 'the error names the cause');
+  t.regex(failure!.message, /disk is full/i, 'the error says the disk is full');
+  t.is(failure!.grpcCode, status.UNAVAILABLE, 'a full disk passes: UNAVAILABLE tells the client to retry');
   t.false(exited, 'the server keeps running on a full disk');
   const count = await adminCall<{ count: number }>(srv.admin().entry, 'CountEntries', {});
   t.is(count.count, acked.size, 'reads are served on a full disk, and show exactly the acknowledged writes');
@@ -140,3 +146,33 @@ async function checkStore(t: ExecutionContext, srv: TestServer, acked: Set<strin
   const stored = new Set(entries.map((e) => e.id));
   t.deepEqual([...acked].filter((id) => !stored.has(id)), [], 'every acknowledged write is stored');
 }
+
+test('SQLite "database or disk is full" is Unavailable, saying the disk is full', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-full-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const db = new Database(join(dir, 'full.db'));
+  t.teardown(() => db.close());
+  db.exec('CREATE TABLE t (v BLOB)');
+  // A page cap makes SQLite fail exactly as on a full disk (SQLITE_FULL).
+  db.pragma('max_page_count = 8');
+  let engineError: unknown;
+  try {
+    for (let i = 0; i < 100; i++) db.prepare('INSERT INTO t VALUES (?)').run(Buffer.alloc(4096));
+  } catch (e) { engineError = e; }
+  t.is((engineError as { code?: string }).code, 'SQLITE_FULL');
+  const err = classifySqliteError(engineError, 'sqlite:full.db', () => 10 * 1024 * 1024);
+  t.true(err instanceof TesseraError);
+  t.like(err as TesseraError, { kind: 'unavailable', code: 'ERR_DATASTORE_UNAVAILABLE' });
+  t.regex(err.message, /disk is full.*database or disk is full/);
+});
+
+test('SQLite "disk I/O error" is Unavailable when the filesystem has no space left, Internal otherwise', (t) => {
+  const ioError = new Database.SqliteError('disk I/O error', 'SQLITE_IOERR_WRITE');
+  const full = classifySqliteError(ioError, 'sqlite:x.db', () => 0) as TesseraError;
+  t.like(full, { kind: 'unavailable', code: 'ERR_DATASTORE_UNAVAILABLE' });
+  t.regex(full.message, /disk is full.*disk I\/O error \(0 bytes free\)/);
+  const broken = classifySqliteError(ioError, 'sqlite:x.db', () => 10 * 1024 * 1024 * 1024) as TesseraError;
+  t.like(broken, { kind: 'internal', code: 'ERR_DATASTORE' });
+  const unknown = classifySqliteError(ioError, 'sqlite:x.db', () => undefined) as TesseraError;
+  t.is(unknown.kind, 'internal', 'an I/O error with unknown free space is not guessed to be a full disk');
+});

@@ -8,6 +8,8 @@ import { EntryCache } from '../../node-agent/sync/entry-cache.ts';
 import { SvidCache } from '../../node-agent/cache/svid-cache.ts';
 import type { SvidSigner } from '../../node-agent/cache/x509-minter.ts';
 import type { Entry__Output } from '../../proto/gen/tessera-api/tessera/v1/Entry.ts';
+import type { AttestedWorkload } from '../../node-agent/workload-api/provider.ts';
+import { parseSelector } from '../../spiffe/selector.ts';
 
 /** Both retry schedules at their ceilings, so tests know every delay: 1, 2, 4, 8, 16, 30, 30 … s. */
 const ceilingBackoff = () => new Backoff({ initialMs: 1_000, maxMs: 30_000, random: () => 1 });
@@ -36,3 +38,14 @@ export function startSvidCache(t: ExecutionContext, o: { signer: SvidSigner; clo
   const count = (msg: string) => logs.records.filter((r) => r.msg === msg).length;
   return { cache, logs, settled, advance, count };
 }
+
+/** A unix-uid entry as the sync stream delivers it. */
+export const testEntry = (id: string, uid: number): Entry__Output => ({
+  id, spiffe_id: `spiffe://example.org/${id}`, parent_id: 'spiffe://example.org/tessera/agent/join_token/x',
+  selectors: [{ type: 'unix', value: `uid:${uid}` }], x509_svid_ttl: 0, jwt_svid_ttl: 0, dns_names: [], hint: '', admin: false,
+  downstream: false, federates_with: [], expires_at: 0, revision: 1, agent: null, created_at: 1,
+} as unknown as Entry__Output);
+
+/** The attested caller with that uid. */
+export const testWorkload = (uid: number): AttestedWorkload =>
+  ({ selectors: [parseSelector(`unix:uid:${uid}`)], instanceId: `inst_${uid}`, pid: process.pid, uid, gid: 0 });

@@ -12,7 +12,7 @@ import { verifyJwtSvid } from '../../spiffe/jwtsvid/verify.ts';
 import { X509Source } from '../../spiffe/workloadapi/x509-source.ts';
 import { JWTSource } from '../../spiffe/workloadapi/jwt-source.ts';
 import { BundleSource } from '../../spiffe/workloadapi/bundle-source.ts';
-import { WorkloadApiClient } from '../../spiffe/workloadapi/client.ts';
+import { WorkloadApiClient, workloadChannelOptions } from '../../spiffe/workloadapi/client.ts';
 import { loadWorkloadProto } from '../../spiffe/workloadapi/proto.ts';
 import { Backoff } from '../../spiffe/lib/backoff.ts';
 import type { SdkLogger } from '../../spiffe/workloadapi/watch.ts';
@@ -125,6 +125,29 @@ test('X509Source reconnects with backoff after the endpoint restarts and keeps s
   await back;
   t.true(errors.includes('ERR_WORKLOADAPI_UNAVAILABLE'));
   t.is(source.getX509Svid().id.toString(), 'spiffe://example.org/me');
+});
+
+test('by default a source retries a missing endpoint at least once a second (100 ms → 1 s, jittered) and reconnects when it returns', async (t) => {
+  const ep = await endpoint(t);
+  const delays: number[] = [];
+  const logger: SdkLogger = { debug: (_msg, f) => { if (typeof f?.retry_in_ms === 'number') delays.push(f.retry_in_ms); } };
+  const source = await X509Source.create({ address: ep.address, logger });
+  t.teardown(() => source.close());
+  await ep.stop();
+  // Eight retries reach the 1 s ceiling (100, 200, 400, 800, 1000 … ms ceilings).
+  await until('eight retries of the missing endpoint', () => delays.length >= 8);
+  t.true(delays.every((d) => d >= 50 && d <= 1_000), `retry delays: ${delays.join(', ')} ms`);
+  t.true(new Set(delays).size > 1, 'jittered, not one fixed delay');
+  const back = nextUpdate(source);
+  await ep.restart();
+  ep.provider.rotateSvids();
+  await back;
+  t.is(source.getX509Svid().id.toString(), 'spiffe://example.org/me');
+});
+
+test('the default channel reconnects within 1 s, and channel options given by the caller win', (t) => {
+  t.like(workloadChannelOptions(), { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000 });
+  t.like(workloadChannelOptions({ 'grpc.max_reconnect_backoff_ms': 30_000 }), { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 30_000 });
 });
 
 test('PermissionDenied is retried: a source created before its entry exists becomes ready once the entry appears', async (t) => {
