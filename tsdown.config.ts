@@ -15,6 +15,7 @@ type Plugin = Extract<NonNullable<UserConfig['plugins']>, { name: string }>;
 /** Worker threads started on a sibling .ts module, and the entry each becomes in dist/. */
 const WORKER_URLS: Record<string, { from: string; to: string }> = {
   'attestors/node/tpm/esys/client.ts': { from: './worker.ts', to: './tpm-worker.mjs' },
+  'server/ca/sign-pool.ts': { from: './sign-worker.ts', to: './sign-worker.mjs' },
 };
 
 /**
@@ -43,6 +44,7 @@ export default defineConfig({
     'tessera-agent': 'node-agent/cli/main.ts',
     'tessera-audit': 'server/audit/verify-main.ts',
     'tpm-worker': 'attestors/node/tpm/esys/worker.ts',
+    'sign-worker': 'server/ca/sign-worker.ts',
   },
   format: 'esm',
   platform: 'node',

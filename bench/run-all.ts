@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 /** The benches behind docs/performance.md; others can be run with --all or by name. */
-const DEFAULT = ['issuance', 'workload-api', 'entry-latency', 'agent-memory', 'server-scale'];
+const DEFAULT = ['issuance', 'workload-api', 'workload-api-latency', 'entry-latency', 'entry-to-svid', 'agent-memory', 'server-scale'];
 
 export interface Ratio { bench: string; label: string; value: number; goal?: { op: '>=' | '<='; bound: number }; met?: boolean }
 
@@ -77,10 +77,10 @@ async function main(argv: string[]): Promise<number> {
   if (json) {
     process.stdout.write(`${JSON.stringify({ ratios, notes }, null, 2)}\n`);
   } else {
-    console.log('\n' + ['bench'.padEnd(14), 'ratio'.padEnd(48), 'value'.padStart(7), '  goal'.padEnd(10), 'met'].join(' '));
+    console.log('\n' + ['bench'.padEnd(20), 'ratio'.padEnd(48), 'value'.padStart(7), '  goal'.padEnd(10), 'met'].join(' '));
     for (const r of ratios) {
       const goal = r.goal ? `${r.goal.op} ${r.goal.bound}` : '';
-      console.log([r.bench.padEnd(14), r.label.padEnd(48), r.value.toFixed(2).padStart(7), `  ${goal}`.padEnd(10), r.met === undefined ? '' : r.met ? 'yes' : 'NO'].join(' '));
+      console.log([r.bench.padEnd(20), r.label.padEnd(48), r.value.toFixed(2).padStart(7), `  ${goal}`.padEnd(10), r.met === undefined ? '' : r.met ? 'yes' : 'NO'].join(' '));
     }
     for (const n of notes) console.log(`  note: ${n}`);
   }

@@ -5,11 +5,12 @@ import {
   applyEnvOverrides, c, checkConfigFile, ConfigValidationError, fromField, isPlainObject, optionalField, parseWith, presentSections, readConfigDocument, validate,
   type ConfigCheck, type EnvOverride, type Validated,
 } from '../common/config.ts';
-import { TrustDomain } from '../spiffe/id.ts';
+import { SpiffeId, TrustDomain } from '../spiffe/id.ts';
 import { AGENT_ATTESTOR_FACTORIES } from './bootstrap/methods.ts';
 import { WORKLOAD_ATTESTOR_FACTORIES } from './attestation/workload-methods.ts';
 import { parseFingerprint } from '../spiffe/fingerprint.ts';
 import { defaultSocketPath } from './workload-api/socket-path.ts';
+import type { SdsOptions } from './sds/options.ts';
 
 /**
  * tessera-agent's YAML config: one zod schema, checked once at start (and by
@@ -52,6 +53,10 @@ export interface AgentConfig {
   };
   /** The /metrics, /live and /ready listener (metrics section); absent = off. */
   metrics?: { listen: string };
+  /** The SPIFFE Broker Endpoint (broker section; docs/broker-api.md); absent = off. */
+  broker?: { socketPath: string; allow: { spiffeId: string; referenceTypes?: ('pid' | 'kubernetes_object')[] }[] };
+  /** Envoy SDS on the Workload API socket (sds section; docs/envoy-sds.md). */
+  sds: SdsOptions;
 }
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -131,6 +136,22 @@ const fields = z.strictObject({
     token_endpoint: c.string({ pattern: /^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, format: 'an https:// URL' }).optional()
       .describe('the authorization server\'s token endpoint for token exchange on the Workload API socket'),
   }).describe('token exchange on the Workload API socket (docs/agent.md)'),
+  sds: c.section({
+    default_svid_name: c.string({ default: 'default', nonEmpty: true }).describe('SDS resource name of the caller\'s default X.509-SVID'),
+    default_bundle_name: c.string({ default: 'ROOTCA', nonEmpty: true }).describe('SDS resource name of the agent\'s own trust domain bundle'),
+    default_all_bundles_name: c.string({ default: 'ALL', nonEmpty: true }).describe('SDS resource name of the own and federated bundles together (SPIFFE validator only)'),
+    disable_spiffe_cert_validation: c.boolean({ default: false })
+      .describe('send plain trusted_ca instead of the envoy.tls.cert_validator.spiffe config (Envoy node metadata can override)'),
+  }).describe('Envoy Secret Discovery Service on the Workload API socket, SPIRE\'s resource names (docs/envoy-sds.md)'),
+  broker: c.object({
+    socket_path: c.string({ nonEmpty: true }).describe('the Broker Endpoint\'s own Unix socket (mTLS with X.509-SVIDs), separate from socket_path'),
+    allow: c.array(c.object({
+      spiffe_id: c.string({ nonEmpty: true }).transform((v, ctx) => {
+        try { return SpiffeId.parse(v).toString(); } catch (e) { ctx.issues.push({ code: 'custom', input: v, message: (e as Error).message }); return z.NEVER; }
+      }).describe('SPIFFE ID of a broker allowed to call (its X.509-SVID, verified against the agent\'s trust bundle)'),
+      reference_types: c.array(c.enum(['pid', 'kubernetes_object'])).optional().describe('the only workload reference types it may use; default all'),
+    })).refine((a) => a.length > 0, 'list at least one broker (the policy is allow-only)').describe('the allow-only policy: brokers that may call; every other caller is PermissionDenied'),
+  }).optional().describe('the SPIFFE Broker API on its own socket, for brokers fetching SVIDs on behalf of workloads (docs/broker-api.md); off when absent'),
   metrics: c.object({
     listen: c.string({ default: '127.0.0.1:9989', pattern: ADDRESS, format: 'host:port (port 0 picks a free one)' })
       .describe('HTTP listener for /metrics, /live and /ready; the bound address is written to <data_dir>/metrics.addr'),
@@ -164,7 +185,12 @@ function toAgentConfig(v: z.output<typeof fields>, raw: unknown): AgentConfig {
     workloadAttestorTimeoutMs: attestorTimeoutMs(v.workload_attestors),
     workloadApi: { idleTimeoutMs: Math.round(v.workload_api.idle_timeout * 1000) },
     delegation: { tokenEndpoint: v.delegation.token_endpoint },
+    sds: {
+      defaultSvidName: v.sds.default_svid_name, defaultBundleName: v.sds.default_bundle_name,
+      defaultAllBundlesName: v.sds.default_all_bundles_name, disableSpiffeCertValidation: v.sds.disable_spiffe_cert_validation,
+    },
     ...(v.metrics ? { metrics: v.metrics } : {}),
+    ...(v.broker ? { broker: { socketPath: v.broker.socket_path, allow: v.broker.allow.map((a) => ({ spiffeId: a.spiffe_id, ...(a.reference_types ? { referenceTypes: a.reference_types } : {}) })) } } : {}),
   };
 }
 

@@ -12,6 +12,7 @@ import { SvidCache } from './cache/svid-cache.ts';
 import { RetryBackoff } from './cache/retry-gate.ts';
 import { WitCache } from './wit/cache.ts';
 import { WorkloadApiServer } from './workload-api/server.ts';
+import { BrokerServer } from './broker/server.ts';
 import { composerFromConfig } from './attestation/from-config.ts';
 import type { WorkloadAttestationComposer } from './attestation/composer.ts';
 import { join } from 'node:path';
@@ -124,9 +125,11 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
   identity.onRevoked((reason) => wit.stopIssuing(reason));
   loops.push(wit.run(signal));
 
+  // One composer for the Workload API and the Broker API: a pid is attested the same way on both.
+  const attestation = workloadComposer(config, { logger, clock });
   const endpoint = new WorkloadApiServer({
     provider: withFederatedBundles(cache, entries, federated, () => clock.now()),
-    attestation: workloadComposer(config, { logger, clock }),
+    attestation,
     agentId: () => identity.spiffeId,
     socketPath: config.socketPath,
     logger, clock,
@@ -135,11 +138,27 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
     audit: { recordAction: (r) => api.recordAction(r) },
     wit,
     observer: metrics,
+    sds: config.sds,
   });
   metrics.watch({ cache, endpoint, agentSvidNotAfter: () => identity.lifetime.notAfter });
   try {
     await endpoint.start();
   } catch (e) {
+    ac.abort();
+    api.close();
+    await ops?.close();
+    throw e;
+  }
+  // The SPIFFE Broker Endpoint (docs/broker-api.md): its own socket, same SVID cache and composer.
+  const broker = config.broker ? new BrokerServer({
+    socketPath: config.broker.socketPath, allow: config.broker.allow,
+    provider: withFederatedBundles(cache, entries, federated, () => clock.now()),
+    attestation, identity, agentId: () => identity.spiffeId, logger, clock, k8sAttestorEnabled: 'k8s' in config.workloadAttestors,
+  }) : undefined;
+  try {
+    await broker?.start();
+  } catch (e) {
+    await endpoint.stop();
     ac.abort();
     api.close();
     await ops?.close();
@@ -153,6 +172,7 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
     stop() {
       stopped ??= (async () => {
         await ops?.close();
+        await broker?.stop();
         await endpoint.stop();
         ac.abort();
         await Promise.allSettled(loops);

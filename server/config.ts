@@ -65,6 +65,8 @@ const fields = z.strictObject({
       organization: c.string({ default: 'Tessera' }).describe('O of the CA certificate'),
       common_name: c.string({ default: 'Tessera CA' }).describe('CN of the CA certificate'),
     }).describe('subject of the CA certificates'),
+    signing_workers: c.number({ default: 0, min: 0, max: 256, integer: true })
+      .describe('worker threads that check CSRs and sign X.509-SVIDs (docs/performance.md#every-core); 0: on the event loop and the libuv threadpool'),
   }).describe('the trust domain\'s CA (docs/server.md)'),
   svid: c.section({
     x509_ttl: c.duration({ default: 3600, min: 10 }).describe('X.509-SVID lifetime unless the entry sets one; must be shorter than ca.ttl'),

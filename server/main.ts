@@ -12,6 +12,7 @@ import { openDatastore } from './datastore/open.ts';
 import { AuthorizedEntryIndex } from './entries/index.ts';
 import { CaManager, loadUpstreamCa } from './ca/manager.ts';
 import { SvidSigner } from './ca/signer.ts';
+import { SigningPool } from './ca/sign-pool.ts';
 import { ensurePrivateDir } from '../common/private-files.ts';
 import { certificatesToPem } from '../spiffe/pem.ts';
 import { SERVER_ATTESTOR_FACTORIES } from './attestation/methods.ts';
@@ -20,8 +21,13 @@ import { agentServiceHandlers } from './api/agent-service.ts';
 import { adminHandlers } from './api/admin-service.ts';
 import { delegationAdminHandlers } from './api/delegation-admin.ts';
 import { clientAdminHandlers } from './api/client-admin.ts';
+import { adminAuditStore, withAdminCaller } from './api/admin-caller.ts';
+import { issuanceAuditStore } from './audit/issuance-store.ts';
+import { PeerListener } from '../common/peercred/peer-listener.ts';
+import { capturePeerCredentials } from '../common/peercred/peer-credentials.ts';
 import { ServerSvidProvider } from './api/server-credentials.ts';
 import { startOAuthServer } from './oauth/start.ts';
+import { SharedSignals } from './ssf/start.ts';
 import { tokenRequestObservers } from './oauth/token-endpoint.ts';
 import { openDelegationCore } from './oauth/core.ts';
 import { AuditLog, loadAuditSigner } from './audit/log.ts';
@@ -106,6 +112,13 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     ready.ca = ca;
     const signer: SvidSigner = new TimedSvidSigner(ca, clock, metrics.signingSeconds);
     signer.jwtIssuer = cfg.oidc_discovery?.issuer;
+    if (cfg.ca.signing_workers > 0) {
+      // CSR checks and leaf signatures on worker threads (ca.signing_workers, docs/performance.md).
+      const pool = SigningPool.start(cfg.ca.signing_workers);
+      signer.pool = pool;
+      cleanups.push(() => pool.close());
+      logger.info('signing pool started', { signing_workers: pool.size });
+    }
     // The transparency log (docs/audit.md); its public key is written to <data_dir>/audit-key.pub.
     const auditOrigin = cfg.audit.origin ?? `${td.name}/tessera/audit`;
     const audit = cfg.audit.enabled ? new AuditLog({
@@ -142,9 +155,11 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
       // nothing legitimate comes near 1 MiB, so unauthenticated callers cannot make us buffer 4 MiB.
       'grpc.max_receive_message_length': AGENT_API_MAX_MESSAGE_BYTES,
     });
+    // Issuance acknowledges its audit records once queued, not committed (docs/audit.md "Durability per event kind").
+    const issuanceStore = issuanceAuditStore(store, { logger });
     agentServer.addService(loadAgentProto().tessera.v1.AgentService.service, agentServiceHandlers({
-      trustDomain: td, ca, signer, store, view: index, authn, clock, logger,
-      attestation: { trustDomain: td, methods, store, signer, clock, logger: logger.child({ component: 'attestation' }), agentSvidTtlSeconds: cfg.svid.agent_ttl },
+      trustDomain: td, ca, signer, store: issuanceStore, view: index, authn, clock, logger,
+      attestation: { trustDomain: td, methods, store: issuanceStore, signer, clock, logger: logger.child({ component: 'attestation' }), agentSvidTtlSeconds: cfg.svid.agent_ttl },
       x509SvidTtlSeconds: cfg.svid.x509_ttl, jwtSvidTtlSeconds: cfg.svid.jwt_ttl, agentSvidTtlSeconds: cfg.svid.agent_ttl, witSvidTtlSeconds: cfg.svid.wit_ttl, audit,
       observer: metrics, foreignBundles: federation.foreign,
     }));
@@ -153,31 +168,45 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
     const host = cfg.agent_api.listen.slice(0, cfg.agent_api.listen.lastIndexOf(':'));
     const agentAddress = `${host}:${port}`;
 
-    // Admin API: only the server's user can reach the socket (0700 directory).
+    // Admin API: only the server's user can reach the socket (0700 directory). Each connection is
+    // pinned to its peer's kernel credentials; every handler runs with them and every audit record
+    // it appends names the caller (server/api/admin-caller.ts, docs/audit.md "Admin changes").
     const adminServer = new grpc.Server();
+    const adminListener = new PeerListener({
+      name: 'admin', socketPath: cfg.adminSocket, mode: 0o600, logger, capture: (sock) => capturePeerCredentials(sock),
+      sink: adminServer.createConnectionInjector(grpc.ServerCredentials.createInsecure()),
+    });
+    const adminStore = adminAuditStore(store);
+    const serveAdmin = <H extends object>(service: grpc.ServiceDefinition, handlers: H) =>
+      adminServer.addService(service, withAdminCaller(handlers, (peer) => adminListener.lookup(peer)) as grpc.UntypedServiceImplementation);
     const admin = adminHandlers({
-      trustDomain: td, store, ca, authn, clock, logger, joinTokenTtlSeconds: cfg.join_token.default_ttl,
+      trustDomain: td, store: adminStore, ca, authn, clock, logger, joinTokenTtlSeconds: cfg.join_token.default_ttl,
       x509SvidTtlSeconds: cfg.svid.x509_ttl, jwtSvidTtlSeconds: cfg.svid.jwt_ttl, jwtIssuer: cfg.oidc_discovery?.issuer,
     });
     const adminProto = loadAdminProto().tessera.v1;
-    adminServer.addService(adminProto.EntryAdmin.service, admin.entry);
-    adminServer.addService(adminProto.AgentAdmin.service, admin.agent);
-    adminServer.addService(adminProto.BundleAdmin.service, admin.bundle);
-    adminServer.addService(adminProto.LocalAuthorityAdmin.service, admin.localAuthority);
-    adminServer.addService(adminProto.SvidAdmin.service, admin.svid);
-    adminServer.addService(adminProto.DelegationAdmin.service, delegationAdminHandlers({ store, clock, logger, maxTokenTtl: cfg.oauth?.token_ttl }));
-    adminServer.addService(adminProto.AuditAdmin.service, auditAdminHandlers({ store, audit, logger }));
-    adminServer.addService(adminProto.ClientAdmin.service, clientAdminHandlers({ store, clock, logger }));
-    adminServer.addService(adminProto.FederationAdmin.service, federationAdminHandlers({ trustDomain: td, manager: federation.manager, store, clock, logger }));
+    serveAdmin(adminProto.EntryAdmin.service, admin.entry);
+    serveAdmin(adminProto.AgentAdmin.service, admin.agent);
+    serveAdmin(adminProto.BundleAdmin.service, admin.bundle);
+    serveAdmin(adminProto.LocalAuthorityAdmin.service, admin.localAuthority);
+    serveAdmin(adminProto.SvidAdmin.service, admin.svid);
+    serveAdmin(adminProto.DelegationAdmin.service, delegationAdminHandlers({ store: adminStore, clock, logger, maxTokenTtl: cfg.oauth?.token_ttl }));
+    serveAdmin(adminProto.AuditAdmin.service, auditAdminHandlers({ store: adminStore, audit, logger }));
+    serveAdmin(adminProto.ClientAdmin.service, clientAdminHandlers({ store: adminStore, clock, logger }));
+    serveAdmin(adminProto.FederationAdmin.service, federationAdminHandlers({ trustDomain: td, manager: federation.manager, store: adminStore, clock, logger }));
     prepareAdminSocketDir(dirname(cfg.adminSocket), cfg.admin_api.socket === undefined);
     if (existsSync(cfg.adminSocket)) rmSync(cfg.adminSocket); // stale socket from an unclean exit
-    // umask 077 while binding: the socket is never reachable by others, not even between bind and chmod.
+    // umask 077 while binding: the socket is never reachable by others, not even before its chmod.
     const umask = process.umask(0o077);
     try {
-      await bind(adminServer, `unix://${cfg.adminSocket}`, grpc.ServerCredentials.createInsecure());
+      await adminListener.listen();
     } finally { process.umask(umask); }
-    chmodSync(cfg.adminSocket, 0o600);
-    cleanups.push(() => shutdown(adminServer));
+    cleanups.push(async () => {
+      const closed = adminListener.close();
+      await shutdown(adminServer);
+      adminListener.destroyAll();
+      await closed;
+      adminListener.unlinkSocket();
+    });
 
     // Files for agents, tests and operators.
     const writePublic = (name: string, text: string) => {
@@ -195,6 +224,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
 
     // OAuth authorization server (docs/delegation.md), when configured; writes oauth.addr.
     let oauthAddress: string | undefined;
+    let ssfDone: Promise<void> | undefined;
     if (cfg.oauth) {
       const core = await openDelegationCore({ store, clock, logger, tokenTtl: cfg.oauth.token_ttl, heartbeatMs: cfg.oauth.revocation_heartbeat * 1000 });
       cleanups.push(() => core.close());
@@ -202,12 +232,17 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
       const observeToken = (grant: string, outcome: string) => metrics.tokenRequest(grant, outcome);
       tokenRequestObservers.add(observeToken);
       cleanups.push(() => { tokenRequestObservers.delete(observeToken); });
+      const ssf = new SharedSignals();
       const oauth = await startOAuthServer({
         cfg: cfg.oauth, dataDir: cfg.data_dir, ca, svid, store, core, refreshHintSeconds: cfg.bundle.refresh_hint, clock, logger,
-        routes: audit ? auditRoutes(audit) : [],
+        routes: [...(audit ? auditRoutes(audit) : []), ...ssf.routes()],
       });
       cleanups.push(() => oauth.close());
       oauthAddress = oauth.address;
+      // OpenID Shared Signals transmitter (docs/shared-signals.md): its routes answer 503 until this runs.
+      ssfDone = ssf.start({
+        issuer: oauth.issuer, keys: oauth.keys, core, store, ca, clock, logger, cacheSeconds: cfg.bundle.refresh_hint, signal,
+      });
     }
 
     // Long-running loops.
@@ -217,6 +252,7 @@ export async function startServer(cfg: ServerConfig, deps: { clock: Clock; logge
       housekeeping(store, clock, logger, signal),
       federation.done,
       ...(audit ? [audit.run(signal)] : []),
+      ...(ssfDone ? [ssfDone] : []),
     ];
 
     logger.info('tessera server started', {

@@ -78,6 +78,9 @@ export { requestApproval, pollApproval, waitForApproval, CIBA_GRANT } from './de
 export type { ApprovalClientOptions, RequestApprovalOptions, ApprovalRequest, ApprovedToken, PollResult } from './delegation/approval.ts';
 export { verifyDelegatedToken } from './delegation/verify.ts';
 export { DELEGATION_ALGORITHMS, importJwks, createStaticDelegationKeys } from './delegation/keys.ts';
+// Identity chaining across trust domains (docs/identity-chaining.md).
+export { requestCrossDomainGrant, redeemCrossDomainGrant, ID_JAG_TOKEN_TYPE, JWT_BEARER_GRANT } from './chaining/cross-domain.ts';
+export type { CrossDomainGrantRequest, CrossDomainGrant, CrossDomainRedeemRequest, CrossDomainToken } from './chaining/cross-domain.ts';
 export type { DelegationAlgorithm } from './delegation/keys.ts';
 export { RemoteDelegationKeys, createRemoteDelegationKeys } from './delegation/jwks-remote.ts';
 export type { RemoteDelegationKeysOptions } from './delegation/jwks-remote.ts';

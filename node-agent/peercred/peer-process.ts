@@ -1,21 +1,11 @@
 import { closeSync, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { WorkloadProcess } from '../../attestors/workload/types.ts';
-import { PeerCredentialsError } from './errors.ts';
-import { readPeerCredentials, readPeerPidfd, socketFd, type PeerCredentials } from './peer-credentials.ts';
+import { PeerCredentialsError } from '../../common/peercred/errors.ts';
+import { kernelPeerCredentials, socketFd, type PeerCredentials, type PeerCredentialSource } from '../../common/peercred/peer-credentials.ts';
 import { pidOfPidfd, readProcStat, readStartTime } from './proc.ts';
 
-/** Test seam: how a connection's credentials are read (default: the kernel via koffi). */
-export interface PeerCredentialSource {
-  credentials(fd: number): PeerCredentials;
-  /** undefined when the kernel has no SO_PEERPIDFD. */
-  pidfd(fd: number): number | undefined;
-}
-
-export const kernelPeerCredentials: PeerCredentialSource = {
-  credentials: readPeerCredentials,
-  pidfd: readPeerPidfd,
-};
+export { kernelPeerCredentials, type PeerCredentialSource };
 
 /** What attestation receives: the process plus, when readable, its executable's identity. */
 export interface PinnedWorkloadProcess extends WorkloadProcess {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { PeerCredentialsError } from './errors.ts';
+import { PeerCredentialsError } from '../../common/peercred/errors.ts';
 
 /**
  * Process start time in clock ticks since boot (/proc/<pid>/stat field 22). With the

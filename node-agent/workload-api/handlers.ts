@@ -66,8 +66,9 @@ export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
           return {
             svids: svids.map((s) => ({
               spiffe_id: s.spiffeId,
-              x509_svid: concatDer(s.certChain),
-              x509_svid_key: Buffer.from(s.privateKey),
+              x509_svid: chainDer(s.certChain),
+              // Encoded synchronously by write(): the cache's own bytes, not a copy per SVID per message.
+              x509_svid_key: s.privateKey,
               bundle: bundleDer(s.bundle),
               hint: s.hint,
             })),
@@ -157,6 +158,23 @@ export function workloadApiHandlers(d: HandlerDeps): SpiffeWorkloadAPIHandlers {
 
 function safePid(callers: CallerResolver, call: { metadata: grpc.Metadata }): number | undefined {
   try { return callers.callerOf(call).pid; } catch { return undefined; }
+}
+
+/**
+ * The chain as one DER run. The SVID cache keeps each SVID's certificates back to back
+ * in one buffer (packSvid), so this is a view, not a copy: a stream message with 10,000
+ * SVIDs no longer allocates 10,000 chains (and keys) only to encode them once.
+ */
+export function chainDer(certs: readonly Uint8Array[]): Uint8Array {
+  const first = certs[0];
+  if (!first) return new Uint8Array(0);
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < certs.length; i++) {
+    const c = certs[i]!;
+    if (c.buffer !== first.buffer || c.byteOffset !== end) return concatDer(certs);
+    end += c.length;
+  }
+  return new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset);
 }
 
 function trustDomainIdOf(spiffeId: string): string {

@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../../common/clock.ts';
 import { silentLogger, type Logger } from '../../common/logger.ts';
 import { grpcError } from '../../common/grpc-status.ts';
 import { PeerCredentialListener } from '../peercred/peer-listener.ts';
-import type { PeerCredentialSource } from '../peercred/peer-process.ts';
+import type { PeerCredentialSource } from '../../common/peercred/peer-credentials.ts';
 import type { IdentityProvider } from './provider.ts';
 import { CallerResolver, type WorkloadAttestationSource } from './caller.ts';
 import { StreamHub } from './streams.ts';
@@ -15,6 +15,9 @@ import { addDelegationService, DELEGATION_PREFIX, type DelegationOptions } from 
 import { addAuditService, AUDIT_PREFIX, type AuditForwarder } from '../audit/record-service.ts';
 import { addWitService } from '../wit/service.ts';
 import type { WitCache } from '../wit/cache.ts';
+import { addSdsService, sdsSecurityHeader, type SdsService } from '../sds/service.ts';
+import { SDS_PREFIX } from '../sds/proto.ts';
+import type { SdsOptions } from '../sds/options.ts';
 import { knownMethods, metricsInterceptor, type KnownMethods, type WorkloadApiObserver } from './metrics-interceptor.ts';
 
 export interface WorkloadApiServerOptions {
@@ -41,6 +44,8 @@ export interface WorkloadApiServerOptions {
   audit?: AuditForwarder;
   /** The WIT-SVID Profile (node-agent/wit, docs/wit-svid.md); absent: its RPCs answer Unimplemented. */
   wit?: WitCache;
+  /** Envoy SDS v3 on this socket (node-agent/sds, docs/envoy-sds.md): resource names and validator choice. */
+  sds?: Partial<SdsOptions>;
   /** Metrics (node-agent/metrics): every request's method, status and latency. */
   observer?: WorkloadApiObserver;
   /** Test seams. */
@@ -93,6 +98,7 @@ export class WorkloadApiServer {
   private readonly grpcServer: grpc.Server;
   private readonly listener: PeerCredentialListener;
   private readonly streams: StreamHub;
+  private readonly sds: SdsService;
   private state: 'new' | 'serving' | 'stopping' | 'stopped' = 'new';
 
   constructor(opts: WorkloadApiServerOptions) {
@@ -109,7 +115,7 @@ export class WorkloadApiServer {
       attestation: opts.attestation,
       agentId: opts.agentId,
       logger: this.logger,
-      attestedPrefixes: [DELEGATION_PREFIX, AUDIT_PREFIX],
+      attestedPrefixes: [DELEGATION_PREFIX, AUDIT_PREFIX, SDS_PREFIX],
     });
     this.streams = new StreamHub({
       provider: opts.provider, clock, logger: this.logger, jitterMs: opts.updateJitterMs ?? 100, maxStreamsPerUid: limits.maxStreamsPerUid,
@@ -117,7 +123,7 @@ export class WorkloadApiServer {
     // Filled once the services are added; the interceptor reads it per call.
     const methods: KnownMethods = new Map();
     this.grpcServer = new grpc.Server({
-      interceptors: [...(opts.observer ? [metricsInterceptor(opts.observer, methods)] : []), callers.interceptor],
+      interceptors: [...(opts.observer ? [metricsInterceptor(opts.observer, methods)] : []), sdsSecurityHeader, callers.interceptor],
       'grpc.max_receive_message_length': limits.maxReceiveMessageBytes,
       'grpc.max_concurrent_streams': limits.maxConcurrentStreamsPerConnection,
       // grpc-js counts calls per HTTP/2 session and closes the session (GOAWAY, then the
@@ -136,7 +142,8 @@ export class WorkloadApiServer {
     const wit = opts.wit ? addWitService(this.grpcServer, {
       cache: opts.wit, provider: opts.provider, callers, streams: this.streams, logger: this.logger, allowUnauthenticatedVerifiers: opts.allowUnauthenticatedVerifiers,
     }) : undefined;
-    const served = { ...proto.packageDefinition, ...delegation, ...audit };
+    this.sds = addSdsService(this.grpcServer, { provider: opts.provider, callers, agentId: opts.agentId, logger: this.logger, clock, options: opts.sds });
+    const served = { ...proto.packageDefinition, ...delegation, ...audit, ...this.sds.packageDefinition };
     addReflection(this.grpcServer, served);
     for (const [path, m] of knownMethods(served)) methods.set(path, m);
     // Metrics only, not reflection: its file defines SpiffeWorkloadAPI too, and reflection indexes services by name.
@@ -183,6 +190,7 @@ export class WorkloadApiServer {
     this.state = 'stopping';
     const listenerClosed = this.listener.close();
     this.streams.endAll(grpcError(grpc.status.UNAVAILABLE, 'workload API is shutting down'));
+    this.sds.endAll(grpcError(grpc.status.UNAVAILABLE, 'workload API is shutting down'));
     this.streams.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.grpcServer.forceShutdown(); resolve(); }, this.opts.drainTimeoutMs ?? 5000);

@@ -15,7 +15,9 @@ export default defineConfig({
   // users who never touch MCP.
   entry: { index: writeSdkEntry(), mcp: '../../spiffe/mcp/index.ts', biscuit: '../../spiffe/biscuit/index.ts',
     // Transaction tokens and AuthZEN decisions (docs/transaction-tokens.md, docs/authzen.md): node builtins only.
-    txn: '../../spiffe/txn/index.ts', authzen: '../../spiffe/authzen/index.ts' },
+    txn: '../../spiffe/txn/index.ts', authzen: '../../spiffe/authzen/index.ts',
+    // Shared Signals receiver (docs/shared-signals.md): node builtins only.
+    ssf: '../../spiffe/ssf/index.ts' },
   // ./biscuit is exported for `import` only: @biscuit-auth/biscuit-wasm is an ES module
   // that exports no CommonJS condition, and the loader finds its .wasm by import.meta.resolve.
   format: ['esm', 'cjs'],

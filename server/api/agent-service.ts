@@ -267,14 +267,17 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
     },
 
     BatchSignX509SVID: unary('BatchSignX509SVID', async (call) => {
-      const peer = await d.authn.authenticate(call);
+      // The agent record is read after signing, not before: a ban or eviction that commits
+      // while the CSRs are being signed then refuses the whole call, and what was signed is
+      // neither returned nor recorded (test/faults/ban-race.test.ts). TLS is checked first.
+      const claimed = d.authn.verifyPeer(call);
       if (call.request.params.length > MAX_BATCH) {
         throw resourceExhausted('ERR_BATCH_TOO_LARGE', `${call.request.params.length} SVIDs requested in one call; at most ${MAX_BATCH}`);
       }
       // Items are independent: check each, then sign them concurrently (threadpool).
-      const results: X509SVIDResult[] = await Promise.all(call.request.params.map(async (p): Promise<X509SVIDResult> => {
+      const signed = await Promise.all(call.request.params.map(async (p) => {
         try {
-          const e = authorizedEntry(peer.id.toString(), p.entry_id);
+          const e = authorizedEntry(claimed.id.toString(), p.entry_id);
           const claims = claimsFor(e, p.instance_id);
           // Only the key is taken from the CSR: the SANs, basicConstraints and key usage come from
           // the entry and the fixed SVID profile, whatever else the CSR asks for. A CSR URI SAN other
@@ -283,9 +286,20 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
             spiffeId: e.spiffeId, csr: p.csr, field: 'params.csr', expectUriSan: e.spiffeId.toString(), expectedAs: `entry ${e.id}'s SPIFFE ID`,
             ttlSeconds: e.x509SvidTtl || d.x509SvidTtlSeconds, dnsNames: e.dnsNames, claims,
           });
+          return { p, ok: { e, claims, svid } };
+        } catch (err) {
+          return { p, err };
+        }
+      }));
+      const signedAt = d.clock.now();
+      const peer = await d.authn.authenticate(call);
+      const results: X509SVIDResult[] = await Promise.all(signed.map(async ({ p, ok, err }): Promise<X509SVIDResult> => {
+        try {
+          if (!ok) throw err;
+          const { e, claims, svid } = ok;
           // Queued, not awaited to commit: no round trip on the issuance path (server/audit/batcher.ts).
           await d.audit?.record({
-            type: 'x509svid.issued', time: d.clock.now(), actor: peer.id.toString(), instance: p.instance_id || undefined,
+            type: 'x509svid.issued', time: signedAt, actor: peer.id.toString(), instance: p.instance_id || undefined,
             resource: e.spiffeId.toString(), action: 'issue', decision: 'allow',
             detail: { serial: svid.serial, entry_id: e.id, ttl: e.x509SvidTtl || d.x509SvidTtlSeconds, not_after: Math.floor(svid.notAfter / 1000), claims },
           });
@@ -300,9 +314,10 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
     }),
 
     MintJWTSVID: unary('MintJWTSVID', issuing('jwt', async (call) => {
-      const peer = await d.authn.authenticate(call);
+      // As in BatchSignX509SVID: the agent record is read after minting, so a ban committed meanwhile wins.
+      const claimed = d.authn.verifyPeer(call);
       const r = call.request;
-      const e = authorizedEntry(peer.id.toString(), r.entry_id);
+      const e = authorizedEntry(claimed.id.toString(), r.entry_id);
       const audience = r.audience.filter((a) => a.length > 0);
       if (audience.length === 0) throw invalidArgument('ERR_AUDIENCE_REQUIRED', 'audience is required (at least one value)');
       if (audience.length > MAX_AUDIENCES) throw invalidArgument('ERR_AUDIENCE', `audience has ${audience.length} values; at most ${MAX_AUDIENCES}`);
@@ -315,9 +330,11 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
       const { token, expiresAt } = await d.signer.mintJwt({
         spiffeId: e.spiffeId, audience, ttlSeconds: e.jwtSvidTtl || d.jwtSvidTtlSeconds, claims,
       });
+      const mintedAt = d.clock.now();
+      const peer = await d.authn.authenticate(call);
       // JWT-SVIDs carry no jti: the token's SHA-256 identifies it.
       await d.audit?.record({
-        type: 'jwtsvid.issued', time: d.clock.now(), actor: peer.id.toString(), instance: r.instance_id || undefined,
+        type: 'jwtsvid.issued', time: mintedAt, actor: peer.id.toString(), instance: r.instance_id || undefined,
         resource: e.spiffeId.toString(), action: 'issue', decision: 'allow',
         detail: {
           token_sha256: createHash('sha256').update(token).digest('hex'), entry_id: e.id, audience,

@@ -4,10 +4,12 @@ import type { Logger } from '../../common/logger.ts';
 import type { Datastore } from '../datastore/types.ts';
 import { auditPolicyChange } from '../delegation/audit.ts';
 import { writeRevocation } from '../delegation/revocations.ts';
-import type { DelegationPolicy, RevocationRecord } from '../delegation/types.ts';
+import { fromStored, toStored, written } from '../delegation/policy-record.ts';
+import type { DelegationPolicy, PolicyCondition, RevocationRecord } from '../delegation/types.ts';
 import { validatePolicy, validateRevocation } from '../delegation/validate.ts';
 import type { DelegationAdminHandlers } from '../../proto/gen/tessera-api/tessera/v1/DelegationAdmin.ts';
 import type { DelegationPolicy as WirePolicy, DelegationPolicy__Output } from '../../proto/gen/tessera-api/tessera/v1/DelegationPolicy.ts';
+import type { PolicyCondition as WireCondition, PolicyCondition__Output } from '../../proto/gen/tessera-api/tessera/v1/PolicyCondition.ts';
 import type { Revocation } from '../../proto/gen/tessera-api/tessera/v1/Revocation.ts';
 import type { ApprovalRequest } from '../../proto/gen/tessera-api/tessera/v1/ApprovalRequest.ts';
 import type { ListApprovalRequestsRequest__Output } from '../../proto/gen/tessera-api/tessera/v1/ListApprovalRequestsRequest.ts';
@@ -49,7 +51,8 @@ export function delegationAdminHandlers(d: DelegationAdminDeps): DelegationAdmin
 
   return {
     CreatePolicy: unary(log, 'CreatePolicy', async (call) => {
-      const p = await d.store.createDelegationPolicy(validatePolicy(fromWire(call.request)));
+      const valid = validatePolicy(fromWire(call.request));
+      const p = written(await d.store.createDelegationPolicy(toStored(valid)), valid);
       await auditPolicyChange(audit, 'created', p, who());
       return toWirePolicy(p);
     }),
@@ -57,7 +60,7 @@ export function delegationAdminHandlers(d: DelegationAdminDeps): DelegationAdmin
       const r = call.request;
       const valid = validatePolicy(fromWire(r));
       if (!valid.id) throw invalidArgument('ERR_POLICY_INVALID', 'id: the id of the policy to update is required');
-      const p = await d.store.updateDelegationPolicy({ ...valid, id: valid.id, expectRevision: r.revision || undefined });
+      const p = written(await d.store.updateDelegationPolicy({ ...toStored(valid), id: valid.id, expectRevision: r.revision || undefined }), valid);
       await auditPolicyChange(audit, 'updated', p, who());
       return toWirePolicy(p);
     }),
@@ -68,11 +71,11 @@ export function delegationAdminHandlers(d: DelegationAdminDeps): DelegationAdmin
       return { id };
     }),
     GetPolicy: unary(log, 'GetPolicy', async (call) => {
-      const p = await d.store.getDelegationPolicy(call.request.id);
+      const p = fromStored(await d.store.getDelegationPolicy(call.request.id));
       if (!p) throw notFound('ERR_POLICY_NOT_FOUND', `delegation policy "${call.request.id}" not found`);
       return toWirePolicy(p);
     }),
-    ListPolicies: unary(log, 'ListPolicies', async () => ({ policies: (await d.store.listDelegationPolicies()).map(toWirePolicy) })),
+    ListPolicies: unary(log, 'ListPolicies', async () => ({ policies: (await d.store.listDelegationPolicies()).map((p) => toWirePolicy(fromStored(p))) })),
     Revoke: unary(log, 'Revoke', async (call) => {
       const { kind, value } = validateRevocation(call.request.kind, call.request.value);
       const rec = await writeRevocation(audit, kind, value, who(), d.maxTokenTtl ?? MAX_CONFIG_TOKEN_TTL);
@@ -98,6 +101,32 @@ function fromWire(r: DelegationPolicy__Output) {
     budgets: Object.keys(r.budgets ?? {}).length ? Object.fromEntries(Object.entries(r.budgets).map(([k, v]) => [k, Number(v)])) : undefined,
     // validatePolicy → validateApproval: no scopes = no approval; approvers default to "subject".
     approval: r.approval ? { scopes: r.approval.scopes ?? [], approvers: r.approval.approvers ?? [] } : undefined,
+    conditions: r.conditions?.length ? r.conditions.map(conditionFromWire) : undefined,
+  };
+}
+
+/** Defaults of unset wire fields (proto3 zero values) as docs/authzen.md gives them; validatePolicy checks the rest. */
+const DEFAULT_REMEMBER_S = 90 * 86_400;
+function conditionFromWire(c: PolicyCondition__Output): PolicyCondition {
+  return {
+    action: c.action,
+    ...(c.rate ? { rate: { max: Number(c.rate.max), window: Number(c.rate.window) } } : {}),
+    ...(c.amount ? { amount: { property: c.amount.property || 'amount', max: c.amount.max } } : {}),
+    ...(c.first_seen ? { firstSeen: {
+      property: c.first_seen.property || 'destination', amountProperty: c.first_seen.amount_property || 'amount',
+      maxAmount: c.first_seen.max_amount, remember: Number(c.first_seen.remember) || DEFAULT_REMEMBER_S,
+    } } : {}),
+  };
+}
+
+function conditionToWire(c: PolicyCondition): WireCondition {
+  return {
+    action: c.action,
+    rate: c.rate ? { max: c.rate.max, window: c.rate.window } : null,
+    amount: c.amount ? { property: c.amount.property, max: c.amount.max } : null,
+    first_seen: c.firstSeen
+      ? { property: c.firstSeen.property, amount_property: c.firstSeen.amountProperty, max_amount: c.firstSeen.maxAmount, remember: c.firstSeen.remember }
+      : null,
   };
 }
 
@@ -107,6 +136,7 @@ export function toWirePolicy(p: DelegationPolicy): WirePolicy {
     audiences: p.audiences, scopes: p.scopes, max_ttl: p.maxTtl, max_depth: p.maxDepth, may_delegate_to: p.mayDelegateTo,
     revision: p.revision, created_at: p.createdAt, budgets: p.budgets ?? {},
     approval: p.approval ? { scopes: p.approval.scopes, approvers: p.approval.approvers } : null,
+    conditions: (p.conditions ?? []).map(conditionToWire),
   };
 }
 

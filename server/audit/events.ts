@@ -12,8 +12,11 @@ import { leafHashOfPrefixed } from './merkle.ts';
  * particular to the event type.
  */
 
-/** Bumped on any incompatible change of the record shape; verifiers read `v` first. */
-export const AUDIT_SCHEMA_VERSION = 1;
+/**
+ * Bumped on any incompatible change of the record shape; verifiers read `v` first.
+ * 2: admin changes name their caller (actor "admin:uid:<n>", detail admin_uid/admin_gid/admin_pid).
+ */
+export const AUDIT_SCHEMA_VERSION = 2;
 
 export type Decision = 'allow' | 'deny';
 
@@ -144,8 +147,10 @@ const DENY = /(refused|failed|denied|rejected)$/;
 export function eventFromAuditRecord(rec: { time: number; event: string; subject: string; data: Record<string, unknown> }): AuditEvent {
   const d = rec.data ?? {};
   const chain = Array.isArray(d.actor_chain) ? d.actor_chain : [];
+  // An admin change's actor is its caller, whatever the record says about others (a revoked actor, a banned agent).
+  const admin = typeof d.admin_uid === 'number' ? `admin:uid:${d.admin_uid}` : undefined;
   const selfActed = /^agent\./.test(rec.event) && rec.subject.startsWith('spiffe://');
-  const actor = str(d.actor) ?? str(chain[0]) ?? (selfActed ? rec.subject : undefined) ?? str(d.who) ?? str(d.caller);
+  const actor = admin ?? str(d.actor) ?? str(chain[0]) ?? (selfActed ? rec.subject : undefined) ?? str(d.who) ?? str(d.caller);
   return {
     type: rec.event,
     time: rec.time * 1000,

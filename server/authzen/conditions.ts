@@ -18,7 +18,11 @@ import type { Evaluation } from './request.ts';
  */
 export type AttachedCondition = PolicyCondition & { policy: string };
 
-/** oauth.authzen_conditions (snake_case config) as engine conditions. */
+/**
+ * oauth.authzen_conditions (snake_case config) as engine conditions. Deprecated: conditions
+ * are part of the delegation policy (stored with it, set by the admin API and the CLI);
+ * these still apply, checked after the policy's own, and the routes warn at start.
+ */
 export function attachedConditions(cfg: readonly {
   policy: string; action: string; rate?: { max: number; window: number }; amount?: { property: string; max: number };
   first_seen?: { property: string; amount_property: string; max_amount: number; remember: number };
@@ -43,6 +47,9 @@ const NONE: ConditionOutcome = { applies: false, permitted: async () => {} };
 
 export class ConditionChecker {
   constructor(private readonly o: { store: Pick<Datastore, 'putBudgets' | 'consumeBudget' | 'listBudgets'>; attached: readonly AttachedCondition[] }) {}
+
+  /** Conditions attached by config (oauth.authzen_conditions, deprecated). */
+  get attachedCount(): number { return this.o.attached.length; }
 
   /** Checks the conditions of `policy` on the evaluation's action for `principal` (user and agent). */
   async check(policy: DelegationPolicy | undefined, policyId: string, ev: Evaluation, principal: string, now: number): Promise<ConditionOutcome> {

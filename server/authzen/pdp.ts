@@ -1,7 +1,9 @@
 import type { Clock } from '../../common/clock.ts';
 import type { Datastore } from '../datastore/types.ts';
 import type { ChainActor, ExchangeDecision, ExchangeInput } from '../delegation/types.ts';
-import { evaluateEscalation } from '../oauth/ciba/escalation.ts';
+import { evaluateEscalation, type Escalation } from '../oauth/ciba/escalation.ts';
+import type { DecisionApprovals } from '../oauth/ciba/from-decision.ts';
+import { CIBA_GRANT } from '../oauth/ciba/request.ts';
 import { OAuthError } from '../oauth/errors.ts';
 import type { OAuthKeyManager } from '../oauth/keys.ts';
 import type { DelegationCore } from '../oauth/ports.ts';
@@ -22,7 +24,10 @@ import type { Decision, Evaluation } from './request.ts';
  *   the policies whose subject_issuer is this issuer (as with client credentials);
  * - evaluateExchange admits the action as the scope and the resource's audience, for the
  *   token's user and agent chain, within the token's own scope and audiences;
- * - a scope a policy lets a person approve is `approval_required` (with the approvers);
+ * - a scope a policy lets a person approve is `approval_required` (with the approvers); with
+ *   human approval mounted and a delegated access token presented, the deny also starts
+ *   (or finds the pending) CIBA request and carries its `auth_req_id` for the agent to
+ *   poll; the token that approval yields carries the scope, and is then permitted;
  * - the policy's conditions on the action: amount threshold, first-seen destination,
  *   rate over a window (`amount_threshold`, `novel_destination`, `rate_limited`);
  * - a budgeted action spends one use (or action.properties.count) of the grant's budget
@@ -38,6 +43,8 @@ export interface PdpDeps {
   clock: Clock;
   /** Rate, amount and first-seen conditions (docs/authzen.md "Conditions"). */
   conditions?: ConditionChecker;
+  /** CIBA requests for approval_required decisions; absent without oauth.login. */
+  approvals?: DecisionApprovals;
 }
 
 /** What the audit trail and the log learn of one decision. */
@@ -61,7 +68,8 @@ const ENGINE_REASON: Record<string, string> = {
   unauthorized_client: 'no_policy', invalid_scope: 'scope', invalid_target: 'audience', invalid_grant: 'delegation',
 };
 
-export async function decide(d: PdpDeps, ev: Evaluation): Promise<Decided> {
+/** `caller`: the PEP's SPIFFE ID (shown to an approver). */
+export async function decide(d: PdpDeps, ev: Evaluation, caller = 'unknown'): Promise<Decided> {
   const now = Math.floor(d.clock.now() / 1000);
   const td = `spiffe://${d.trustDomain}`;
   const name = ev.action.name;
@@ -99,13 +107,13 @@ export async function decide(d: PdpDeps, ev: Evaluation): Promise<Decided> {
     decision = d.core.evaluate(input, policies);
   } catch (e) {
     if (!(e instanceof OAuthError) || e.status >= 500) throw e;
-    const approval = e.error === 'invalid_scope' ? approvable(d, input) : undefined;
-    if (approval) {
-      return { ...deny('approval_required', `action ${name} needs a person's approval (policy ${approval.policy}): ${e.message}`, undefined, {
-        approval: { scopes: approval.scopes, approvers: approval.approvers, backchannel_authentication_endpoint: `${d.issuer}/oauth2/bc-authorize` },
-      }), ...known };
+    const approved = e.error === 'invalid_scope' ? approvedScope(d, input, name) : undefined;
+    if (approved) decision = approved;
+    else {
+      const esc = e.error === 'invalid_scope' ? approvable(d, input) : undefined;
+      if (esc) return { ...await approvalRequired(d, ev, p, who.actor, esc, e.message, caller), ...known };
+      return { ...deny(ENGINE_REASON[e.error] ?? 'denied', e.message), ...known };
     }
-    return { ...deny(ENGINE_REASON[e.error] ?? 'denied', e.message), ...known };
   }
 
   // Conditions before the budget: a refused action spends no use (it may take a rate slot).
@@ -170,15 +178,60 @@ function engineInput(d: PdpDeps, p: Presented | undefined, actor: ChainActor, ac
   return { ...common, subject: p.subject, actor, priorActors: prior, subjectScopes: p.scopes, parentAudiences: p.audiences, subjectExpiresAt: p.exp };
 }
 
-/** A scope the token lacks but a policy lets a person grant: which scopes, which approvers. */
-function approvable(d: PdpDeps, input: ExchangeInput): { policy: string; scopes: string[]; approvers: string[] } | undefined {
+/** A scope the token lacks but a policy lets a person grant: the escalation a CIBA request would ask for. */
+function approvable(d: PdpDeps, input: ExchangeInput): Escalation | undefined {
   try {
     const e = evaluateEscalation(d.core, { ...input, subjectScopes: undefined });
-    return e.escalated.length ? { policy: e.policy.id, scopes: e.escalated, approvers: e.approvers } : undefined;
+    return e.escalated.length ? e : undefined;
   } catch (err) {
     if (err instanceof OAuthError) return undefined;
     throw err;
   }
+}
+
+/**
+ * The token carries the action although no policy grants it standing: only an approval
+ * (the CIBA grant) puts an approvable scope into a token, so it is decided as the
+ * escalation it came from, re-checked against today's policies.
+ */
+function approvedScope(d: PdpDeps, input: ExchangeInput, action: string): ExchangeDecision | undefined {
+  if (!input.subjectScopes?.includes(action)) return undefined;
+  try {
+    return evaluateEscalation(d.core, input).decision;
+  } catch (err) {
+    if (err instanceof OAuthError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Deny `approval_required`; with human approval mounted and an access token (the agent's
+ * authority a person can extend), the CIBA request to wait on: `approval.auth_req_id`.
+ */
+async function approvalRequired(d: PdpDeps, ev: Evaluation, p: Presented | undefined, actor: ChainActor, esc: Escalation, why: string,
+  caller: string): Promise<Decided> {
+  const name = ev.action.name;
+  const approval: Record<string, unknown> = {
+    scopes: esc.escalated, approvers: esc.approvers, backchannel_authentication_endpoint: `${d.issuer}/oauth2/bc-authorize`,
+  };
+  let message = `action ${name} needs a person's approval (policy ${esc.policy.id}): ${why}`;
+  if (!d.approvals) {
+    message += '; human approval is not enabled on this server (oauth.login), so no request was started';
+  } else if (p?.kind !== 'access_token') {
+    message += `; no request was started: ${p ? 'a transaction token' : 'an agent acting for itself'} has no person to ask`;
+  } else {
+    const r = await d.approvals.request({
+      subject: p.subject, agent: actor, held: { jti: p.jti, scopes: p.scopes, revocable: p.revocable }, escalation: esc, action: name,
+      resource: { type: ev.resource.type, id: ev.resource.id }, caller,
+    });
+    if (r.ok) {
+      Object.assign(approval, { auth_req_id: r.authReqId, expires_in: r.expiresIn, interval: r.interval, token_endpoint: `${d.issuer}/oauth2/token` });
+      message += `; ${r.reused ? 'still waiting on' : 'started'} approval request ${r.id}: the agent polls the token endpoint with auth_req_id (grant ${CIBA_GRANT}) for a token carrying ${name}`;
+    } else {
+      message += `; no request was started: ${r.reason}`;
+    }
+  }
+  return deny('approval_required', message, undefined, { approval });
 }
 
 /**

@@ -28,6 +28,8 @@ export interface Presented {
   /** txn tokens: the requesting workloads (req_wl), first first; `txn`. */
   requesters?: string[];
   txn?: string;
+  /** What revocation matches on (a CIBA request started from this token is ended by the same records). */
+  revocable: RevocableToken;
 }
 
 /** Why a presented credential is not good: a deny reason, never a transport error. */
@@ -40,7 +42,7 @@ export async function verifyPresented(d: {
 }, token: string, now: number): Promise<Presented> {
   const findKey = (kid: string) => d.keys.findKey(kid);
   const typ = decodeSegment(token.split('.')[0] ?? '')?.typ;
-  let p: Presented;
+  let p: Omit<Presented, 'revocable'>;
   let revocable: RevocableToken;
   try {
     if (typ === TXN_TYP) {
@@ -67,7 +69,7 @@ export async function verifyPresented(d: {
   }
   const rec = d.revokedBy(revocable);
   if (rec) throw new NotPresentable('token_revoked', `subject.properties.token ${p.jti} is revoked (${rec.kind} ${rec.value} revoked at ${new Date(rec.at * 1000).toISOString()})`);
-  return p;
+  return { ...p, revocable };
 }
 
 const split = (s: string): string[] => s.split(' ').filter((x) => x.length > 0);

@@ -30,6 +30,12 @@ export interface AuthzenDeps extends PdpDeps {
 }
 
 export function authzenRoutes(d: AuthzenDeps): Route[] {
+  const attached = d.conditions?.attachedCount ?? 0;
+  if (attached) {
+    d.logger.warn('oauth.authzen_conditions is deprecated: store conditions with their delegation policy instead '
+      + '(tessera-server delegation update POLICY --condition ..., docs/authzen.md "Conditions"); the configured ones still apply, after the stored ones',
+    { conditions: attached });
+  }
   return [
     {
       method: 'POST', path: EVALUATION_PATH,
@@ -72,7 +78,7 @@ async function batch(d: AuthzenDeps, evs: Evaluation[], semantic: EvaluationsSem
 }
 
 async function run(d: AuthzenDeps, ev: Evaluation, caller: ClientCertificate): Promise<Decided> {
-  const r = await decide(d, ev);
+  const r = await decide(d, ev, caller.id.toString());
   const permit = r.decision.decision;
   const message = (r.decision.context?.reason_admin as { en?: string } | undefined)?.en;
   // The resource acted on is the audit record's subject; the user goes in data.subject.

@@ -8,6 +8,7 @@ import type { DeletePolicyResponse__Output } from '../../proto/gen/tessera-api/t
 import type { ListPoliciesResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/ListPoliciesResponse.ts';
 import type { ListRevocationsResponse__Output } from '../../proto/gen/tessera-api/tessera/v1/ListRevocationsResponse.ts';
 import type { PolicyApproval } from '../../proto/gen/tessera-api/tessera/v1/PolicyApproval.ts';
+import type { PolicyCondition, PolicyCondition__Output } from '../../proto/gen/tessera-api/tessera/v1/PolicyCondition.ts';
 import type { Revocation__Output } from '../../proto/gen/tessera-api/tessera/v1/Revocation.ts';
 import { call, SOCKET_OPTIONS, socketPath, withAdmin } from './admin-client.ts';
 
@@ -26,11 +27,15 @@ const FIELDS: Record<string, OptionSpec> = {
   budget: { type: 'string', multiple: true, value: 'OP=N', description: 'per-operation use limit carried into tokens, e.g. read:files=15 (docs/attenuation.md)' },
   'approval-scope': { type: 'string', multiple: true, value: 'SCOPE', description: 'scope an agent may ask for and get only by human approval (CIBA, docs/attenuation.md); not also a --scope' },
   approver: { type: 'string', multiple: true, value: 'subject|group:NAME', description: 'who approves --approval-scope requests: the user acted for (subject, the default) or members of group NAME' },
+  condition: {
+    type: 'string', multiple: true, value: 'ACTION,RULE=V,...',
+    description: 'a condition on an action checked by AuthZEN decisions (docs/authzen.md "Conditions"), e.g. payments:send,amount=500,first-seen=50 or payments:quote,rate=3/1h; given ones replace all',
+  },
 };
 const LIST_FLAGS: Record<string, keyof DelegationPolicy> = {
   actor: 'actors', subject: 'subjects', group: 'groups', audience: 'audiences', scope: 'scopes', 'may-delegate-to': 'may_delegate_to',
 };
-const CLEARABLE = ['subject', 'group', 'may-delegate-to', 'approval'];
+const CLEARABLE = ['subject', 'group', 'may-delegate-to', 'approval', 'conditions'];
 const POLICY_ID_OPT: Record<string, OptionSpec> = { id: { type: 'string', value: 'ID', description: 'policy ID (or as the positional argument)' } };
 
 /** Runs `fn` with a DelegationAdmin client on the admin socket (the shared helper checks the socket first). */
@@ -74,6 +79,7 @@ function policyFromFlags(ctx: CommandContext, base?: DelegationPolicy__Output): 
   for (const c of optStrings(o, 'clear')) {
     if (!CLEARABLE.includes(c)) throw new UsageError(`--clear ${c}: only ${CLEARABLE.join(', ')} can be cleared`);
     if (c === 'approval') p.approval = null;
+    else if (c === 'conditions') p.conditions = [];
     else (p as Record<string, unknown>)[LIST_FLAGS[c]!] = [];
   }
   for (const [flag, field] of Object.entries(LIST_FLAGS)) {
@@ -92,7 +98,67 @@ function policyFromFlags(ctx: CommandContext, base?: DelegationPolicy__Output): 
   }
   const approval = approvalFromFlags(ctx, p.approval ?? undefined);
   if (approval) p.approval = approval;
+  const conditions = optStrings(o, 'condition');
+  if (conditions.length) p.conditions = conditions.map(parseCondition);
   return p;
+}
+
+/**
+ * `ACTION,RULE=VALUE,...` with rules rate=MAX/WINDOW, amount=MAX, first-seen=MAX_AMOUNT,
+ * amount-property=NAME, destination=NAME (the first-seen property), remember=DURATION.
+ * Unset properties and remember take the server's defaults; the server validates values.
+ */
+export function parseCondition(text: string): PolicyCondition {
+  const [action, ...rules] = text.split(',').map((x) => x.trim());
+  const bad = (m: string) => new UsageError(`--condition ${text}: ${m}`);
+  if (!action || action.includes('=')) throw bad('start with the action (a scope of the policy), e.g. payments:send,amount=500');
+  if (rules.length === 0) throw bad('name at least one rule: rate=MAX/WINDOW, amount=MAX or first-seen=MAX_AMOUNT');
+  const c: PolicyCondition = { action };
+  const kv = new Map<string, string>();
+  for (const r of rules) {
+    const m = /^([a-z-]+)=(.+)$/.exec(r);
+    if (!m) throw bad(`"${r}" is not RULE=VALUE`);
+    if (kv.has(m[1]!)) throw bad(`${m[1]} is given twice`);
+    kv.set(m[1]!, m[2]!);
+  }
+  const num = (k: string) => {
+    const v = kv.get(k)!;
+    if (!/^\d+(\.\d+)?$/.test(v)) throw bad(`${k}=${v}: expected a number ≥ 0`);
+    return Number(v);
+  };
+  const amountProperty = kv.get('amount-property') ?? '';
+  for (const k of kv.keys()) {
+    if (!['rate', 'amount', 'first-seen', 'amount-property', 'destination', 'remember'].includes(k)) {
+      throw bad(`unknown rule ${k} (rate, amount, first-seen, amount-property, destination, remember)`);
+    }
+  }
+  if (kv.has('rate')) {
+    const m = /^(\d+)\/(.+)$/.exec(kv.get('rate')!);
+    const window = m ? parseDuration(m[2]!) : undefined;
+    if (!m || window === undefined) throw bad(`rate=${kv.get('rate')}: expected MAX/WINDOW, e.g. 3/1h`);
+    c.rate = { max: Number(m[1]), window };
+  }
+  if (kv.has('amount')) c.amount = { max: num('amount'), property: amountProperty };
+  if (kv.has('first-seen')) {
+    const remember = kv.has('remember') ? parseDuration(kv.get('remember')!) : 0;
+    if (remember === undefined) throw bad(`remember=${kv.get('remember')}: expected a duration, e.g. 30d`);
+    c.first_seen = { max_amount: num('first-seen'), property: kv.get('destination') ?? '', amount_property: amountProperty, remember };
+  } else if (kv.has('destination') || kv.has('remember')) {
+    throw bad('destination and remember belong to first-seen=MAX_AMOUNT');
+  }
+  if (!c.rate && !c.amount && !c.first_seen) throw bad('name at least one rule: rate=MAX/WINDOW, amount=MAX or first-seen=MAX_AMOUNT');
+  return c;
+}
+
+/** One condition as the CLI would take it back (with the server's defaults filled in). */
+export function conditionText(c: PolicyCondition__Output): string {
+  const parts = [c.action];
+  if (c.rate) parts.push(`rate=${c.rate.max}/${c.rate.window}s`);
+  if (c.amount) parts.push(`amount=${c.amount.max}`);
+  if (c.first_seen) parts.push(`first-seen=${c.first_seen.max_amount}`, `destination=${c.first_seen.property}`, `remember=${c.first_seen.remember}s`);
+  const prop = c.amount?.property ?? c.first_seen?.amount_property;
+  if (prop && prop !== 'amount') parts.push(`amount-property=${prop}`);
+  return parts.join(',');
 }
 
 const APPROVER = /^(subject|group:\S{1,256})$/;
@@ -113,9 +179,9 @@ function approvalFromFlags(ctx: CommandContext, base: PolicyApproval | undefined
 
 const list = (l: string[]) => l.join(' ');
 const policyTable = (ps: DelegationPolicy__Output[]) => formatTable(
-  ['ID', 'ACTORS', 'ISSUER', 'USERS', 'AUDIENCES', 'SCOPES', 'APPROVAL', 'MAX TTL', 'DEPTH', 'MAY DELEGATE TO'],
-  ps.map((p) => [p.id, list(p.actors), p.subject_issuer, users(p), list(p.audiences), list(p.scopes), approvalCell(p), `${p.max_ttl}s`,
-    p.max_depth, list(p.may_delegate_to) || '-']),
+  ['ID', 'ACTORS', 'ISSUER', 'USERS', 'AUDIENCES', 'SCOPES', 'APPROVAL', 'CONDITIONS', 'MAX TTL', 'DEPTH', 'MAY DELEGATE TO'],
+  ps.map((p) => [p.id, list(p.actors), p.subject_issuer, users(p), list(p.audiences), list(p.scopes), approvalCell(p),
+    (p.conditions ?? []).map(conditionText).join(' ') || '-', `${p.max_ttl}s`, p.max_depth, list(p.may_delegate_to) || '-']),
 );
 const approvalCell = (p: DelegationPolicy__Output) => (p.approval?.scopes.length ? `${list(p.approval.scopes)} (by ${list(p.approval.approvers)})` : '-');
 function users(p: DelegationPolicy__Output): string {
@@ -134,6 +200,7 @@ const policyDetail = (p: DelegationPolicy__Output) => [
   ...(p.approval?.scopes.length
     ? [`Approval scopes : ${list(p.approval.scopes)}`, ...p.approval.approvers.map((a) => `Approver        : ${a}`)]
     : ['Approval scopes : none']),
+  ...((p.conditions ?? []).length ? p.conditions.map((c) => `Condition       : ${conditionText(c)}`) : ['Conditions      : none']),
   `Max TTL         : ${p.max_ttl}s`, `Max depth       : ${p.max_depth}`,
   ...(p.may_delegate_to.length ? p.may_delegate_to.map((m) => `May delegate to : ${m}`) : ['May delegate to : no one']),
   `Created at      : ${new Date(p.created_at * 1000).toISOString()}`,
@@ -152,7 +219,9 @@ export const delegationCommands: Command[] = [
     details: 'Example: tessera-server delegation create --actor spiffe://example.org/agents/* --issuer https://idp.example.org\n' +
       '  --group eng --audience https://tools.example.org --scope files:read --max-ttl 5m --max-depth 2\n' +
       '  --may-delegate-to spiffe://example.org/agents/sub/*\n--max-ttl defaults to 5m, --max-depth to 1.\n' +
-      'Human approval: --approval-scope review:post --approver subject (or --approver group:leads); --approver defaults to subject.',
+      'Human approval: --approval-scope review:post --approver subject (or --approver group:leads); --approver defaults to subject.\n' +
+      'Conditions (AuthZEN decisions): --condition payments:send,amount=500,first-seen=50 --condition payments:quote,rate=3/1h\n' +
+      '  rules: rate=MAX/WINDOW, amount=MAX, first-seen=MAX_AMOUNT (destination=PROP, remember=DURATION), amount-property=PROP.',
     async run(ctx) {
       if (optStrings(ctx.options, 'actor').length === 0) throw new UsageError('--actor is required (at least one)');
       requireString(ctx.options, 'issuer');

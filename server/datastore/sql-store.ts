@@ -27,6 +27,7 @@ import type {
 } from './types.ts';
 import type { DelegationPolicy, NewDelegationPolicy, RevocationRecord } from '../delegation/types.ts';
 import * as tlog from './sql-tlog.ts';
+import { SqlSsfStore, type SsfStore } from './sql-ssf.ts';
 import type { TlogCheckpoint, TlogLeaf, TlogLeafInput, TlogQuery } from './sql-tlog.ts';
 import { Batcher } from '../audit/batcher.ts';
 import { consistencyRanges, foldRange, inclusionRanges, nodeKey, nodesOf, rangeNodes, type Range } from '../audit/merkle.ts';
@@ -108,6 +109,10 @@ export abstract class SqlStore implements Datastore {
   protected abstract afterCommit(events: ChangeEvent[]): void;
 
   private now(): number { return unixSeconds(this.clock.now()); }
+
+  private ssfStore: SsfStore | undefined;
+  /** Shared Signals streams and SET queue (sql-ssf.ts). */
+  get ssf(): SsfStore { return (this.ssfStore ??= new SqlSsfStore(this.driver)); }
 
   /** Runs `fn` in a change-logging write transaction, coalesced with concurrent writes (group-commit.ts). */
   private write<T>(fn: WriteFn<T>): Promise<T> {

@@ -7,6 +7,7 @@ import type { TlogCheckpoint, TlogLeaf, TlogLeafInput, TlogQuery } from './sql-t
 import type { NewRefreshToken, RefreshTokenRecord } from './sql-refresh.ts';
 import type { ApprovalDecision, ApprovalPoll, ApprovalRequestRecord, NewApprovalRequest } from './sql-approvals.ts';
 import type { FederationRelationshipRecord, NewFederationRelationship } from './sql-federation.ts';
+import type { SsfStore } from './sql-ssf.ts';
 
 /**
  * The datastore is the server's source of truth; the in-memory entry index answers
@@ -314,6 +315,9 @@ export interface Datastore {
   pollApprovalRequest(reqHash: string, clientId: string, nowMs: number): Promise<ApprovalPoll | undefined>;
   /** approved → issued for `clientId` while unexpired: exactly one caller wins across servers. */
   redeemApprovalRequest(reqHash: string, clientId: string, jti: string, now: number): Promise<boolean>;
+
+  // OpenID Shared Signals transmitter (docs/shared-signals.md; SQL in sql-ssf.ts): streams and the SET queue.
+  readonly ssf: SsfStore;
 
   close(): Promise<void>;
 }

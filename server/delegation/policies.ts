@@ -2,6 +2,7 @@ import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Datastore } from '../datastore/types.ts';
 import { evaluateExchange } from './policy-engine.ts';
+import { fromStored } from './policy-record.ts';
 import type { DelegationPolicy, ExchangeDecision, ExchangeInput } from './types.ts';
 
 const RETRY_MS = 1000;
@@ -40,7 +41,7 @@ export class PolicyCache {
       if (cache.loaded) cache.kick();
     });
     try {
-      for (const p of await store.listDelegationPolicies()) cache.byId.set(p.id, Object.freeze(p));
+      for (const p of await store.listDelegationPolicies()) cache.byId.set(p.id, Object.freeze(fromStored(p)));
     } catch (err) {
       cache.close();
       throw err;
@@ -104,7 +105,7 @@ export class PolicyCache {
       if (this.closing.signal.aborted) return;
       ids.forEach((id, i) => {
         const p = fresh[i];
-        if (p) this.byId.set(id, Object.freeze(p));
+        if (p) this.byId.set(id, Object.freeze(fromStored(p)));
         else this.byId.delete(id);
       });
       this.resort();

@@ -1,7 +1,7 @@
 import { invalidArgument } from '../../common/errors.ts';
 import { SpiffeId } from '../../spiffe/id.ts';
 import { parseActorPattern } from './actor-pattern.ts';
-import type { NewDelegationPolicy, RevocationKind } from './types.ts';
+import type { NewDelegationPolicy, PolicyCondition, RevocationKind } from './types.ts';
 
 /**
  * Edge validation of what operators write (admin API): a policy or revocation that
@@ -26,6 +26,8 @@ export interface PolicyInput {
   budgets?: Record<string, number>;
   /** Scopes grantable only by approval (docs/attenuation.md "Human approval"); absent or no scopes = none. */
   approval?: { scopes: string[]; approvers?: string[] };
+  /** Conditions on actions (docs/authzen.md "Conditions"); absent or [] = none. */
+  conditions?: PolicyCondition[];
 }
 
 const POLICY_ID = /^pol_[A-Za-z0-9_-]{1,64}$/;
@@ -70,6 +72,8 @@ export function validatePolicy(p: PolicyInput): NewDelegationPolicy {
   if (budgets) out.budgets = budgets;
   const approval = validateApproval(p.approval, out.scopes);
   if (approval) out.approval = approval;
+  const conditions = validateConditions(p.conditions, [...out.scopes, ...(approval?.scopes ?? [])]);
+  if (conditions) out.conditions = conditions;
   return out;
 }
 
@@ -110,6 +114,61 @@ function patterns(field: string, list: readonly string[] | undefined, required: 
     try { return parseActorPattern(s).pattern; } catch (err) { throw bad(`${field}[${i}]`, (err as Error).message, err); }
   });
   return [...new Set(out)];
+}
+
+const MAX_CONDITIONS = 64;
+const PROPERTY = /^[A-Za-z0-9_.:-]{1,128}$/;
+const MAX_WINDOW_S = 86_400;
+const [MIN_REMEMBER_S, MAX_REMEMBER_S] = [60, 400 * 86_400];
+
+/**
+ * Conditions on the policy's actions (docs/authzen.md "Conditions"): each names a scope
+ * of the policy (standing or approvable: a condition on an action nobody can be granted
+ * would never apply) and at least one rule, with the same bounds the config form had.
+ */
+export function validateConditions(list: readonly PolicyCondition[] | undefined, actions: readonly string[]): PolicyCondition[] | undefined {
+  if (list === undefined || list.length === 0) return undefined;
+  if (list.length > MAX_CONDITIONS) throw bad('conditions', `${list.length} conditions; at most ${MAX_CONDITIONS}`);
+  return list.map((c, i) => {
+    const at = `conditions[${i}]`;
+    if (typeof c.action !== 'string' || !c.action) throw bad(`${at}.action`, 'the action (a scope of this policy) is required');
+    if (!actions.includes(c.action)) {
+      throw bad(`${at}.action`, `"${c.action.slice(0, 80)}" is not a scope of this policy (scopes and approval scopes: ${actions.join(' ') || 'none'})`);
+    }
+    if (!c.rate && !c.amount && !c.firstSeen) throw bad(at, `a condition on ${c.action} needs at least one rule: rate, amount or first_seen`);
+    const out: PolicyCondition = { action: c.action };
+    if (c.rate) {
+      if (!Number.isSafeInteger(c.rate.max) || c.rate.max < 1) throw bad(`${at}.rate.max`, `${c.rate.max} must be a whole number of permits ≥ 1`);
+      if (!Number.isInteger(c.rate.window) || c.rate.window < 1 || c.rate.window > MAX_WINDOW_S) {
+        throw bad(`${at}.rate.window`, `${c.rate.window} must be a whole number of seconds from 1 to ${MAX_WINDOW_S}`);
+      }
+      out.rate = { max: c.rate.max, window: c.rate.window };
+    }
+    if (c.amount) {
+      out.amount = { property: property(`${at}.amount.property`, c.amount.property), max: amount(`${at}.amount.max`, c.amount.max) };
+    }
+    if (c.firstSeen) {
+      const f = c.firstSeen;
+      if (!Number.isInteger(f.remember) || f.remember < MIN_REMEMBER_S || f.remember > MAX_REMEMBER_S) {
+        throw bad(`${at}.first_seen.remember`, `${f.remember} must be a whole number of seconds from ${MIN_REMEMBER_S} to ${MAX_REMEMBER_S} (400 days)`);
+      }
+      out.firstSeen = {
+        property: property(`${at}.first_seen.property`, f.property), amountProperty: property(`${at}.first_seen.amount_property`, f.amountProperty),
+        maxAmount: amount(`${at}.first_seen.max_amount`, f.maxAmount), remember: f.remember,
+      };
+    }
+    return out;
+  });
+}
+
+function property(field: string, v: string): string {
+  if (typeof v !== 'string' || !PROPERTY.test(v)) throw bad(field, `"${String(v).slice(0, 80)}" must be a property name: 1 to 128 of [A-Za-z0-9_.:-]`);
+  return v;
+}
+
+function amount(field: string, v: number): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(field, `${v} must be a finite number ≥ 0`);
+  return v;
 }
 
 /** A budget operation: what a resource server names in /oauth2/consume (a scope-token's characters). */

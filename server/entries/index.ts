@@ -33,6 +33,8 @@ interface View {
 }
 
 const RETRY_MS = 1000;
+/** Entries per datastore read while the index loads. */
+const LOAD_PAGE = 10_000;
 const MAX_TIMER_MS = 3_600_000;
 
 /**
@@ -88,16 +90,33 @@ export class AuthorizedEntryIndex {
     // re-read afterwards (re-reading by id is idempotent), so nothing falls in between.
     this.unsubscribe = this.store.subscribe((ev) => this.enqueue(ev));
     this.seq = await this.store.currentSequence();
-    const [entries, agents] = await Promise.all([this.store.listEntries(), this.store.listAgents()]);
-    for (const e of entries) this.graph.put(e.id, Object.freeze(e));
+    const [entries, agents] = await Promise.all([this.loadEntries(), this.store.listAgents()]);
     for (const a of agents) this.agents.set(a.spiffeId.toString(), { agent: Object.freeze(a), selectors: selectorSet(a.selectors) });
     this.graph.takeExpired(this.nowSec()); // already-expired entries need no timer
     this.armTimer();
     this.logger.info('entry index loaded', {
-      entries: entries.length, agents: agents.length, sequence: this.seq, ms: this.clock.now() - started,
+      entries, agents: agents.length, sequence: this.seq, ms: this.clock.now() - started,
     });
     this.loaded = true;
     if (this.pending.length) this.kick();
+  }
+
+  /**
+   * All entries into the graph, a page at a time (keyset on id): each page is its own
+   * short statement (a single SELECT of 1M rows outlives a statement timeout and holds
+   * every row twice, as driver rows and as entries, at once). Writes racing the scan
+   * are queued by the subscription above and re-read afterwards, as for one snapshot.
+   */
+  private async loadEntries(): Promise<number> {
+    let count = 0;
+    for (let afterId: string | undefined; ;) {
+      const page = await this.store.listEntries(afterId === undefined ? { limit: LOAD_PAGE } : { afterId, limit: LOAD_PAGE });
+      for (const e of page) this.graph.put(e.id, Object.freeze(e));
+      count += page.length;
+      // More than a page: a store that ignores the limit returned everything.
+      if (page.length !== LOAD_PAGE) return count;
+      afterId = page[page.length - 1]!.id;
+    }
   }
 
   // ---- queries (no I/O) ----

@@ -16,7 +16,9 @@ import type { AuditRecord, Datastore } from '../datastore/types.ts';
  */
 export type OAuthEvent = 'oauth.token_exchange' | 'oauth.token_refused' | 'oauth.token_revoked' | 'oauth.introspection'
   | 'oauth.approval_requested' | 'oauth.approval_refused' | 'oauth.approval_approved' | 'oauth.approval_denied'
-  | 'authzen.permitted' | 'authzen.denied';
+  | 'authzen.permitted' | 'authzen.denied'
+  // Identity chaining across trust domains (docs/identity-chaining.md).
+  | 'oauth.chaining_grant_issued' | 'oauth.chaining_grant_redeemed' | 'oauth.chaining_grant_refused';
 
 export type OAuthAuditStore = Pick<Datastore, 'appendAuditBatched' | 'logRoom' | 'logFlushed'>;
 

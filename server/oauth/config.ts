@@ -115,6 +115,33 @@ export const oauthConfigField = t.optional(t.object({
       remember: t.duration({ default: 90 * 86400, min: 60, max: 400 * 86400 }),
     })),
   }), { default: [] }),
+  /**
+   * Identity chaining across trust domains (docs/identity-chaining.md):
+   * draft-ietf-oauth-identity-chaining and the ID-JAG profile.
+   */
+  chaining: t.object({
+    /** Home side: the foreign authorization servers (their exact issuer) we issue JWT authorization grants for. */
+    audiences: t.array(t.string({ pattern: httpsUrl }), { default: [] }),
+    /** Home side: lifetime ceiling of an issued grant (it is exchanged at once; keep it short). */
+    grant_ttl: t.duration({ default: 60, min: 5, max: 300 }),
+    /** Foreign side: clock skew tolerated on a presented grant's iat, nbf and exp. */
+    leeway: t.duration({ default: 30, min: 0, max: 300 }),
+    /** Foreign side: the home authorization servers whose grants we redeem (RFC 7523 jwt-bearer). */
+    trusted_domains: t.array(t.object({
+      /** Exact `iss` of its grants. */
+      issuer: t.string({ pattern: httpsUrl }),
+      /** Its JWKS; default <issuer>/oauth2/jwks. */
+      jwks_uri: t.optional(t.string({ pattern: httpsUrl })),
+      /**
+       * The SPIFFE trust domain of that server (a Tessera deployment federated with us): its
+       * JWKS is fetched over TLS authenticated as spiffe://<td>/tessera/server with the
+       * federated bundle, and its clients authenticate with SVIDs of that trust domain.
+       */
+      spiffe_trust_domain: t.optional(t.string({ pattern: /^[a-z0-9._-]+$/ })),
+      /** Without spiffe_trust_domain: PEM CA certificate(s) for the JWKS's HTTPS (private PKI). */
+      ca_file: t.optional(t.string({ nonEmpty: true })),
+    }), { default: [] }),
+  }),
   /** RFC 7591 dynamic registration at /oauth2/register (deprecated by MCP; off by default). */
   dynamic_registration: t.boolean({ default: false }),
   /** Scopes listed in the metadata (scopes_supported); informational. */
@@ -129,3 +156,5 @@ export const oauthConfigField = t.optional(t.object({
 export type OAuthConfig = NonNullable<ReturnType<typeof oauthConfigField.parse>>;
 export type TrustedIssuerConfig = OAuthConfig['trusted_issuers'][number];
 export type LoginConfig = NonNullable<OAuthConfig['login']>;
+export type ChainingConfig = OAuthConfig['chaining'];
+export type TrustedDomainConfig = ChainingConfig['trusted_domains'][number];

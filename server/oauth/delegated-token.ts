@@ -29,26 +29,40 @@ export interface VerifiedDelegatedToken {
 const LEEWAY_S = 60;
 const MAX_ACT_DEPTH = 32;
 
-export async function verifyDelegatedToken(token: string, o: {
-  issuer: string; findKey: (kid: string) => Promise<KeyObject | undefined>; now: number; what: string;
-}): Promise<VerifiedDelegatedToken> {
+/**
+ * The compact-JWS steps every token this trust domain signs shares (delegated access
+ * tokens, transaction tokens): shape, typ, ES256 only, a known kid, the signature and
+ * our issuer. Returns the payload for the caller's claim checks. `typHint` words the
+ * refusal of a typ the caller knows (an access token offered as a txn token).
+ */
+export async function verifyOwnJws(token: string, o: {
+  issuer: string; findKey: (kid: string) => Promise<KeyObject | undefined>; what: string;
+  typ: string; family: string; typHint?: (typ: unknown) => string | undefined;
+}): Promise<Record<string, unknown>> {
   const parts = token.split('.');
   const bad = (m: string) => new TokenRejected('malformed', `${o.what} ${m}`);
   if (parts.length !== 3) throw bad('is not a JWS in compact serialization');
   const header = decodeSegment(parts[0]!);
   const payload = decodeSegment(parts[1]!);
   if (!header || !payload) throw bad('is not a JWT (header or payload is not base64url JSON)');
-  if (header.alg !== 'ES256') throw new TokenRejected('forged', `${o.what} alg ${JSON.stringify(header.alg)} is not allowed: delegated tokens are ES256`);
-  if (header.typ !== 'at+jwt') throw bad(`typ ${JSON.stringify(header.typ)} is not at+jwt`);
+  if (header.typ !== o.typ) throw bad(o.typHint?.(header.typ) ?? `typ ${JSON.stringify(header.typ)} is not ${o.typ}`);
+  if (header.alg !== 'ES256') throw new TokenRejected('forged', `${o.what} alg ${JSON.stringify(header.alg)} is not allowed: ${o.family} are ES256`);
   if (typeof header.kid !== 'string') throw bad('has no kid');
   if (header.crit !== undefined) throw bad('carries crit headers');
   const key = await o.findKey(header.kid);
   if (!key) throw new TokenRejected('unknown_kid', `${o.what} is signed with unknown key kid "${header.kid.slice(0, 64)}" (not a key of ${o.issuer}/oauth2/jwks)`);
   const ok = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2]!, 'base64url'));
   if (!ok) throw new TokenRejected('forged', `${o.what} signature does not verify with key ${header.kid}`);
-
   // Signed by us: the shape is ours, but check it anyway so a bug never turns into a bypass.
   if (payload.iss !== o.issuer) throw new TokenRejected('wrong_issuer', `${o.what} iss ${JSON.stringify(payload.iss)} is not ${o.issuer}`);
+  return payload;
+}
+
+export async function verifyDelegatedToken(token: string, o: {
+  issuer: string; findKey: (kid: string) => Promise<KeyObject | undefined>; now: number; what: string;
+}): Promise<VerifiedDelegatedToken> {
+  const bad = (m: string) => new TokenRejected('malformed', `${o.what} ${m}`);
+  const payload = await verifyOwnJws(token, { ...o, typ: 'at+jwt', family: 'delegated tokens' });
   const c = payload as unknown as DelegatedClaims;
   for (const k of ['exp', 'iat', 'nbf'] as const) if (typeof c[k] !== 'number') throw bad(`has no numeric ${k}`);
   if (c.exp <= o.now) throw new TokenRejected('expired', `${o.what} expired at ${iso(c.exp)} (now ${iso(o.now)})`);

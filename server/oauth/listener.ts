@@ -53,7 +53,8 @@ export interface RouteContext {
 }
 
 export interface Route {
-  method: 'GET' | 'POST';
+  /** '*': the handler answers every method itself (REST-style endpoints such as SSF stream management). */
+  method: 'GET' | 'POST' | '*';
   path: string;
   handler(ctx: RouteContext): Promise<void> | void;
 }
@@ -153,7 +154,7 @@ export class OAuthListener {
       path = url.pathname;
       const route = this.routes.get(path);
       if (!route) throw new OAuthError('invalid_request', `no endpoint ${clip(path, 100)} on this authorization server`, { status: 404 });
-      if (req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) throw new MethodNotAllowed(req.method ?? '', path, route.method);
+      if (route.method !== '*' && req.method !== route.method && !(route.method === 'GET' && req.method === 'HEAD')) throw new MethodNotAllowed(req.method ?? '', path, route.method);
       let form: Promise<Form> | undefined;
       await route.handler({
         req, res, url,

@@ -21,6 +21,8 @@ export interface MetadataFeatures {
   scopes: string[];
   /** OpenID CIBA is mounted (docs/attenuation.md "Human approval"): its token delivery modes. */
   backchannel?: { deliveryModes: string[] };
+  /** ID-JAG grants are issued (oauth.chaining.audiences). */
+  idJag?: boolean;
 }
 
 export function metadataDocument(issuer: string, grantTypes: string[], f: MetadataFeatures = { authorize: false, clientIdMetadataDocuments: false, registration: false, scopes: [] }): Record<string, unknown> {
@@ -62,7 +64,9 @@ export function metadataDocument(issuer: string, grantTypes: string[], f: Metada
     tls_client_certificate_bound_access_tokens: true,
     token_types_supported: ['urn:ietf:params:oauth:token-type:access_token', 'urn:ietf:params:oauth:token-type:jwt', 'urn:tessera:params:oauth:token-type:biscuit',
       // Transaction tokens (docs/transaction-tokens.md), requested with token exchange.
-      'urn:ietf:params:oauth:token-type:txn_token'],
+      'urn:ietf:params:oauth:token-type:txn_token',
+      // Cross-domain grants (docs/identity-chaining.md), when oauth.chaining.audiences is set; redeemed with grant jwt-bearer.
+      ...(grantTypes.includes('urn:ietf:params:oauth:grant-type:jwt-bearer') || f.idJag ? ['urn:ietf:params:oauth:token-type:id-jag'] : [])],
     resource_indicators_supported: true,
   };
 }

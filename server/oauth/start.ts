@@ -26,6 +26,8 @@ import { TrustedIssuers } from './trusted-issuers.ts';
 import { TrustDomainBundles } from './trust.ts';
 import { mountMcpAuthorization } from './mcp-authorization.ts';
 import { mountCiba } from './ciba/mount.ts';
+import { decisionApprovals } from './ciba/from-decision.ts';
+import { mountChaining } from './chaining/mount.ts';
 import { authzenRoutes } from '../authzen/routes.ts';
 import { attachedConditions, ConditionChecker } from '../authzen/conditions.ts';
 
@@ -100,6 +102,10 @@ export async function startOAuthServer(o: {
     // Never beyond token_ttl: a revocation record lives that long, and must outlive every token it can match.
     txnTtl: Math.min(cfg.txn_token_ttl, cfg.token_ttl), keys, bundles, store, core, audit, clock,
   }));
+  // Identity chaining across trust domains (docs/identity-chaining.md): ID-JAG out, jwt-bearer in.
+  const chaining = await mountChaining({
+    cfg: cfg.chaining, issuer, tokenEndpoint: tokenEndpointUrl, tokenTtl: cfg.token_ttl, tokens, keys, ca: o.ca, bundles, trusted, store, core, audit, clock, logger,
+  }).catch(async (e: unknown) => { keys.close(); biscuitKeys.close(); await listener.close(); bundles.close(); throw e; });
   listener.mount(tokens.route());
   listener.mount(introspectRoute({ issuer, keys, core, clock, trustDomain: td, store, biscuitKeys }));
   listener.mount(revokeRoute({ issuer, keys, core, audit, clock }));
@@ -116,7 +122,7 @@ export async function startOAuthServer(o: {
   }
   // Human approval of escalations (OpenID CIBA, docs/attenuation.md), with oauth.login.
   const ciba = mountCiba({ cfg, issuer, tokenEndpoint: tokenEndpointUrl, listener, tokens, keys, bundles, trusted, store, core, audit, clock, logger });
-  const features = { ...mcp.features, ...ciba };
+  const features = { ...mcp.features, ...ciba, idJag: cfg.chaining.audiences.length > 0 };
   listener.mount(metadataRoute({ issuer, grantTypes: () => tokens.grantTypes(), cacheSeconds: o.refreshHintSeconds, features }));
   if (mcp.features.authorize) {
     listener.mount(metadataRoute({ issuer, grantTypes: () => tokens.grantTypes(), cacheSeconds: o.refreshHintSeconds, features, path: '/.well-known/openid-configuration' }));
@@ -124,7 +130,7 @@ export async function startOAuthServer(o: {
   listener.mount(revocationFeedRoute({ core, trustDomain: td }));
   // OpenID AuthZEN decisions for tools and gateways (docs/authzen.md): the same policies, budgets and revocations.
   const conditions = new ConditionChecker({ store, attached: attachedConditions(cfg.authzen_conditions) });
-  for (const r of authzenRoutes({ issuer, trustDomain: td, keys, core, store, clock, conditions, audit, logger: logger.child({ component: 'authzen' }), cacheSeconds: o.refreshHintSeconds })) {
+  for (const r of authzenRoutes({ issuer, trustDomain: td, keys, core, store, clock, conditions, approvals: decisionApprovals(cfg, { store, audit, clock }), audit, logger: logger.child({ component: 'authzen' }), cacheSeconds: o.refreshHintSeconds })) {
     listener.mount(r);
   }
   for (const r of o.routes ?? []) listener.mount(r);
@@ -142,6 +148,7 @@ export async function startOAuthServer(o: {
       aborter.abort();
       await Promise.allSettled(loops);
       await listener.close();
+      chaining.close();
       keys.close();
       biscuitKeys.close();
       bundles.close();

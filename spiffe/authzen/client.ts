@@ -5,7 +5,7 @@ import { httpsRequest, issuerUrl, serverAgent } from '../delegation/https.ts';
 import type { DelegatedToken } from '../delegation/types.ts';
 import { canonicalJson } from '../txn/canonical.ts';
 import { AuthzenError } from './errors.ts';
-import type { AuthorizeContext, AuthzenAction, AuthzenClientOptions, AuthzenDecision, AuthzenEntity, AuthzenEvaluation } from './types.ts';
+import type { AuthorizeContext, AuthzenAction, AuthzenApproval, AuthzenClientOptions, AuthzenDecision, AuthzenEntity, AuthzenEvaluation } from './types.ts';
 
 /**
  * The tool author's side of AuthZEN (docs/authzen.md): ask Tessera whether the caller
@@ -60,7 +60,8 @@ export class AuthzenClient {
     const key = this.maxEntries > 0 ? createHash('sha256').update(canonicalJson(ev)).digest('base64url') : undefined;
     const hit = key ? this.lookup(key) : undefined;
     if (hit) return { ...hit, cached: true };
-    const d = toDecision(await this.post('/access/v1/evaluation', ev));
+    const started = this.now();
+    const d = toDecision(await this.post('/access/v1/evaluation', ev), started);
     if (key && d.decision && typeof d.context.ttl === 'number' && d.context.ttl > 0) this.store(key, d, d.context.ttl * 1000, token);
     return d;
   }
@@ -69,7 +70,8 @@ export class AuthzenClient {
   async evaluations(evs: AuthzenEvaluation[], semantic?: 'execute_all' | 'deny_on_first_deny' | 'permit_on_first_permit'): Promise<AuthzenDecision[]> {
     const body = await this.post('/access/v1/evaluations', { evaluations: evs, ...(semantic ? { options: { evaluations_semantic: semantic } } : {}) });
     if (!Array.isArray(body.evaluations)) throw new AuthzenError('ERR_AUTHZEN_BAD_RESPONSE', 'the PDP answered without an evaluations array');
-    return body.evaluations.map((x) => toDecision(x as Record<string, unknown>));
+    const started = this.now();
+    return body.evaluations.map((x) => toDecision(x as Record<string, unknown>, started));
   }
 
   /** Entries held (tests, metrics). */
@@ -125,12 +127,26 @@ export class AuthzenClient {
   }
 }
 
-function toDecision(b: Record<string, unknown>): AuthzenDecision {
+/** `started`: when the request was sent (ms), from which the approval's expiresAt counts. */
+function toDecision(b: Record<string, unknown>, started: number): AuthzenDecision {
   if (typeof b.decision !== 'boolean') throw new AuthzenError('ERR_AUTHZEN_BAD_RESPONSE', 'the PDP answered without a boolean decision');
   const context = typeof b.context === 'object' && b.context !== null ? b.context as Record<string, unknown> : {};
   const reason = (context.reason_admin as { en?: unknown } | undefined)?.en;
+  const approval = approvalOf(context.approval, started);
   return { decision: b.decision, context, id: typeof context.id === 'string' ? context.id : b.decision ? 'permit' : 'deny',
-    ...(typeof reason === 'string' ? { reason } : {}), cached: false };
+    ...(typeof reason === 'string' ? { reason } : {}), ...(approval ? { approval } : {}), cached: false };
+}
+
+/** context.approval with a CIBA request (auth_req_id, expires_in): the typed handle; undefined without one. */
+function approvalOf(v: unknown, started: number): AuthzenApproval | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const a = v as Record<string, unknown>;
+  if (typeof a.auth_req_id !== 'string' || !a.auth_req_id || typeof a.expires_in !== 'number') return undefined;
+  const strings = (x: unknown) => (Array.isArray(x) ? x.filter((s): s is string => typeof s === 'string') : []);
+  return {
+    authReqId: a.auth_req_id, expiresIn: a.expires_in, interval: typeof a.interval === 'number' && a.interval > 0 ? a.interval : 5,
+    expiresAt: new Date(started + a.expires_in * 1000), scopes: strings(a.scopes), approvers: strings(a.approvers),
+  };
 }
 
 function withToken(s: AuthzenEntity, token: string | undefined): AuthzenEntity {

@@ -3,5 +3,5 @@ export { AuthzenClient } from './client.ts';
 export { AuthzenError } from './errors.ts';
 export type { AuthzenErrorCode } from './errors.ts';
 export type {
-  AuthzenEntity, AuthzenAction, AuthzenEvaluation, AuthzenDecision, AuthzenClientOptions, AuthorizeContext, RevocationSource,
+  AuthzenEntity, AuthzenAction, AuthzenEvaluation, AuthzenDecision, AuthzenApproval, AuthzenClientOptions, AuthorizeContext, RevocationSource,
 } from './types.ts';

@@ -1,3 +1,4 @@
+import type { ApprovalRequest } from '../delegation/approval.ts';
 import type { RevocationChecker, RevocationRecord, ServerTrust } from '../delegation/types.ts';
 import type { X509SvidSource } from '../source/types.ts';
 
@@ -21,6 +22,20 @@ export interface AuthzenDecision {
   reason?: string;
   /** Served from the decision cache, without a round trip. */
   cached: boolean;
+  /**
+   * approval_required with a CIBA request started (or still pending) for it: what the
+   * agent waits on, e.g. `waitForApproval({ issuer, x509Source, bundleSource, request: d.approval })`;
+   * the token it receives carries the action, and the next decision with it permits.
+   */
+  approval?: AuthzenApproval;
+}
+
+/** The CIBA request of an approval_required decision: ApprovalRequest of the delegation SDK, plus who approves what. */
+export interface AuthzenApproval extends ApprovalRequest {
+  /** The scopes the approval grants (the action). */
+  scopes: string[];
+  /** The policy's approver rules: `subject`, `group:NAME`. */
+  approvers: string[];
 }
 
 /** The revocation feed as the decision cache uses it (RevocationFeed is one). */

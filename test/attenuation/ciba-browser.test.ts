@@ -6,7 +6,8 @@ import { parseX509Svid } from '../../spiffe/x509svid/parse.ts';
 import { chromiumAvailable, chromiumLaunchOptions } from '../helpers/oidc-flow.ts';
 import { sharedScope } from '../helpers/server.ts';
 import { payloadOf } from '../oauth/harness.ts';
-import { approvalIdOf, browserTls, PLANNER, RS, startCibaEnv, type CibaEnv } from './ciba-harness.ts';
+import { browserTls } from '../helpers/browser-tls.ts';
+import { approvalIdOf, PLANNER, RS, startCibaEnv, type CibaEnv } from './ciba-harness.ts';
 
 /**
  * The whole escalation with a person in a real Chromium (issue 13 §3): the planner

@@ -1,13 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { certificatesToPem } from '../../spiffe/pem.ts';
 import { loginWithCode, trustingFetch, type FetchLike } from '../helpers/oidc-flow.ts';
 import { DEFAULT_USERS, startOpenIdProvider, type OpenIdProvider } from '../helpers/oidc-provider.ts';
-import { keyPair, makeCustomCertificate, makeRootCa, toPem, x509 } from '../helpers/pki.ts';
 import { startEnv, type Env, type HttpResult, type Params, type Scope, type Workload } from '../oauth/harness.ts';
 import { Browser, formOf, toConsent, type McpEnv, type Step } from '../oauth/mcp-harness.ts';
 
@@ -78,29 +74,6 @@ export async function decide(env: CibaEnv, b: Browser, page: Step, id: string, d
 
 /** The request ids listed on an approval page. */
 export const listedIds = (html: string): string[] => [...html.matchAll(/<section id="(apr_[^"]+)" class="request">/g)].map((m) => m[1]!);
-
-/**
- * A WebPKI certificate for 127.0.0.1 under a fresh test CA, written to files for
- * `oauth.tls` (browsers do not trust the SPIFFE CA): the config, the CA PEM (for
- * fetch/SDK `caPem`) and the key's SPKI hash (Chromium's --ignore-certificate-errors-spki-list).
- */
-export async function browserTls(scope: Scope): Promise<{ tls: { cert_file: string; key_file: string }; caPem: string; spki: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'webpki-'));
-  scope.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const ca = await makeRootCa('browser.test', { commonName: 'Test WebPKI CA' });
-  const keys = keyPair('P-256');
-  const san = new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }], false);
-  const { certificate } = await makeCustomCertificate({
-    issuer: { certificate: ca.certificate, privateKey: ca.privateKey }, keys, subject: 'CN=127.0.0.1',
-    ca: false, keyUsage: x509.KeyUsageFlags.digitalSignature, extKeyUsage: ['1.3.6.1.5.5.7.3.1'],
-    extraExtensions: [{ oid: san.type, critical: false, value: new Uint8Array(san.value) }],
-  });
-  const tls = { cert_file: join(dir, 'tls.pem'), key_file: join(dir, 'tls.key') };
-  writeFileSync(tls.cert_file, toPem(certificate));
-  writeFileSync(tls.key_file, String(keys.privateKey.export({ type: 'pkcs8', format: 'pem' })));
-  const spki = createHash('sha256').update(keys.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
-  return { tls, caPem: toPem(ca.certificate), spki };
-}
 
 /** The approval id (`apr_…`) of an auth_req_id, from the store (the agent never sees it). */
 export async function approvalIdOf(env: CibaEnv, authReqId: string): Promise<string> {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { canonicalJson, decodeEvent, encodeEvent, leafOf, type AuditEvent } from '../../server/audit/events.ts';
+import { AUDIT_SCHEMA_VERSION, canonicalJson, decodeEvent, encodeEvent, eventFromAuditRecord, leafOf, type AuditEvent } from '../../server/audit/events.ts';
 import { leafHash, leafHashOfPrefixed } from '../../server/audit/merkle.ts';
 
 /**
@@ -46,13 +46,13 @@ const event: AuditEvent = {
 test('an event encodes with its schema version and RFC 3339 time; empty fields are left out', (t) => {
   t.is(Buffer.from(encodeEvent(event)).toString('utf8'),
     '{"action":"issue","actor":"spiffe://example.org/tessera/agent/join_token/n1","decision":"allow","detail":{"claims":{"agent_instance_id":"inst_abc","agent_model":"m"},'
-    + '"serial":"ab12","ttl":3600},"instance":"inst_abc","resource":"spiffe://example.org/w","time":"2026-01-01T12:00:00.007Z","type":"x509svid.issued","v":1}');
+    + '"serial":"ab12","ttl":3600},"instance":"inst_abc","resource":"spiffe://example.org/w","time":"2026-01-01T12:00:00.007Z","type":"x509svid.issued","v":2}');
 });
 
 test('re-encoding a decoded leaf gives the same bytes', (t) => {
   const bytes = encodeEvent(event);
   const { v, ...decoded } = decodeEvent(bytes);
-  t.is(v, 1);
+  t.is(v, AUDIT_SCHEMA_VERSION);
   t.deepEqual(Buffer.from(encodeEvent(decoded)), Buffer.from(bytes));
 });
 
@@ -66,4 +66,15 @@ test('leafOf: the bytes are the encoded event and the hash is its RFC 9162 leaf 
 test('leafHashOfPrefixed refuses bytes without the 0x00 leaf prefix', (t) => {
   t.deepEqual(leafHashOfPrefixed(Buffer.from([0, 0x61])), leafHash(Buffer.from('a')));
   t.throws(() => leafHashOfPrefixed(Buffer.from('a')), { instanceOf: TypeError });
+});
+
+test('an admin change names its caller as the actor, over the agent or actor the record is about', (t) => {
+  const admin = { admin_uid: 1000, admin_gid: 1000, admin_pid: 4321 };
+  const ban = eventFromAuditRecord({ time: 1, event: 'agent.banned', subject: 'spiffe://example.org/a', data: admin });
+  t.like(ban, { actor: 'admin:uid:1000', resource: 'spiffe://example.org/a', detail: admin });
+  const revoke = eventFromAuditRecord({ time: 1, event: 'delegation.revoked', subject: 'actor:spiffe://example.org/x', data: { who: 'admin', actor: 'spiffe://example.org/x', ...admin } });
+  t.is(revoke.actor, 'admin:uid:1000');
+  t.is(revoke.detail?.actor, 'spiffe://example.org/x');
+  // Without a caller (not an admin change), the agent acted on itself as before.
+  t.is(eventFromAuditRecord({ time: 1, event: 'agent.renewed', subject: 'spiffe://example.org/a', data: {} }).actor, 'spiffe://example.org/a');
 });

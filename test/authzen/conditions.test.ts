@@ -48,6 +48,13 @@ function decision(t: ExecutionContext, r: HttpResult, allowed: boolean, id: stri
   if (message) t.regex((r.json.context as any).reason_admin.en, message);
 }
 
+test.serial('conditions attached by config still apply, and the server says they are deprecated', (t) => {
+  const warned = env.logs.find((l) => String(l.msg).startsWith('oauth.authzen_conditions is deprecated'));
+  t.truthy(warned, 'a deprecation warning at start');
+  t.regex(String(warned!.msg), /delegation update POLICY --condition/);
+  t.is(warned!.conditions, 2);
+});
+
 test.serial('amount threshold: above the maximum is denied, a missing amount is a request error', async (t) => {
   const token = await payerToken();
   await pay(token, 10, 'acct-1'); // known from here on: this test is about the amount

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { startServer, sharedScope, type TestServer } from '../helpers/server.ts';
-import { startAgent, agentCli, watchX509, type TestAgent } from '../helpers/agent.ts';
-import { createEntry, deleteEntry, until, ALICE, BOB } from '../helpers/agent-e2e.ts';
+import { sharedScope, type TestServer } from '../helpers/server.ts';
+import { agentCli, watchX509, type TestAgent } from '../helpers/agent.ts';
+import { createEntry, deleteEntry, startAgentE2E, until, ALICE, BOB } from '../helpers/agent-e2e.ts';
 
 /**
  * Server, agent and workloads as separate processes; workloads run under other
@@ -12,12 +12,12 @@ let srv: TestServer;
 let agent: TestAgent;
 
 test.before(async () => {
-  srv = await startServer(scope);
-  agent = await startAgent(scope, { server: srv });
-  await createEntry(srv, agent.spiffeId, 'spiffe://example.org/alice', [`unix:uid:${ALICE.uid}`]);
-  await createEntry(srv, agent.spiffeId, 'spiffe://example.org/bob', [`unix:uid:${BOB.uid}`]);
-  await createEntry(srv, agent.spiffeId, 'spiffe://example.org/alice-agent', [`unix:uid:${ALICE.uid}`, `unix:gid:${ALICE.gid}`],
-    ['--agent-model', 'claude-test', '--agent-provider', 'anthropic', '--agent-version', '1.0']);
+  ({ srv, agent } = await startAgentE2E(scope, [
+    { spiffeId: 'spiffe://example.org/alice', selectors: [`unix:uid:${ALICE.uid}`] },
+    { spiffeId: 'spiffe://example.org/bob', selectors: [`unix:uid:${BOB.uid}`] },
+    { spiffeId: 'spiffe://example.org/alice-agent', selectors: [`unix:uid:${ALICE.uid}`, `unix:gid:${ALICE.gid}`],
+      extra: ['--agent-model', 'claude-test', '--agent-provider', 'anthropic', '--agent-version', '1.0'] },
+  ]));
 });
 test.after.always(() => scope.cleanup());
 

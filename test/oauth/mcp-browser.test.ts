@@ -1,10 +1,6 @@
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import { chromiumLaunchOptions, launchBrowser } from '../helpers/oidc-flow.ts';
-import { keyPair, makeCustomCertificate, makeRootCa, toPem, x509 } from '../helpers/pki.ts';
+import { browserTls } from '../helpers/browser-tls.ts';
 import { sharedScope } from '../helpers/server.ts';
 import { authorizeParams, authorizeUrl, MCP, pkce, startMcpEnv, type McpEnv } from './mcp-harness.ts';
 
@@ -19,20 +15,9 @@ let env: McpEnv;
 let tesseraSpki: string;
 
 test.before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcpb-'));
-  scope.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const ca = await makeRootCa('browser.test', { commonName: 'Test WebPKI CA' });
-  const keys = keyPair('P-256');
-  const san = new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }], false);
-  const { certificate } = await makeCustomCertificate({
-    issuer: { certificate: ca.certificate, privateKey: ca.privateKey }, keys, subject: 'CN=127.0.0.1',
-    ca: false, keyUsage: x509.KeyUsageFlags.digitalSignature, extKeyUsage: ['1.3.6.1.5.5.7.3.1'],
-    extraExtensions: [{ oid: san.type, critical: false, value: new Uint8Array(san.value) }],
-  });
-  writeFileSync(join(dir, 'tls.pem'), toPem(certificate));
-  writeFileSync(join(dir, 'tls.key'), String(keys.privateKey.export({ type: 'pkcs8', format: 'pem' })));
-  tesseraSpki = createHash('sha256').update(keys.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
-  env = await startMcpEnv(scope, { oauth: { tls: { cert_file: join(dir, 'tls.pem'), key_file: join(dir, 'tls.key') } }, extraCa: toPem(ca.certificate) });
+  const web = await browserTls(scope);
+  tesseraSpki = web.spki;
+  env = await startMcpEnv(scope, { oauth: { tls: web.tls }, extraCa: web.caPem });
   await env.policy({ id: 'pol_browser', subjectIssuer: env.op.issuer, actors: [env.docs.url('/browser-client.json')], audiences: [MCP], scopes: ['files:read'], maxTtl: 300 });
 });
 test.after.always(() => scope.cleanup());

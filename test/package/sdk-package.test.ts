@@ -87,7 +87,7 @@ function assertFetched(t: import('ava').ExecutionContext, r: RunResult): FetchRe
 
 test('the tarball holds the build, README, LICENSE and package.json only, with no install scripts and only the SDK\'s dependencies', (t) => {
   const paths = packed.files.map((f) => f.path).sort();
-  for (const entry of ['index', 'mcp', 'txn', 'authzen']) {
+  for (const entry of ['index', 'mcp', 'txn', 'authzen', 'ssf']) {
     for (const ext of ['cjs', 'mjs', 'd.cts', 'd.mts']) t.true(paths.includes(`dist/${entry}.${ext}`), `dist/${entry}.${ext}`);
   }
   // Beside the two entries only shared chunks of the build: no sources, tests or maps.
@@ -117,7 +117,7 @@ test('the tarball holds the build, README, LICENSE and package.json only, with n
     visit(entry);
     return { files: [...seen], specifiers: out };
   };
-  for (const [entry, peers] of [['dist/index.mjs', []], ['dist/index.cjs', []], ['dist/mcp.mjs', ['@modelcontextprotocol/sdk']], ['dist/mcp.cjs', ['@modelcontextprotocol/sdk']], ['dist/biscuit.mjs', ['@biscuit-auth/biscuit-wasm']], ['dist/txn.mjs', []], ['dist/txn.cjs', []], ['dist/authzen.mjs', []], ['dist/authzen.cjs', []]] as const) {
+  for (const [entry, peers] of [['dist/index.mjs', []], ['dist/index.cjs', []], ['dist/mcp.mjs', ['@modelcontextprotocol/sdk']], ['dist/mcp.cjs', ['@modelcontextprotocol/sdk']], ['dist/biscuit.mjs', ['@biscuit-auth/biscuit-wasm']], ['dist/txn.mjs', []], ['dist/txn.cjs', []], ['dist/authzen.mjs', []], ['dist/authzen.cjs', []], ['dist/ssf.mjs', []], ['dist/ssf.cjs', []]] as const) {
     const { files, specifiers } = reachable(entry);
     t.true(specifiers.length > 0, entry);
     const foreign = specifiers.filter((s) => !builtins.has(s) && !SDK_DEPENDENCIES.includes(s) && !peers.some((p) => s === p || s.startsWith(`${p}/`)));

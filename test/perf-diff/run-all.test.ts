@@ -17,3 +17,18 @@ test('run-all reads ratio lines with and without a goal, and whether the goal is
     { bench: 'issuance', label: 'fetch p99 / echo p99', value: 1.9, goal: { op: '<=', bound: 1.3 }, met: false },
   ]);
 });
+
+test('run-all reads labels that hold numbers and punctuation of their own (the Workload API, entry → SVID and memory benches)', (t) => {
+  const out = [
+    'ratio x509 p50 / limit, 16 callers 1.54 (goal <= 1.3)',
+    'ratio entry->SVID p99 / 50 ms, burst of 1000 0.80 (goal <= 1)',
+    'ratio agent RSS with 10k SVIDs / 100 MB 2.50 (goal <= 1)',
+    'ratio bytes per cached SVID / its DER 48.22',
+  ].join('\n');
+  t.deepEqual(parseRatios('b', out).map((r) => [r.label, r.value, r.met]), [
+    ['x509 p50 / limit, 16 callers', 1.54, false],
+    ['entry->SVID p99 / 50 ms, burst of 1000', 0.8, true],
+    ['agent RSS with 10k SVIDs / 100 MB', 2.5, false],
+    ['bytes per cached SVID / its DER', 48.22, undefined],
+  ]);
+});

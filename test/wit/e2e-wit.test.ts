@@ -2,9 +2,9 @@ import test from 'ava';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { startServer, sharedScope, type TestServer } from '../helpers/server.ts';
-import { startAgent, type TestAgent } from '../helpers/agent.ts';
-import { createEntry, ALICE } from '../helpers/agent-e2e.ts';
+import { sharedScope, type TestServer } from '../helpers/server.ts';
+import type { TestAgent } from '../helpers/agent.ts';
+import { startAgentE2E, ALICE } from '../helpers/agent-e2e.ts';
 import { spawnTs } from '../helpers/proc.ts';
 import { WITSource } from '../../spiffe/wit/source.ts';
 import { getWitPeer, witMiddleware } from '../../spiffe/wit/middleware.ts';
@@ -21,12 +21,11 @@ let srv: TestServer;
 let agent: TestAgent;
 
 test.before(async () => {
-  srv = await startServer(scope);
-  agent = await startAgent(scope, { server: srv });
-  await createEntry(srv, agent.spiffeId, 'spiffe://example.org/wit-caller', [`unix:uid:${ALICE.uid}`],
-    ['--agent-model', 'claude-test', '--agent-provider', 'anthropic', '--agent-version', '1.0']);
-  // The resource server (this test process) is a workload too: its WIT bundles come from the agent.
-  await createEntry(srv, agent.spiffeId, 'spiffe://example.org/resource', [`unix:uid:${process.getuid!()}`]);
+  ({ srv, agent } = await startAgentE2E(scope, [
+    { spiffeId: 'spiffe://example.org/wit-caller', selectors: [`unix:uid:${ALICE.uid}`], extra: ['--agent-model', 'claude-test', '--agent-provider', 'anthropic', '--agent-version', '1.0'] },
+    // The resource server (this test process) is a workload too: its WIT bundles come from the agent.
+    { spiffeId: 'spiffe://example.org/resource', selectors: [`unix:uid:${process.getuid!()}`] },
+  ]));
 });
 test.after.always(() => scope.cleanup());
 

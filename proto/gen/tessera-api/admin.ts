@@ -72,8 +72,12 @@ import type { ListRevocationsRequest as _tessera_v1_ListRevocationsRequest, List
 import type { ListRevocationsResponse as _tessera_v1_ListRevocationsResponse, ListRevocationsResponse__Output as _tessera_v1_ListRevocationsResponse__Output } from './tessera/v1/ListRevocationsResponse';
 import type { LocalAuthorityAdminClient as _tessera_v1_LocalAuthorityAdminClient, LocalAuthorityAdminDefinition as _tessera_v1_LocalAuthorityAdminDefinition } from './tessera/v1/LocalAuthorityAdmin';
 import type { OAuthClient as _tessera_v1_OAuthClient, OAuthClient__Output as _tessera_v1_OAuthClient__Output } from './tessera/v1/OAuthClient';
+import type { PolicyAmountCondition as _tessera_v1_PolicyAmountCondition, PolicyAmountCondition__Output as _tessera_v1_PolicyAmountCondition__Output } from './tessera/v1/PolicyAmountCondition';
 import type { PolicyApproval as _tessera_v1_PolicyApproval, PolicyApproval__Output as _tessera_v1_PolicyApproval__Output } from './tessera/v1/PolicyApproval';
+import type { PolicyCondition as _tessera_v1_PolicyCondition, PolicyCondition__Output as _tessera_v1_PolicyCondition__Output } from './tessera/v1/PolicyCondition';
+import type { PolicyFirstSeenCondition as _tessera_v1_PolicyFirstSeenCondition, PolicyFirstSeenCondition__Output as _tessera_v1_PolicyFirstSeenCondition__Output } from './tessera/v1/PolicyFirstSeenCondition';
 import type { PolicyIdRequest as _tessera_v1_PolicyIdRequest, PolicyIdRequest__Output as _tessera_v1_PolicyIdRequest__Output } from './tessera/v1/PolicyIdRequest';
+import type { PolicyRateCondition as _tessera_v1_PolicyRateCondition, PolicyRateCondition__Output as _tessera_v1_PolicyRateCondition__Output } from './tessera/v1/PolicyRateCondition';
 import type { ProveAuditConsistencyRequest as _tessera_v1_ProveAuditConsistencyRequest, ProveAuditConsistencyRequest__Output as _tessera_v1_ProveAuditConsistencyRequest__Output } from './tessera/v1/ProveAuditConsistencyRequest';
 import type { ProveAuditInclusionRequest as _tessera_v1_ProveAuditInclusionRequest, ProveAuditInclusionRequest__Output as _tessera_v1_ProveAuditInclusionRequest__Output } from './tessera/v1/ProveAuditInclusionRequest';
 import type { Revocation as _tessera_v1_Revocation, Revocation__Output as _tessera_v1_Revocation__Output } from './tessera/v1/Revocation';
@@ -160,8 +164,12 @@ export interface ProtoGrpcType {
       ListRevocationsResponse: MessageTypeDefinition<_tessera_v1_ListRevocationsResponse, _tessera_v1_ListRevocationsResponse__Output>
       LocalAuthorityAdmin: SubtypeConstructor<typeof grpc.Client, _tessera_v1_LocalAuthorityAdminClient> & { service: _tessera_v1_LocalAuthorityAdminDefinition }
       OAuthClient: MessageTypeDefinition<_tessera_v1_OAuthClient, _tessera_v1_OAuthClient__Output>
+      PolicyAmountCondition: MessageTypeDefinition<_tessera_v1_PolicyAmountCondition, _tessera_v1_PolicyAmountCondition__Output>
       PolicyApproval: MessageTypeDefinition<_tessera_v1_PolicyApproval, _tessera_v1_PolicyApproval__Output>
+      PolicyCondition: MessageTypeDefinition<_tessera_v1_PolicyCondition, _tessera_v1_PolicyCondition__Output>
+      PolicyFirstSeenCondition: MessageTypeDefinition<_tessera_v1_PolicyFirstSeenCondition, _tessera_v1_PolicyFirstSeenCondition__Output>
       PolicyIdRequest: MessageTypeDefinition<_tessera_v1_PolicyIdRequest, _tessera_v1_PolicyIdRequest__Output>
+      PolicyRateCondition: MessageTypeDefinition<_tessera_v1_PolicyRateCondition, _tessera_v1_PolicyRateCondition__Output>
       ProveAuditConsistencyRequest: MessageTypeDefinition<_tessera_v1_ProveAuditConsistencyRequest, _tessera_v1_ProveAuditConsistencyRequest__Output>
       ProveAuditInclusionRequest: MessageTypeDefinition<_tessera_v1_ProveAuditInclusionRequest, _tessera_v1_ProveAuditInclusionRequest__Output>
       Revocation: MessageTypeDefinition<_tessera_v1_Revocation, _tessera_v1_Revocation__Output>

@@ -290,4 +290,35 @@ CREATE TABLE federation_relationships (
 );
 `,
   },
+  {
+    version: 10,
+    description: 'OpenID Shared Signals transmitter: receivers\' streams and the queue of SETs to deliver (docs/shared-signals.md)',
+    sql: `
+CREATE TABLE ssf_streams (
+  id          TEXT PRIMARY KEY,
+  owner       TEXT NOT NULL,
+  method      TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  reason      TEXT NOT NULL DEFAULT '',
+  config      TEXT NOT NULL,
+  created_at  BIGINT NOT NULL,
+  updated_at  BIGINT NOT NULL
+);
+CREATE INDEX ssf_streams_owner ON ssf_streams (owner);
+CREATE TABLE ssf_events (
+  seq            BIGSERIAL PRIMARY KEY,
+  stream_id      TEXT NOT NULL,
+  src            TEXT NOT NULL,
+  jti            TEXT NOT NULL,
+  set_jwt        TEXT NOT NULL,
+  created_at     BIGINT NOT NULL,
+  attempts       INTEGER NOT NULL DEFAULT 0,
+  next_at        BIGINT NOT NULL DEFAULT 0,
+  claimed_until  BIGINT NOT NULL DEFAULT 0,
+  UNIQUE (stream_id, src)
+);
+CREATE INDEX ssf_events_stream ON ssf_events (stream_id, jti);
+CREATE INDEX ssf_events_due ON ssf_events (next_at);
+`,
+  },
 ];

@@ -1,6 +1,7 @@
 import type { Clock } from '../../../common/clock.ts';
 import type { Datastore } from '../../datastore/types.ts';
 import type { ChainActor, ExchangeInput } from '../../delegation/types.ts';
+import { auditedGrant } from './audited.ts';
 import type { OAuthAudit } from '../audit.ts';
 import { canonicalResource, checkVerifier } from '../authz-params.ts';
 import { authenticateClient, type AuthenticatedClient } from '../client-auth.ts';
@@ -47,23 +48,11 @@ export interface AuthorizationCodeDeps {
 }
 
 export function authorizationCodeGrant(d: AuthorizationCodeDeps): GrantHandler {
-  return {
+  return auditedGrant(d.audit, {
     grantType: AUTHORIZATION_CODE,
-    async handle(r) {
-      // Room for this request's audit events first: a request that cannot be audited changes nothing.
-      await d.audit.admit();
-      const known: Record<string, unknown> = {};
-      try {
-        return await redeem(d, r, known);
-      } catch (e) {
-        if (e instanceof OAuthError && e.status < 500) {
-          d.audit.record('oauth.token_refused', String(known.subject ?? known.client_id ?? 'unknown'),
-            { grant: AUTHORIZATION_CODE, error: e.error, error_description: e.message, ...known }, 'warn');
-        }
-        throw e;
-      }
-    },
-  };
+    who: ['subject', 'client_id'],
+    run: (r, known) => redeem(d, r, known),
+  });
 }
 
 async function redeem(d: AuthorizationCodeDeps, r: GrantRequest, known: Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -1,6 +1,7 @@
 import type { Clock } from '../../../common/clock.ts';
 import type { Datastore } from '../../datastore/types.ts';
 import type { ChainActor, DelegationSubject, ExchangeInput } from '../../delegation/types.ts';
+import { auditedGrant } from './audited.ts';
 import type { OAuthAudit } from '../audit.ts';
 import { authenticateClient, type AuthenticatedClient } from '../client-auth.ts';
 import { OAuthError } from '../errors.ts';
@@ -44,24 +45,13 @@ export interface CibaGrantDeps {
 }
 
 export function cibaGrant(d: CibaGrantDeps): GrantHandler {
-  return {
+  return auditedGrant(d.audit, {
     grantType: CIBA_GRANT,
-    async handle(r) {
-      // Room for this request's audit events first: a request that cannot be audited changes nothing.
-      await d.audit.admit();
-      const known: Record<string, unknown> = {};
-      try {
-        return await poll(d, r, known);
-      } catch (e) {
-        // Waiting is not refusing: pending and slow_down answers are not audited (one per poll).
-        if (e instanceof OAuthError && e.status < 500 && e.error !== 'authorization_pending' && e.error !== 'slow_down') {
-          d.audit.record('oauth.token_refused', String(known.subject ?? known.client_id ?? 'unknown'),
-            { grant: CIBA_GRANT, error: e.error, error_description: e.message, ...known }, 'warn');
-        }
-        throw e;
-      }
-    },
-  };
+    who: ['subject', 'client_id'],
+    // Waiting is not refusing: pending and slow_down answers are not audited (one per poll).
+    quiet: (e) => e.error === 'authorization_pending' || e.error === 'slow_down',
+    run: (r, known) => poll(d, r, known),
+  });
 }
 
 async function poll(d: CibaGrantDeps, r: GrantRequest, known: Record<string, unknown>): Promise<Record<string, unknown>> {

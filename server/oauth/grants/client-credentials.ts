@@ -1,6 +1,7 @@
 import type { Clock } from '../../../common/clock.ts';
 import type { Datastore } from '../../datastore/types.ts';
-import type { ChainActor, DelegationSubject, ExchangeDecision, ExchangeInput } from '../../delegation/types.ts';
+import type { ChainActor, DelegationSubject, ExchangeInput } from '../../delegation/types.ts';
+import { auditedGrant, decideOrExplain } from './audited.ts';
 import type { OAuthAudit } from '../audit.ts';
 import { canonicalResource, parseScopeParam } from '../authz-params.ts';
 import { authenticateClient } from '../client-auth.ts';
@@ -42,24 +43,12 @@ export interface ClientCredentialsDeps {
 }
 
 export function clientCredentialsGrant(d: ClientCredentialsDeps): GrantHandler {
-  return {
+  return auditedGrant(d.audit, {
     grantType: CLIENT_CREDENTIALS,
     repeatable: ['resource'],
-    async handle(r) {
-      // Room for this request's audit events first: a request that cannot be audited changes nothing.
-      await d.audit.admit();
-      const known: Record<string, unknown> = {};
-      try {
-        return await issue(d, r, known);
-      } catch (e) {
-        if (e instanceof OAuthError && e.status < 500) {
-          d.audit.record('oauth.token_refused', String(known.client_id ?? 'unknown'),
-            { grant: CLIENT_CREDENTIALS, error: e.error, error_description: e.message, ...known }, 'warn');
-        }
-        throw e;
-      }
-    },
-  };
+    who: ['client_id'],
+    run: (r, known) => issue(d, r, known),
+  });
 }
 
 async function issue(d: ClientCredentialsDeps, r: GrantRequest, known: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -89,16 +78,8 @@ async function issue(d: ClientCredentialsDeps, r: GrantRequest, known: Record<st
     subjectExpiresAt: now + d.tokenTtl, requestedScopes: scope.value, requestedAudiences: resources,
     requestedTtl: undefined, now, serverMaxTtl: d.tokenTtl,
   };
-  let decision: ExchangeDecision;
-  try {
-    decision = d.core.evaluate(input, d.core.policies());
-  } catch (e) {
-    if (e instanceof OAuthError && e.error === 'unauthorized_client') {
-      throw new OAuthError('unauthorized_client', `no delegation policy lets ${id} act for itself: client credentials need a policy ` +
-        `with subject_issuer ${d.issuer} whose actors match ${id} (${e.message})`);
-    }
-    throw e;
-  }
+  const decision = decideOrExplain(d.core, input, (why) => `no delegation policy lets ${id} act for itself: client credentials need a policy `
+    + `with subject_issuer ${d.issuer} whose actors match ${id} (${why})`);
 
   // Mint.
   const key = d.keys.signingKey();

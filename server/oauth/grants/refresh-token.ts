@@ -2,6 +2,7 @@ import type { Clock } from '../../../common/clock.ts';
 import type { Datastore } from '../../datastore/types.ts';
 import type { RefreshTokenRecord } from '../../datastore/sql-refresh.ts';
 import type { ChainActor, ExchangeInput } from '../../delegation/types.ts';
+import { auditedGrant } from './audited.ts';
 import type { OAuthAudit } from '../audit.ts';
 import { canonicalResource, parseScopeParam } from '../authz-params.ts';
 import { authenticateClient, type AuthenticatedClient } from '../client-auth.ts';
@@ -43,23 +44,11 @@ export interface RefreshTokenDeps {
 }
 
 export function refreshTokenGrant(d: RefreshTokenDeps): GrantHandler {
-  return {
+  return auditedGrant(d.audit, {
     grantType: REFRESH_TOKEN,
-    async handle(r) {
-      // Room for this request's audit events first: a request that cannot be audited changes nothing.
-      await d.audit.admit();
-      const known: Record<string, unknown> = {};
-      try {
-        return await refresh(d, r, known);
-      } catch (e) {
-        if (e instanceof OAuthError && e.status < 500) {
-          d.audit.record('oauth.token_refused', String(known.subject ?? known.client_id ?? 'unknown'),
-            { grant: REFRESH_TOKEN, error: e.error, error_description: e.message, ...known }, 'warn');
-        }
-        throw e;
-      }
-    },
-  };
+    who: ['subject', 'client_id'],
+    run: (r, known) => refresh(d, r, known),
+  });
 }
 
 async function refresh(d: RefreshTokenDeps, r: GrantRequest, known: Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -2,6 +2,7 @@ import type { Clock } from '../../../common/clock.ts';
 import type { Datastore } from '../../datastore/types.ts';
 import type { ChainActor, DelegationSubject, ExchangeDecision, ExchangeInput } from '../../delegation/types.ts';
 import { authenticateActor, JWT_TOKEN_TYPE, type AuthenticatedActor } from '../actor.ts';
+import { auditedGrant } from './audited.ts';
 import type { OAuthAudit } from '../audit.ts';
 import { decodeSegment, TokenRejected, verifyDelegatedToken, type VerifiedDelegatedToken } from '../delegated-token.ts';
 import { OAuthError } from '../errors.ts';
@@ -58,24 +59,12 @@ interface Subject {
 }
 
 export function tokenExchangeGrant(d: TokenExchangeDeps): GrantHandler {
-  return {
+  return auditedGrant(d.audit, {
     grantType: TOKEN_EXCHANGE,
     repeatable: ['audience', 'resource'],
-    async handle(r) {
-      // Room for this request's audit events first: a request that cannot be audited changes nothing.
-      await d.audit.admit();
-      const known: Record<string, unknown> = {};
-      try {
-        return await exchange(d, r, known);
-      } catch (e) {
-        if (e instanceof OAuthError && e.status < 500) {
-          d.audit.record('oauth.token_refused', String(known.subject ?? known.actor ?? 'unknown'),
-            { grant: TOKEN_EXCHANGE, error: e.error, error_description: e.message, ...known }, 'warn');
-        }
-        throw e;
-      }
-    },
-  };
+    who: ['subject', 'actor'],
+    run: (r, known) => exchange(d, r, known),
+  });
 }
 
 async function exchange(d: TokenExchangeDeps, r: GrantRequest, known: Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../../common/clock.ts';
 import type { Datastore } from '../../datastore/types.ts';
 import type { ExchangeDecision, ExchangeInput } from '../../delegation/types.ts';
+import { auditedGrant, decideOrExplain } from './audited.ts';
 import type { OAuthAudit } from '../audit.ts';
 import { parseScopeParam } from '../authz-params.ts';
 import { authenticateClient, type AuthenticatedClient } from '../client-auth.ts';
@@ -51,23 +52,13 @@ export interface TxnTokenDeps {
 }
 
 export function txnTokenGrant(d: TxnTokenDeps): GrantHandler {
-  return {
+  return auditedGrant(d.audit, {
     grantType: TOKEN_EXCHANGE,
     requestedTokenType: TXN_TOKEN_TYPE,
-    async handle(r) {
-      await d.audit.admit();
-      const known: Record<string, unknown> = {};
-      try {
-        return await issue(d, r, known);
-      } catch (e) {
-        if (e instanceof OAuthError && e.status < 500) {
-          d.audit.record('oauth.token_refused', String(known.subject ?? known.requester ?? 'unknown'),
-            { grant: TOKEN_EXCHANGE, token_type: 'txn_token', error: e.error, error_description: e.message, ...known }, 'warn');
-        }
-        throw e;
-      }
-    },
-  };
+    refusal: { token_type: 'txn_token' },
+    who: ['subject', 'requester'],
+    run: (r, known) => issue(d, r, known),
+  });
 }
 
 interface TxnParams {
@@ -183,13 +174,6 @@ function decide(d: TxnTokenDeps, s: TxnSubject, requester: AuthenticatedClient, 
     subjectScopes: s.scopes, parentAudiences: undefined, subjectExpiresAt: s.exp,
     requestedScopes: p.scopes ?? s.scopes, requestedAudiences: [td], requestedTtl: p.ttl, now, serverMaxTtl: d.txnTtl,
   };
-  try {
-    return d.core.evaluate(input, d.core.policies());
-  } catch (e) {
-    if (e instanceof OAuthError && e.error === 'unauthorized_client') {
-      throw new OAuthError('unauthorized_client', `no delegation policy lets ${reqWl} request transaction tokens for ${s.sub}: that needs a policy `
-        + `whose actors match ${reqWl}, which covers this subject and lists ${td} among its audiences (${e.message})`);
-    }
-    throw e;
-  }
+  return decideOrExplain(d.core, input, (why) => `no delegation policy lets ${reqWl} request transaction tokens for ${s.sub}: that needs a policy `
+    + `whose actors match ${reqWl}, which covers this subject and lists ${td} among its audiences (${why})`);
 }

@@ -1,6 +1,6 @@
-import { sign, verify, type KeyObject } from 'node:crypto';
+import { sign, type KeyObject } from 'node:crypto';
 import type { ChainActor, RevocableToken } from '../../delegation/types.ts';
-import { actorsOf, decodeSegment, TokenRejected } from '../delegated-token.ts';
+import { actorsOf, TokenRejected, verifyOwnJws } from '../delegated-token.ts';
 import type { ActClaim, SubProfile } from '../mint.ts';
 
 /**
@@ -62,22 +62,11 @@ export function signTxnToken(claims: TxnClaims, key: { kid: string; privateKey: 
 export async function verifyTxnToken(token: string, o: {
   issuer: string; audience: string; findKey: (kid: string) => Promise<KeyObject | undefined>; now: number; what: string;
 }): Promise<VerifiedTxnToken> {
-  const parts = token.split('.');
   const bad = (m: string) => new TokenRejected('malformed', `${o.what} ${m}`);
-  if (parts.length !== 3) throw bad('is not a JWS in compact serialization');
-  const header = decodeSegment(parts[0]!);
-  const payload = decodeSegment(parts[1]!);
-  if (!header || !payload) throw bad('is not a JWT (header or payload is not base64url JSON)');
-  if (header.typ === 'at+jwt') throw bad(`is an access token (typ at+jwt), not a transaction token (typ ${TXN_TYP})`);
-  if (header.typ !== TXN_TYP) throw bad(`typ ${JSON.stringify(header.typ)} is not ${TXN_TYP}`);
-  if (header.alg !== 'ES256') throw new TokenRejected('forged', `${o.what} alg ${JSON.stringify(header.alg)} is not allowed: transaction tokens are ES256`);
-  if (typeof header.kid !== 'string' || header.crit !== undefined) throw bad('has no kid, or carries crit headers');
-  const key = await o.findKey(header.kid);
-  if (!key) throw new TokenRejected('unknown_kid', `${o.what} is signed with unknown key kid "${header.kid.slice(0, 64)}" (not a key of ${o.issuer}/oauth2/jwks)`);
-  if (!verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2]!, 'base64url'))) {
-    throw new TokenRejected('forged', `${o.what} signature does not verify with key ${header.kid}`);
-  }
-  if (payload.iss !== o.issuer) throw new TokenRejected('wrong_issuer', `${o.what} iss ${JSON.stringify(payload.iss)} is not ${o.issuer}`);
+  const payload = await verifyOwnJws(token, {
+    ...o, typ: TXN_TYP, family: 'transaction tokens',
+    typHint: (typ) => typ === 'at+jwt' ? `is an access token (typ at+jwt), not a transaction token (typ ${TXN_TYP})` : undefined,
+  });
   const c = payload as unknown as TxnClaims;
   if (typeof c.exp !== 'number' || typeof c.iat !== 'number') throw bad('has no numeric exp or iat');
   if (c.exp <= o.now) throw new TokenRejected('expired', `${o.what} expired at ${iso(c.exp)} (now ${iso(o.now)}): an expired transaction token is never replaced`);

@@ -1,6 +1,7 @@
 // Original file: proto/tessera/admin.proto
 
 import type { PolicyApproval as _tessera_v1_PolicyApproval, PolicyApproval__Output as _tessera_v1_PolicyApproval__Output } from '../../tessera/v1/PolicyApproval';
+import type { PolicyCondition as _tessera_v1_PolicyCondition, PolicyCondition__Output as _tessera_v1_PolicyCondition__Output } from '../../tessera/v1/PolicyCondition';
 import type { Long } from '@grpc/proto-loader';
 
 export interface DelegationPolicy {
@@ -19,6 +20,7 @@ export interface DelegationPolicy {
   'created_at'?: (number | string | Long);
   'budgets'?: ({[key: string]: number | string | Long});
   'approval'?: (_tessera_v1_PolicyApproval | null);
+  'conditions'?: (_tessera_v1_PolicyCondition)[];
 }
 
 export interface DelegationPolicy__Output {
@@ -37,4 +39,5 @@ export interface DelegationPolicy__Output {
   'created_at': (number);
   'budgets': ({[key: string]: number});
   'approval': (_tessera_v1_PolicyApproval__Output | null);
+  'conditions': (_tessera_v1_PolicyCondition__Output)[];
 }
