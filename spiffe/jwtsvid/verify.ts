@@ -1,15 +1,15 @@
 import type { KeyObject } from 'node:crypto';
-import { errors, jwtVerify } from 'jose';
 import type { JwtBundleSource } from '../bundle/jwtbundle.ts';
 import { JwtSvidError } from '../errors.ts';
 import { checkHeader, decodePayload, svidFromPayload } from './parse.ts';
 import type { JwtSvid } from './types.ts';
+import { decodeCompact, keyFitsAlg, verifyCompact, type WitAlgorithm } from '../wit/jws.ts';
 
 /**
  * JWT-SVID validation (JWT-SVID 2-4): allowed alg, typ, sub is a SPIFFE ID, aud
  * contains one of `audience`, exp present and not past; the signature is checked
  * against the JWT bundle of the sub's trust domain, by kid. Bundle keys are
- * KeyObjects, so jose never sees the SPIFFE `use: "jwt-svid"` it would refuse.
+ * KeyObjects, checked with node:crypto.
  */
 export async function verifyJwtSvid(token: string, bundles: JwtBundleSource, audience: string | string[], opts: { now?: Date } = {}): Promise<JwtSvid> {
   const expected = typeof audience === 'string' ? [audience] : [...audience];
@@ -34,37 +34,27 @@ export async function verifyJwtSvid(token: string, bundles: JwtBundleSource, aud
     if (candidates.length === 0) throw new JwtSvidError('ERR_JWTSVID_UNTRUSTED', 'key_not_found', `the JWT bundle of ${td} has no keys`);
   }
 
-  let last: unknown;
-  for (const key of candidates) {
-    try {
-      await jwtVerify(token, key, {
-        algorithms: [header.alg as string],
-        audience: expected,
-        currentDate: opts.now ?? new Date(),
-        requiredClaims: ['sub', 'aud', 'exp'],
-      });
-      return svid;
-    } catch (err) {
-      last = err;
-      // A wrong key or key type for this alg: another candidate may still match.
-      if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof TypeError || err instanceof errors.JOSENotSupported) continue;
-      throw mapJoseError(err);
-    }
+  // node:crypto directly (spiffe/wit/jws.ts): one signature check, no WebCrypto round
+  // trip and no key import per call; the claim rules below are jose's, kept exactly.
+  const alg = header.alg as WitAlgorithm;
+  const jws = decodeCompact(token);
+  if (!jws) throw new JwtSvidError('ERR_JWTSVID_INVALID', 'malformed', 'JWT-SVID is not three base64url JSON segments');
+  const fitting = candidates.filter((k) => keyFitsAlg(k, alg));
+  if (fitting.length === 0) {
+    throw new JwtSvidError('ERR_JWTSVID_UNTRUSTED', 'bad_key', `bundle key cannot verify this JWT-SVID: no key of ${td}${typeof header.kid === 'string' ? ` with kid "${header.kid}"` : ''} fits alg ${alg}`);
   }
-  throw mapJoseError(last);
+  if (!fitting.some((k) => verifyCompact(jws, k, alg))) throw new JwtSvidError('ERR_JWTSVID_UNTRUSTED', 'bad_signature', 'JWT-SVID signature does not verify');
+  checkClaims(jws.payload, expected, Math.floor((opts.now ?? new Date()).getTime() / 1000));
+  return svid;
 }
 
-function mapJoseError(err: unknown): JwtSvidError {
-  if (err instanceof errors.JWTExpired) return new JwtSvidError('ERR_JWTSVID_EXPIRED', 'expired', 'JWT-SVID has expired', { cause: err });
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') return new JwtSvidError('ERR_JWTSVID_AUDIENCE', 'audience_mismatch', 'JWT-SVID audience does not include the expected value', { cause: err });
-    if (err.claim === 'nbf' || err.claim === 'iat') return new JwtSvidError('ERR_JWTSVID_EXPIRED', 'not_yet_valid', `JWT-SVID is not yet valid (${err.claim})`, { cause: err });
-    return new JwtSvidError('ERR_JWTSVID_INVALID', 'malformed', `JWT-SVID claim ${err.claim} is invalid: ${err.reason}`, { cause: err });
+/** jose's jwtVerify claim rules for these options, in its order: aud ∩ expected, numeric iat/nbf, nbf <= now, exp > now. */
+function checkClaims(p: Record<string, unknown>, expected: string[], now: number): void {
+  const aud = typeof p.aud === 'string' ? [p.aud] : p.aud as string[];
+  if (!aud.some((a) => expected.includes(a))) throw new JwtSvidError('ERR_JWTSVID_AUDIENCE', 'audience_mismatch', 'JWT-SVID audience does not include the expected value');
+  for (const c of ['iat', 'nbf'] as const) {
+    if (p[c] !== undefined && typeof p[c] !== 'number') throw new JwtSvidError('ERR_JWTSVID_INVALID', 'malformed', `JWT-SVID claim ${c} is invalid: must be a number`);
   }
-  if (err instanceof errors.JWSSignatureVerificationFailed) return new JwtSvidError('ERR_JWTSVID_UNTRUSTED', 'bad_signature', 'JWT-SVID signature does not verify', { cause: err });
-  if (err instanceof TypeError || err instanceof errors.JOSENotSupported || err instanceof errors.JOSEAlgNotAllowed) {
-    return new JwtSvidError('ERR_JWTSVID_UNTRUSTED', 'bad_key', `bundle key cannot verify this JWT-SVID: ${(err as Error).message}`, { cause: err });
-  }
-  if (err instanceof errors.JOSEError) return new JwtSvidError('ERR_JWTSVID_INVALID', 'malformed', `JWT-SVID is invalid: ${err.message}`, { cause: err });
-  return new JwtSvidError('ERR_JWTSVID_INVALID', 'malformed', 'JWT-SVID verification failed', { cause: err });
+  if (typeof p.nbf === 'number' && p.nbf > now) throw new JwtSvidError('ERR_JWTSVID_EXPIRED', 'not_yet_valid', 'JWT-SVID is not yet valid (nbf)');
+  if ((p.exp as number) <= now) throw new JwtSvidError('ERR_JWTSVID_EXPIRED', 'expired', 'JWT-SVID has expired');
 }
