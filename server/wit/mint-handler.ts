@@ -32,14 +32,19 @@ export interface WitMintDeps {
 export function mintWitSvidHandler(d: WitMintDeps): (call: grpc.ServerUnaryCall<MintWITSVIDRequest__Output, MintWITSVIDResponse>) => Promise<MintWITSVIDResponse> {
   const ttl = d.ttlSeconds ?? DEFAULT_WIT_SVID_TTL_SECONDS;
   return async (call) => {
-    const peer = await d.authn.authenticate(call);
+    // As for X.509 and JWT-SVIDs (server/api/agent-service.ts): TLS first, the agent record
+    // after issuing, so a ban or eviction committed meanwhile refuses the call and the
+    // token issued is neither returned nor recorded.
+    const claimed = d.authn.verifyPeer(call);
     const r = call.request;
-    const e = d.authorizedEntry(peer.id.toString(), r.entry_id);
+    const e = d.authorizedEntry(claimed.id.toString(), r.entry_id);
     const claims = d.claimsFor(e, r.instance_id);
     const { key, alg } = WitIssuer.readKey(r.public_key, r.alg);
     const wit = d.issuer.issue({ spiffeId: e.spiffeId, key, alg, ttlSeconds: ttl, claims });
+    const issuedAt = d.clock.now();
+    const peer = await d.authn.authenticate(call);
     await d.audit?.record({
-      type: 'witsvid.issued', time: d.clock.now(), actor: peer.id.toString(), instance: r.instance_id || undefined,
+      type: 'witsvid.issued', time: issuedAt, actor: peer.id.toString(), instance: r.instance_id || undefined,
       resource: e.spiffeId.toString(), action: 'issue', decision: 'allow',
       detail: { jti: wit.jti, kid: wit.kid, cnf_jkt: wit.cnfThumbprint, entry_id: e.id, ttl, expires_at: wit.expiresAt, claims },
     });
