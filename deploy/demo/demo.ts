@@ -6,7 +6,7 @@
  * sub-agent B acting for her at a resource server, and the grant revoked; then what
  * an operator and an auditor see (evidence.ts): /ready and /metrics, a signed checkpoint
  * of the transparency log with an inclusion proof verified offline, and AuthZEN decisions
- * before and after a revocation; a WIT-SVID used with a one-time proof (wit.ts); and a
+ * before and after a revocation, heard too as an OpenID Shared Signals event; a WIT-SVID used with a one-time proof (wit.ts); and a
  * clean shutdown. Every process is a real one, as in production; nothing is mocked.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   step(11, TOTAL, 'transparency log: a signed checkpoint, and the revocation proved included, verified offline (tessera-audit)');
   await showTransparencyLog(e);
 
-  step(12, TOTAL, 'AuthZEN: the resource server asks the authorization server for decisions on a token of A, before and after revocation');
+  step(12, TOTAL, 'AuthZEN and Shared Signals: the resource server asks for decisions on a token of A before and after revocation, and hears the revocation on an SSF stream');
   await showAuthzen(e, idToken);
 
   step(13, TOTAL, 'WIT-SVID: the assistant proves possession of its WIT-SVID key to a node:http server, once (a replayed proof is refused)');

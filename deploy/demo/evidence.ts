@@ -7,12 +7,17 @@
  *   inclusion proof of the revocation event checked offline by `tessera-audit verify-proof`
  *   with nothing but the server's verifier key;
  * - AuthZEN (docs/authzen.md): the resource server asks the authorization server for a
- *   decision on a fresh delegated token of agent A, before and after its grant is revoked.
+ *   decision on a fresh delegated token of agent A, before and after its grant is revoked;
+ *   and, as an OpenID Shared Signals receiver (docs/shared-signals.md), it hears the
+ *   revocation as a CAEP session-revoked event on a poll stream it opened with its SVID.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exchangeToken, TOKEN_TYPE, X509Source } from '../../spiffe/index.ts';
 import { AuthzenClient } from '../../spiffe/authzen/index.ts';
+import { httpsRequest, serverAgent } from '../../spiffe/delegation/https.ts';
+import { createRemoteDelegationKeys } from '../../spiffe/index.ts';
+import { SESSION_REVOKED, SsfPollClient, type SecurityEvent } from '../../spiffe/ssf/index.ts';
 import { AUDIENCE, ID, type DelegationDemo } from './delegation.ts';
 
 export interface EvidenceDemo extends DelegationDemo {
@@ -84,14 +89,46 @@ export async function showAuthzen(d: EvidenceDemo, idToken: string): Promise<voi
     const [read, post] = [await ask('files:read'), await ask('review:post')];
     if (!read.decision || post.decision) throw new Error(`AuthZEN: expected files:read permitted, review:post denied; got ${read.id}, ${post.id}`);
     d.detail(`POST /access/v1/evaluation  ${show('files:read', read)}; ${show('review:post', post)}`);
+    const heard = await listenForRevocations(d, rs);
     d.detail(`$ tessera-server delegation revoke --grant ${grant}`);
     await d.admin(['delegation', 'revoke', '--grant', grant]);
     const after = await ask('files:read');
     if (after.decision) throw new Error('AuthZEN: the revoked token was still permitted');
     d.detail(`POST /access/v1/evaluation  ${show('files:read', after)}`);
+    const ev = await heard.event;
+    d.detail(`SSF poll stream ${heard.streamId}: ${ev.type.split('/').pop()} SET ${ev.jti.slice(0, 12)}..., sub_id ${JSON.stringify(ev.subject)}`);
+    await heard.close();
   } finally {
     pdp.close();
     a.close();
     rs.close();
   }
+}
+
+/**
+ * The resource server opens an SSF poll stream (RFC 8936) with its SVID and polls it; resolves
+ * with the first CAEP session-revoked event, signature checked against the issuer's JWKS.
+ */
+async function listenForRevocations(d: EvidenceDemo, rs: X509Source): Promise<{ streamId: string; event: Promise<SecurityEvent>; close(): Promise<void> }> {
+  const issuer = `https://${d.authServer}`;
+  const agent = serverAgent({ client: rs, bundleSource: rs });
+  const r = await httpsRequest(new URL('/ssf/stream', issuer), {
+    agent, method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ events_requested: [SESSION_REVOKED], description: 'demo resource server' }),
+  });
+  agent.destroy();
+  const stream = JSON.parse(r.body.toString('utf8')) as { stream_id?: string; aud?: string; delivery?: { endpoint_url?: string } };
+  if (r.status !== 201 || !stream.delivery?.endpoint_url) throw new Error(`SSF stream not created: ${r.status} ${r.body.toString('utf8')}`);
+  d.detail(`POST /ssf/stream (as ${ID.rs}): poll stream ${stream.stream_id} for CAEP session-revoked`);
+  let resolve!: (ev: SecurityEvent) => void;
+  const event = new Promise<SecurityEvent>((res) => { resolve = res; });
+  const poll = new SsfPollClient({
+    endpoint: stream.delivery.endpoint_url, source: rs, bundleSource: rs, issuer, audience: stream.aud ?? ID.rs,
+    keys: createRemoteDelegationKeys({ issuer, bundleSource: rs }),
+    onEvent: (ev) => { if (ev.type === SESSION_REVOKED) resolve(ev); },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const bounded = Promise.race([event, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('no session-revoked SET within 30 s')), 30_000); })])
+    .finally(() => clearTimeout(timer));
+  return { streamId: String(stream.stream_id), event: bounded, close: () => poll.close() };
 }

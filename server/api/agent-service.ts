@@ -270,7 +270,7 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
       // The agent record is read after signing, not before: a ban or eviction that commits
       // while the CSRs are being signed then refuses the whole call, and what was signed is
       // neither returned nor recorded (test/faults/ban-race.test.ts). TLS is checked first.
-      const claimed = d.authn.verifyPeer(call);
+      const claimed = d.authn.verifyPeerNotBanned(call);
       if (call.request.params.length > MAX_BATCH) {
         throw resourceExhausted('ERR_BATCH_TOO_LARGE', `${call.request.params.length} SVIDs requested in one call; at most ${MAX_BATCH}`);
       }
@@ -315,7 +315,7 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
 
     MintJWTSVID: unary('MintJWTSVID', issuing('jwt', async (call) => {
       // As in BatchSignX509SVID: the agent record is read after minting, so a ban committed meanwhile wins.
-      const claimed = d.authn.verifyPeer(call);
+      const claimed = d.authn.verifyPeerNotBanned(call);
       const r = call.request;
       const e = authorizedEntry(claimed.id.toString(), r.entry_id);
       const audience = r.audience.filter((a) => a.length > 0);

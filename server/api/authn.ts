@@ -134,6 +134,19 @@ export class AgentAuthenticator {
     return c;
   }
 
+  /**
+   * verifyPeer, and a refusal of an agent the entry index already knows to be banned: a
+   * check with no datastore read, made before signing so a banned agent whose SVID is
+   * still valid cannot spend the server's signing time. Not authoritative (the index may
+   * lag a renewal or an attestation, so only `banned` is taken from it): callers still
+   * authenticate() after signing.
+   */
+  verifyPeerNotBanned(call: CallWithAuth): { id: SpiffeId; serial: string; notAfter: number } {
+    const peer = this.verifyPeer(call);
+    if (this.o.fallback?.getAgent(peer.id.toString())?.banned) throw permissionDenied('ERR_AGENT_BANNED', `agent ${peer.id} is banned`);
+    return peer;
+  }
+
   async authenticate(call: CallWithAuth): Promise<AuthenticatedAgent> {
     const { id, serial, notAfter } = this.verifyPeer(call);
     let agent: AttestedAgent | undefined;

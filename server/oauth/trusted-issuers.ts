@@ -1,4 +1,4 @@
-import { constants, createHash, createPublicKey, verify as verifySignature, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { constants, createHash, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Clock } from '../../common/clock.ts';
 import { ConfigError } from '../../common/errors.ts';
@@ -8,6 +8,7 @@ import type { TrustedIssuerConfig } from './config.ts';
 import { OAuthError } from './errors.ts';
 import { fetchJson } from './fetch-json.ts';
 import { clip } from './http.ts';
+import { JwksCache, type JwksKey } from './jwks-cache.ts';
 
 /**
  * External OpenID Providers whose tokens are subject tokens (docs/delegation.md (a)).
@@ -35,8 +36,6 @@ export interface ExternalSubject extends DelegationSubject {
   exp: number;
   claims: Readonly<Record<string, unknown>>;
 }
-
-interface CachedKey { key: KeyObject; alg?: string }
 
 /**
  * IdP tokens verified lately, by SHA-256, for every issuer: a token presented again is
@@ -75,14 +74,14 @@ const rsa2048 = (k: KeyObject) => k.asymmetricKeyType === 'rsa' && (k.asymmetric
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** A token without a kid is for an issuer with a single key. */
+function lookup(keys: ReadonlyMap<string, JwksKey>, kid: unknown): JwksKey | undefined {
+  if (typeof kid === 'string') return keys.get(kid);
+  return keys.size === 1 ? [...keys.values()][0] : undefined;
+}
+
 export class TrustedIssuer {
-  private keys = new Map<string, CachedKey>();
-  /** Bumped whenever the key set is replaced: what was verified with the old set is verified again. */
-  keyGeneration = 0;
-  private fetchedAt = -Infinity;
-  private attemptedAt = -Infinity;
-  private lastError: string | undefined;
-  private inflight: Promise<void> | undefined;
+  private readonly jwks: JwksCache;
   private jwksUri: string | undefined;
   private readonly ca: string | undefined;
   readonly issuer: string;
@@ -93,10 +92,18 @@ export class TrustedIssuer {
     try { this.ca = cfg.ca_file ? readFileSync(cfg.ca_file, 'utf8') : undefined; } catch (e) {
       throw new ConfigError(`config: oauth.trusted_issuers: ${cfg.issuer}: cannot read ca_file ${cfg.ca_file}: ${(e as Error).message}`);
     }
+    this.jwks = new JwksCache({
+      clock: d.clock, fetch: () => this.fetchJwks(), refetchMs: REFETCH_MIN_INTERVAL_MS, unnamed: 'number',
+      loaded: (uri, kids) => d.logger.info('trusted issuer keys fetched', { issuer: this.issuer, jwks_uri: uri, kids }),
+      failed: (reason) => d.logger.warn('trusted issuer keys fetch failed', { issuer: this.issuer, reason }),
+    });
   }
 
+  /** Bumped whenever the key set is replaced: what was verified with the old set is verified again. */
+  get keyGeneration(): number { return this.jwks.generation; }
+
   /** Starts the first key fetch without waiting for it (server start must not hang on an IdP). */
-  warm(): void { void this.refresh().catch(() => undefined); }
+  warm(): void { this.jwks.warm(); }
 
   /** Verifies an IdP token whose (unverified) `iss` is this issuer; OAuthError invalid_request otherwise. */
   async verify(token: string, header: Record<string, unknown>, now: number, what = 'subject_token'): Promise<ExternalSubject> {
@@ -174,66 +181,28 @@ export class TrustedIssuer {
   private async keyFor(kid: unknown, alg: string, what: string): Promise<KeyObject> {
     if (kid !== undefined && typeof kid !== 'string') throw invalid(`${what} header kid must be a string`);
     const now = this.d.clock.now();
-    if (now - this.fetchedAt > MAX_AGE_MS && this.fetchedAt > -Infinity) this.warm();
-    // A fetch under way (the start-up one, or another request's) is waited for, not repeated.
-    if (this.inflight) await this.inflight.catch(() => undefined);
-    let hit = this.lookup(kid);
-    if (!hit && now - this.attemptedAt >= REFETCH_MIN_INTERVAL_MS) {
-      await this.refresh().catch(() => undefined);
-      hit = this.lookup(kid);
-    }
+    if (now - this.jwks.fetchedAt > MAX_AGE_MS && this.jwks.fetchedAt > -Infinity) this.warm();
+    const hit = await this.jwks.find((keys) => lookup(keys, kid));
     if (!hit) {
-      if (this.keys.size === 0 && this.lastError) {
-        throw new OAuthError('temporarily_unavailable', `cannot fetch the signing keys of issuer ${this.issuer}: ${this.lastError}`);
+      if (this.jwks.keys.size === 0 && this.jwks.lastError) {
+        throw new OAuthError('temporarily_unavailable', `cannot fetch the signing keys of issuer ${this.issuer}: ${this.jwks.lastError}`);
       }
-      if (kid === undefined) throw invalid(`${what} has no kid and issuer ${this.issuer} publishes ${this.keys.size} keys`);
+      if (kid === undefined) throw invalid(`${what} has no kid and issuer ${this.issuer} publishes ${this.jwks.keys.size} keys`);
       throw invalid(`${what} is signed with unknown key kid "${clip(kid as string, 64)}" (not in the JWKS of issuer ${this.issuer})`);
     }
     if (hit.alg !== undefined && hit.alg !== alg) throw invalid(`${what} alg ${alg} does not match alg ${hit.alg} of key ${String(kid)} of issuer ${this.issuer}`);
     return hit.key;
   }
 
-  private lookup(kid: unknown): CachedKey | undefined {
-    if (typeof kid === 'string') return this.keys.get(kid);
-    return this.keys.size === 1 ? [...this.keys.values()][0] : undefined;
-  }
-
-  private refresh(): Promise<void> {
-    this.inflight ??= this.load().finally(() => { this.inflight = undefined; });
-    return this.inflight;
-  }
-
-  private async load(): Promise<void> {
-    this.attemptedAt = this.d.clock.now();
-    try {
-      if (!this.jwksUri) {
-        const conf = await fetchJson(`${this.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, { ca: this.ca, timeoutMs: FETCH_TIMEOUT_MS }) as Record<string, unknown>;
-        // OpenID Connect Discovery 4.3: the document must name exactly this issuer.
-        if (conf?.issuer !== this.issuer) throw new Error(`its OpenID configuration names issuer ${clip(JSON.stringify(conf?.issuer), 100)}`);
-        if (typeof conf.jwks_uri !== 'string') throw new Error('its OpenID configuration has no jwks_uri');
-        this.jwksUri = conf.jwks_uri;
-      }
-      const doc = await fetchJson(this.jwksUri, { ca: this.ca, timeoutMs: FETCH_TIMEOUT_MS }) as { keys?: unknown };
-      if (!Array.isArray(doc?.keys)) throw new Error(`${this.jwksUri} is not a JWKS (no keys list)`);
-      const keys = new Map<string, CachedKey>();
-      let anonymous = 0;
-      for (const jwk of doc.keys as (JsonWebKey & { kid?: string; use?: string; alg?: string })[]) {
-        if (typeof jwk !== 'object' || jwk === null || (jwk.use !== undefined && jwk.use !== 'sig') || !['EC', 'RSA', 'OKP'].includes(String(jwk.kty))) continue;
-        try {
-          const key = createPublicKey({ key: jwk, format: 'jwk' });
-          keys.set(typeof jwk.kid === 'string' ? jwk.kid : `#${anonymous++}`, { key, alg: typeof jwk.alg === 'string' ? jwk.alg : undefined });
-        } catch { /* a key we cannot use verifies nothing */ }
-      }
-      this.keys = keys;
-      this.keyGeneration++;
-      this.fetchedAt = this.d.clock.now();
-      this.lastError = undefined;
-      this.d.logger.info('trusted issuer keys fetched', { issuer: this.issuer, jwks_uri: this.jwksUri, kids: [...keys.keys()] });
-    } catch (e) {
-      this.lastError = (e as Error).message;
-      this.d.logger.warn('trusted issuer keys fetch failed', { issuer: this.issuer, reason: this.lastError });
-      throw e;
+  private async fetchJwks(): Promise<{ uri: string; doc: unknown }> {
+    if (!this.jwksUri) {
+      const conf = await fetchJson(`${this.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, { ca: this.ca, timeoutMs: FETCH_TIMEOUT_MS }) as Record<string, unknown>;
+      // OpenID Connect Discovery 4.3: the document must name exactly this issuer.
+      if (conf?.issuer !== this.issuer) throw new Error(`its OpenID configuration names issuer ${clip(JSON.stringify(conf?.issuer), 100)}`);
+      if (typeof conf.jwks_uri !== 'string') throw new Error('its OpenID configuration has no jwks_uri');
+      this.jwksUri = conf.jwks_uri;
     }
+    return { uri: this.jwksUri, doc: await fetchJson(this.jwksUri, { ca: this.ca, timeoutMs: FETCH_TIMEOUT_MS }) };
   }
 }
 

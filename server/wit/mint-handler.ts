@@ -35,7 +35,7 @@ export function mintWitSvidHandler(d: WitMintDeps): (call: grpc.ServerUnaryCall<
     // As for X.509 and JWT-SVIDs (server/api/agent-service.ts): TLS first, the agent record
     // after issuing, so a ban or eviction committed meanwhile refuses the call and the
     // token issued is neither returned nor recorded.
-    const claimed = d.authn.verifyPeer(call);
+    const claimed = d.authn.verifyPeerNotBanned(call);
     const r = call.request;
     const e = d.authorizedEntry(claimed.id.toString(), r.entry_id);
     const claims = d.claimsFor(e, r.instance_id);

@@ -2,12 +2,13 @@ import type { Datastore } from '../../datastore/types.ts';
 import type { ChainActor, DelegationSubject, ExchangeDecision } from '../../delegation/types.ts';
 import { authenticateActor, JWT_TOKEN_TYPE } from '../actor.ts';
 import type { OAuthAudit } from '../audit.ts';
-import { TokenRejected, verifyDelegatedToken, decodeSegment, type VerifiedDelegatedToken } from '../delegated-token.ts';
+import type { VerifiedDelegatedToken } from '../delegated-token.ts';
 import { OAuthError } from '../errors.ts';
 import { clip } from '../http.ts';
 import type { OAuthKeyManager } from '../keys.ts';
 import { actClaim, newGrantId, newJti } from '../mint.ts';
 import type { DelegationCore } from '../ports.ts';
+import { verifyOwnSubjectToken, verifyTrustedOrOwn } from '../subject-token.ts';
 import type { GrantHandler, GrantRequest } from '../token-endpoint.ts';
 import type { TrustedIssuers } from '../trusted-issuers.ts';
 import type { TrustDomainBundles } from '../trust.ts';
@@ -132,32 +133,12 @@ async function issue(d: IssueGrantDeps, r: GrantRequest, known: Record<string, u
 }
 
 async function resolveSubject(d: IssueGrantDeps, token: string, type: string, actorId: string, actorX5t: string | undefined, now: number): Promise<Subject> {
-  const seen = d.trusted.remembered(token, now);
-  if (seen) return { subject: { issuer: seen.issuer, name: seen.name, groups: seen.groups }, exp: seen.exp, idp: seen.claims };
-  const parts = token.split('.');
-  const header = parts.length === 3 ? decodeSegment(parts[0]!) : undefined;
-  const payload = parts.length === 3 ? decodeSegment(parts[1]!) : undefined;
-  if (!header || !payload) throw new OAuthError('invalid_request', 'subject_token is not a JWT (three base64url JSON segments)');
-  const iss = payload.iss;
-  if (typeof iss !== 'string') throw new OAuthError('invalid_request', 'subject_token has no iss claim');
-  if (iss !== d.issuer) {
-    const trusted = d.trusted.get(iss);
-    if (!trusted) {
-      throw new OAuthError('invalid_request', `subject_token issuer ${clip(JSON.stringify(iss), 200)} is not trusted (trusted: ${[...d.trusted.issuers(), d.issuer].join(', ')})`);
-    }
-    const v = await trusted.verify(token, header, now);
-    return { subject: { issuer: v.issuer, name: v.name, groups: v.groups }, exp: v.exp, idp: v.claims };
-  }
+  const who = await verifyTrustedOrOwn(token, d, now);
+  if (who.kind === 'idp') return { subject: who.subject, exp: who.exp, idp: who.idp };
   if (type === ID_TOKEN_TYPE) {
     throw new OAuthError('invalid_request', `subject_token is a delegated access token of ${d.issuer}; subject_token_type must be ${ACCESS_TOKEN_TYPE} or ${JWT_TOKEN_TYPE}`);
   }
-  let parent: VerifiedDelegatedToken;
-  try {
-    parent = await verifyDelegatedToken(token, { issuer: d.issuer, findKey: (kid) => d.keys.findKey(kid), now, what: 'subject_token' });
-  } catch (e) {
-    if (e instanceof TokenRejected) throw new OAuthError('invalid_request', e.message);
-    throw e;
-  }
+  const parent = await verifyOwnSubjectToken(token, d, now);
   const rec = d.core.revokedBy(parent.revocable);
   if (rec) throw new OAuthError('invalid_request', `subject_token ${parent.claims.jti} is revoked (${rec.kind} ${rec.value})`);
   // As in token exchange: a bound token is carried across only by the certificate it is bound to.

@@ -4,12 +4,13 @@ import type { ChainActor, DelegationSubject, ExchangeDecision, ExchangeInput } f
 import { authenticateActor, JWT_TOKEN_TYPE, type AuthenticatedActor } from '../actor.ts';
 import { auditedGrant } from './audited.ts';
 import type { OAuthAudit } from '../audit.ts';
-import { decodeSegment, TokenRejected, verifyDelegatedToken, type VerifiedDelegatedToken } from '../delegated-token.ts';
+import type { VerifiedDelegatedToken } from '../delegated-token.ts';
 import { OAuthError } from '../errors.ts';
 import { clip } from '../http.ts';
 import type { OAuthKeyManager } from '../keys.ts';
 import { actClaim, newGrantId, newJti, signDelegatedToken, type DelegatedClaims } from '../mint.ts';
 import type { DelegationCore } from '../ports.ts';
+import { verifyOwnSubjectToken, verifyTrustedOrOwn } from '../subject-token.ts';
 import type { GrantHandler, GrantRequest } from '../token-endpoint.ts';
 import type { TrustedIssuers } from '../trusted-issuers.ts';
 import type { TrustDomainBundles } from '../trust.ts';
@@ -163,37 +164,14 @@ async function biscuitResponse(d: TokenExchangeDeps, claims: DelegatedClaims & {
 }
 
 async function verifySubject(d: TokenExchangeDeps, token: string, type: string, actor: AuthenticatedActor, now: number): Promise<Subject> {
-  // An IdP token verified moments ago (the same user token exchanged again) needs no decoding.
-  const seen = d.trusted.remembered(token, now);
-  if (seen) return { subject: { issuer: seen.issuer, name: seen.name, groups: seen.groups }, exp: seen.exp };
-  const parts = token.split('.');
-  const header = parts.length === 3 ? decodeSegment(parts[0]!) : undefined;
-  const payload = parts.length === 3 ? decodeSegment(parts[1]!) : undefined;
-  if (!header || !payload) throw new OAuthError('invalid_request', 'subject_token is not a JWT (three base64url JSON segments)');
-  const iss = payload.iss;
-  if (typeof iss !== 'string') throw new OAuthError('invalid_request', 'subject_token has no iss claim');
-
-  if (iss !== d.issuer) {
-    const trusted = d.trusted.get(iss);
-    if (!trusted) {
-      const list = d.trusted.issuers();
-      throw new OAuthError('invalid_request', `subject_token issuer ${clip(JSON.stringify(iss), 200)} is not trusted (trusted: ${list.length ? list.join(', ') : 'none'}, and ${d.issuer} itself)`);
-    }
-    const v = await trusted.verify(token, header, now);
-    return { subject: { issuer: v.issuer, name: v.name, groups: v.groups }, exp: v.exp };
-  }
+  const who = await verifyTrustedOrOwn(token, d, now);
+  if (who.kind === 'idp') return { subject: who.subject, exp: who.exp };
 
   // (b) our own delegated token: a sub-agent extends the chain.
   if (type === ID_TOKEN_TYPE) {
     throw new OAuthError('invalid_request', `subject_token is a delegated access token of ${d.issuer}; subject_token_type must be ${ACCESS_TOKEN_TYPE} or ${JWT_TOKEN_TYPE}, not an id_token`);
   }
-  let parent: VerifiedDelegatedToken;
-  try {
-    parent = await verifyDelegatedToken(token, { issuer: d.issuer, findKey: (kid) => d.keys.findKey(kid), now, what: 'subject_token' });
-  } catch (e) {
-    if (e instanceof TokenRejected) throw new OAuthError('invalid_request', e.message);
-    throw e;
-  }
+  const parent = await verifyOwnSubjectToken(token, d, now);
   const rec = d.core.revokedBy(parent.revocable);
   if (rec) {
     throw new OAuthError('invalid_request', `subject_token ${parent.claims.jti} is revoked (${rec.kind} ${rec.value} revoked at ${new Date(rec.at * 1000).toISOString()})`);
