@@ -20,6 +20,7 @@ import * as budgetSql from './sql-budgets.ts';
 import * as refresh from './sql-refresh.ts';
 import type { NewRefreshToken, RefreshTokenRecord } from './sql-refresh.ts';
 import * as approvalSql from './sql-approvals.ts';
+import { insertApprovalWithinLimit, type PendingLimitResult } from './sql-approval-limits.ts';
 import type { AuthorizationCodeRedemption, OAuthClientRecord } from './sql-clients.ts';
 import type {
   AttestedAgent, AuditRecord, BundleRecord, ChangeEvent, ChangeKind, Datastore, EntryFilter, EntryUpdate,
@@ -712,13 +713,23 @@ export abstract class SqlStore implements Datastore {
   private approvalsPrunedAt = 0;
 
   async putApprovalRequest(r: approvalSql.NewApprovalRequest): Promise<void> {
+    await this.pruneApprovals();
+    await this.write((c) => approvalSql.insertApproval(c, r));
+  }
+
+  async putApprovalRequestWithin(r: approvalSql.NewApprovalRequest, maxPending: number): Promise<PendingLimitResult> {
+    const now = await this.pruneApprovals();
+    return this.write((c) => insertApprovalWithinLimit(c, r, maxPending, now));
+  }
+
+  private async pruneApprovals(): Promise<number> {
     const now = unixSeconds(this.clock.now());
     if (now - this.approvalsPrunedAt >= 60) {
       this.approvalsPrunedAt = now;
       await this.write((c) => approvalSql.deleteApprovals(c, now - approvalSql.APPROVAL_RETENTION_S)).catch((err: unknown) =>
         this.logger.warn('could not prune expired approval requests', { err: err as Error }));
     }
-    await this.write((c) => approvalSql.insertApproval(c, r));
+    return now;
   }
 
   async getApprovalRequest(by: { id: string } | { reqHash: string }): Promise<approvalSql.ApprovalRequestRecord | undefined> {

@@ -6,6 +6,7 @@ import type { DelegationPolicy, NewDelegationPolicy, RevocationRecord } from '..
 import type { TlogCheckpoint, TlogLeaf, TlogLeafInput, TlogQuery } from './sql-tlog.ts';
 import type { NewRefreshToken, RefreshTokenRecord } from './sql-refresh.ts';
 import type { ApprovalDecision, ApprovalPoll, ApprovalRequestRecord, NewApprovalRequest } from './sql-approvals.ts';
+import type { PendingLimitResult } from './sql-approval-limits.ts';
 import type { FederationRelationshipRecord, NewFederationRelationship } from './sql-federation.ts';
 import type { SsfStore } from './sql-ssf.ts';
 
@@ -306,6 +307,8 @@ export interface Datastore {
   // Human approval of escalations (OpenID CIBA; docs/attenuation.md; SQL in sql-approvals.ts).
   // Delegation policies carry their `approval` (scopes, approvers) through the policy calls above.
   putApprovalRequest(r: NewApprovalRequest): Promise<void>;
+  /** putApprovalRequest unless its client already has `maxPending` pending for its subject; holds across servers (sql-approval-limits.ts). */
+  putApprovalRequestWithin(r: NewApprovalRequest, maxPending: number): Promise<PendingLimitResult>;
   getApprovalRequest(by: { id: string } | { reqHash: string }): Promise<ApprovalRequestRecord | undefined>;
   /** Oldest first; `principals`: requests one of them may decide; `pendingAt`: pending and unexpired then. */
   listApprovalRequests(filter?: { principals?: string[]; pendingAt?: number; limit?: number }): Promise<ApprovalRequestRecord[]>;

@@ -95,6 +95,18 @@ export const oauthConfigField = t.optional(t.object({
       client_id: t.string({ pattern: /^spiffe:\/\/[^\s]+$/ }),
       notification_endpoint: t.string({ pattern: httpsUrl }),
     }), { default: [] }),
+    /**
+     * Flood protection of /oauth2/bc-authorize, per agent (SPIFFE ID of the authenticated
+     * client); beyond either limit the request is refused with 429 access_denied and Retry-After.
+     */
+    limits: t.object({
+      /** Pending (undecided, unexpired) requests one agent may have for one user; counted in the datastore, so it holds across servers. */
+      max_pending: t.number({ default: 10, min: 1, max: 100, integer: true }),
+      /** Requests one agent may send in a burst (token-bucket size); per server, not shared through the datastore. */
+      burst: t.number({ default: 20, min: 1, max: 1000, integer: true }),
+      /** Sustained requests per minute one agent may send (bucket refill rate); per server. */
+      per_minute: t.number({ default: 20, min: 0.1, max: 6000 }),
+    }),
   }),
   /**
    * Conditions of AuthZEN decisions (docs/authzen.md "Conditions"), attached to delegation

@@ -1,7 +1,7 @@
 import type * as W from '@biscuit-auth/biscuit-wasm';
 import { DelegationError, invalid } from '../delegation/errors.ts';
 import type { BiscuitRootKeySource } from './keys.ts';
-import { parseBlockFacts, type BlockFacts } from './vocabulary.ts';
+import { blockTimeBound, parseBlockFacts, type BlockFacts } from './vocabulary.ts';
 import type { BiscuitLib } from './wasm.ts';
 
 /**
@@ -12,7 +12,7 @@ import type { BiscuitLib } from './wasm.ts';
  */
 export const MAX_TOKEN_CHARS = 16_384;
 const MAX_BLOCKS = 16;
-const factCache = new Map<string, BlockFacts>();
+const factCache = new Map<string, { facts: BlockFacts; timeBound: number | undefined }>();
 const MAX_CACHED_BLOCKS = 2048;
 
 export interface ParsedBiscuit {
@@ -21,6 +21,10 @@ export interface ParsedBiscuit {
   revocationIds: string[];
   /** Authority first. */
   blocks: BlockFacts[];
+  /** Per block, authority first: see blockTimeBound. */
+  timeBounds: (number | undefined)[];
+  /** The root key the signatures verified under (verify-cache.ts re-checks it is still trusted). */
+  rootKey: { id: number | undefined; publicKey: Uint8Array };
 }
 
 /** A library error (thrown as a plain object by the wasm glue) as text. */
@@ -34,9 +38,11 @@ export async function parseBiscuit(lib: BiscuitLib, token: string, keys: Biscuit
     throw invalid('malformed', `Biscuit token is not URL-safe base64 of at most ${MAX_TOKEN_CHARS} characters`);
   }
   let unknownId: number | undefined | null = null;
+  let used: ParsedBiscuit['rootKey'] | undefined;
   const provider = (id: number | undefined) => {
     const k = keys.rootKey(id ?? undefined);
     if (!k) { unknownId = id; throw new Error(`unknown root key ${String(id)}`); }
+    used = { id: id ?? undefined, publicKey: k.publicKey };
     // A fresh object each time: the library takes ownership of what the provider returns.
     return lib.PublicKey.fromBytes(k.publicKey, lib.SignatureAlgorithm.Ed25519);
   };
@@ -59,17 +65,20 @@ export async function parseBiscuit(lib: BiscuitLib, token: string, keys: Biscuit
   if (n > MAX_BLOCKS) throw invalid('malformed', `Biscuit token has ${n} blocks; at most ${MAX_BLOCKS}`);
   const revocationIds = (biscuit.getRevocationIdentifiers() as string[]).map(String);
   const blocks: BlockFacts[] = [];
+  const timeBounds: (number | undefined)[] = [];
   for (let i = 0; i < n; i++) {
     const rid = revocationIds[i]!;
     let f = factCache.get(rid);
     if (!f) {
-      try { f = parseBlockFacts(biscuit.getBlockSource(i)); } catch (e) { throw invalid('malformed', `Biscuit block ${i}: ${(e as Error).message}`, e); }
+      const source = biscuit.getBlockSource(i);
+      try { f = { facts: parseBlockFacts(source), timeBound: blockTimeBound(source) }; } catch (e) { throw invalid('malformed', `Biscuit block ${i}: ${(e as Error).message}`, e); }
       if (factCache.size >= MAX_CACHED_BLOCKS) factCache.clear();
       factCache.set(rid, f);
     }
-    blocks.push(f);
+    blocks.push(f.facts);
+    timeBounds.push(f.timeBound);
   }
-  return { biscuit, revocationIds, blocks };
+  return { biscuit, revocationIds, blocks, timeBounds, rootKey: used! };
 }
 
 function signatureError(e: unknown): DelegationError {

@@ -4,9 +4,10 @@ import type { Actor, DelegatedToken, RevocationChecker } from '../delegation/typ
 import { SpiffeId } from '../id.ts';
 import { spiffeIdFromCertificate } from '../x509svid/parse.ts';
 import type { BiscuitRootKeySource } from './keys.ts';
-import { describeLibError, parseBiscuit } from './token.ts';
+import { describeLibError, parseBiscuit, type ParsedBiscuit } from './token.ts';
 import { date, type BlockFacts } from './vocabulary.ts';
-import { biscuitLibLoaded, loadBiscuit, RUN_LIMITS } from './wasm.ts';
+import { cachedBiscuit, datalogPassed, decisionKey, recordPass, remember, tokenHash } from './verify-cache.ts';
+import { biscuitLibLoaded, loadBiscuit, RUN_LIMITS, type BiscuitLib } from './wasm.ts';
 
 /**
  * Verification of a Tessera Biscuit (docs/attenuation.md) into the same typed result
@@ -35,42 +36,46 @@ export interface VerifyBiscuitOptions {
 
 export async function verifyBiscuit(token: string, o: VerifyBiscuitOptions): Promise<DelegatedToken> {
   const lib = biscuitLibLoaded() ?? await loadBiscuit();
-  const parsed = await parseBiscuit(lib, token, o.rootKeys);
-  try {
-    const t = typed(token, parsed.blocks, parsed.revocationIds);
-    const nowMs = o.now?.getTime() ?? Date.now();
-    const now = Math.floor(nowMs / 1000);
-    if (o.issuer !== undefined && t.issuer !== o.issuer) throw invalid('issuer_mismatch', `Biscuit issuer ${JSON.stringify(t.issuer)} is not ${o.issuer}`);
-    if (t.expiresAt.getTime() <= nowMs) throw new DelegationError('ERR_DELEGATION_EXPIRED', `Biscuit token expired at ${t.expiresAt.toISOString()}`, { reason: 'expired' });
-    if (!t.audience.includes(o.audience)) {
-      throw new DelegationError('ERR_DELEGATION_AUDIENCE', `Biscuit token audience ${JSON.stringify(t.audience)} does not include ${o.audience}`, { reason: 'audience_mismatch' });
-    }
-    const holder = t.actors[0]!.id.toString();
-    const peer = peerOf(o);
-    if (t.claims.bound === true) {
-      if (!peer) throw new DelegationError('ERR_DELEGATION_BINDING', `Biscuit token is bound to ${holder}, but the connection presented no X.509-SVID`, { reason: 'no_peer_certificate' });
-      if (peer !== holder) throw new DelegationError('ERR_DELEGATION_BINDING', `Biscuit token is held by ${holder}, not by the presenting workload ${peer}`, { reason: 'cnf_mismatch' });
-    }
-    const rec = o.revocations?.revocationOf(t);
-    if (rec) throw new DelegationError('ERR_DELEGATION_REVOKED', `Biscuit token ${t.jti} is revoked (${rec.kind} ${rec.value}, revocation seq ${rec.seq})`, { reason: 'revoked' });
+  const hash = tokenHash(token);
+  const e = cachedBiscuit(hash, o.rootKeys) ?? remember(hash, ...await parsedAndTyped(lib, token, o.rootKeys));
+  // From here on, no await: the entry's parsed token is freed when another verification evicts it.
+  const t = e.typed;
+  const nowMs = o.now?.getTime() ?? Date.now();
+  const now = Math.floor(nowMs / 1000);
+  if (o.issuer !== undefined && t.issuer !== o.issuer) throw invalid('issuer_mismatch', `Biscuit issuer ${JSON.stringify(t.issuer)} is not ${o.issuer}`);
+  if (t.expiresAt.getTime() <= nowMs) throw new DelegationError('ERR_DELEGATION_EXPIRED', `Biscuit token expired at ${t.expiresAt.toISOString()}`, { reason: 'expired' });
+  if (!t.audience.includes(o.audience)) {
+    throw new DelegationError('ERR_DELEGATION_AUDIENCE', `Biscuit token audience ${JSON.stringify(t.audience)} does not include ${o.audience}`, { reason: 'audience_mismatch' });
+  }
+  const holder = t.actors[0]!.id.toString();
+  const peer = peerOf(o);
+  if (t.claims.bound === true) {
+    if (!peer) throw new DelegationError('ERR_DELEGATION_BINDING', `Biscuit token is bound to ${holder}, but the connection presented no X.509-SVID`, { reason: 'no_peer_certificate' });
+    if (peer !== holder) throw new DelegationError('ERR_DELEGATION_BINDING', `Biscuit token is held by ${holder}, not by the presenting workload ${peer}`, { reason: 'cnf_mismatch' });
+  }
+  const rec = o.revocations?.revocationOf(t);
+  if (rec) throw new DelegationError('ERR_DELEGATION_REVOKED', `Biscuit token ${t.jti} is revoked (${rec.kind} ${rec.value}, revocation seq ${rec.seq})`, { reason: 'revoked' });
 
-    const required = o.requiredScopes ?? [];
-    const missing = required.filter((s) => !t.scopes.includes(s));
+  const required = o.requiredScopes ?? [];
+  const missing = required.filter((s) => !t.scopes.includes(s));
+  const key = decisionKey(o.audience, peer, required);
+  if (!datalogPassed(e, key, now)) {
     const ab = new lib.AuthorizerBuilder();
     const params: Record<string, unknown> = { now: date(now), resource: o.audience, holder, scopes: { set: required } };
     let code = 'time({now}); resource({resource}); holder({holder}); requested_scopes({scopes});';
     if (peer) { params.peer = peer; code += ' peer({peer});'; }
     ab.addCodeWithParameters(`${code} allow if true;`, params, {});
-    const authorizer = ab.buildAuthenticated(parsed.biscuit);
+    const authorizer = ab.buildAuthenticated(e.biscuit);
     try {
       authorizer.authorizeWithLimits(RUN_LIMITS);
-    } catch (e) {
+    } catch (err) {
       if (missing.length) throw scopeError(t, missing);
-      throw new DelegationError('ERR_DELEGATION_UNAUTHORIZED', `Biscuit token's checks refuse this request: ${describeLibError(e)}`, { cause: e });
+      throw new DelegationError('ERR_DELEGATION_UNAUTHORIZED', `Biscuit token's checks refuse this request: ${describeLibError(err)}`, { cause: err });
     } finally { authorizer.free(); }
-    if (missing.length) throw scopeError(t, missing);
-    return t;
-  } finally { parsed.biscuit.free(); }
+    recordPass(e, key);
+  }
+  if (missing.length) throw scopeError(t, missing);
+  return copy(t);
 }
 
 /**
@@ -80,14 +85,23 @@ export async function verifyBiscuit(token: string, o: VerifyBiscuitOptions): Pro
  */
 export async function inspectBiscuit(token: string, o: { rootKeys: BiscuitRootKeySource; now?: Date }): Promise<DelegatedToken> {
   const lib = biscuitLibLoaded() ?? await loadBiscuit();
-  const parsed = await parseBiscuit(lib, token, o.rootKeys);
-  try {
-    const t = typed(token, parsed.blocks, parsed.revocationIds);
-    if (t.expiresAt.getTime() <= (o.now?.getTime() ?? Date.now())) {
-      throw new DelegationError('ERR_DELEGATION_EXPIRED', `Biscuit token expired at ${t.expiresAt.toISOString()}`, { reason: 'expired' });
-    }
-    return t;
-  } finally { parsed.biscuit.free(); }
+  const hash = tokenHash(token);
+  const t = (cachedBiscuit(hash, o.rootKeys) ?? remember(hash, ...await parsedAndTyped(lib, token, o.rootKeys))).typed;
+  if (t.expiresAt.getTime() <= (o.now?.getTime() ?? Date.now())) {
+    throw new DelegationError('ERR_DELEGATION_EXPIRED', `Biscuit token expired at ${t.expiresAt.toISOString()}`, { reason: 'expired' });
+  }
+  return copy(t);
+}
+
+/** A cache miss: signatures verified and the token typed (its parsed form freed if typing fails). */
+async function parsedAndTyped(lib: BiscuitLib, token: string, keys: BiscuitRootKeySource): Promise<[ParsedBiscuit, DelegatedToken]> {
+  const parsed = await parseBiscuit(lib, token, keys);
+  try { return [parsed, typed(token, parsed.blocks, parsed.revocationIds)]; } catch (err) { parsed.biscuit.free(); throw err; }
+}
+
+/** Callers get their own top-level object and arrays; the cached one stays as verified. */
+function copy(t: DelegatedToken): DelegatedToken {
+  return { ...t, scopes: [...t.scopes], audience: [...t.audience], actors: [...t.actors], chain: [...t.chain], claims: { ...t.claims }, budgets: { ...t.budgets } };
 }
 
 function scopeError(t: DelegatedToken, missing: string[]): DelegationError {

@@ -177,3 +177,25 @@ export function parseBlockFacts(source: string): BlockFacts {
   }
   return f;
 }
+
+const TIME_MENTION = /time\(/g;
+const SAFE_TIME_CHECK = /^check if time\(\$([A-Za-z_][A-Za-z0-9_]*)\), \$\1 < (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d));$/gm;
+
+/**
+ * How a block's Datalog depends on time (verify-cache.ts): the earliest date D of its
+ * `check if time($v), $v < D` checks (Infinity: time not mentioned), or undefined when
+ * `time(` appears anywhere else (a not-before, a rule, even inside a string): then no
+ * Datalog outcome of this token may be reused at another instant.
+ */
+export function blockTimeBound(source: string): number | undefined {
+  const mentions = source.match(TIME_MENTION)?.length ?? 0;
+  let bound = Infinity;
+  let safe = 0;
+  for (const m of source.matchAll(SAFE_TIME_CHECK)) {
+    const t = Date.parse(m[2]!);
+    if (!Number.isFinite(t)) return undefined;
+    bound = Math.min(bound, t / 1000);
+    safe++;
+  }
+  return safe === mentions ? bound : undefined;
+}

@@ -34,10 +34,12 @@ export interface BackchannelDeps extends HintDeps {
   requestTtl: number;
   /** oauth.ciba.interval (seconds). */
   interval: number;
+  /** oauth.ciba.limits: flood protection per agent (see AgentBuckets and putApprovalRequestWithin). */
+  limits: { max_pending: number; burst: number; per_minute: number };
   /** Ping-mode clients: SPIFFE ID → notification endpoint (oauth.ciba.ping). */
   pingEndpoints: ReadonlyMap<string, string>;
   bundles: TrustDomainBundles;
-  store: Pick<Datastore, 'useTokenOnce' | 'getOAuthClient' | 'putApprovalRequest'>;
+  store: Pick<Datastore, 'useTokenOnce' | 'getOAuthClient' | 'putApprovalRequestWithin'>;
   core: Pick<DelegationCore, 'policies' | 'evaluate' | 'revokedBy'>;
   audit: OAuthAudit;
   clock: Clock;
@@ -49,6 +51,7 @@ const MAX_NOTIFICATION_TOKEN = 1024;
 const MAX_AUDIENCES = 16;
 
 export function backchannelRoute(d: BackchannelDeps): Route {
+  const buckets = new AgentBuckets(d.limits.burst, d.limits.per_minute);
   return {
     method: 'POST', path: BACKCHANNEL_PATH,
     async handler(ctx) {
@@ -56,19 +59,21 @@ export function backchannelRoute(d: BackchannelDeps): Route {
       const form = await ctx.form();
       const known: Record<string, unknown> = {};
       try {
-        sendJson(ctx.res, 200, await authenticationRequest(d, ctx, form, known));
+        sendJson(ctx.res, 200, await authenticationRequest(d, buckets, ctx, form, known));
       } catch (e) {
         if (e instanceof OAuthError && e.status < 500) {
           recordApproval(d.audit, 'oauth.approval_refused', String(known.subject ?? known.client_id ?? 'unknown'),
             { error: e.error, error_description: e.message, ...known }, 'warn');
         }
+        // The one refusal that carries a header: the shared error mapper knows no Retry-After.
+        if (e instanceof CibaLimitError) { sendJson(ctx.res, e.status, e.toJSON(), { headers: { 'retry-after': String(e.retryAfter) } }); return; }
         throw e;
       }
     },
   };
 }
 
-async function authenticationRequest(d: BackchannelDeps, ctx: ClientAuthContext, form: Form, known: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function authenticationRequest(d: BackchannelDeps, buckets: AgentBuckets, ctx: ClientAuthContext, form: Form, known: Record<string, unknown>): Promise<Record<string, unknown>> {
   const now = Math.floor(d.clock.now() / 1000);
   form.assertSingle(['audience', 'resource']);
   const client = await authenticateClient(ctx, form, {
@@ -78,6 +83,12 @@ async function authenticationRequest(d: BackchannelDeps, ctx: ClientAuthContext,
   const agent = client.spiffeId!.toString();
   known.client_id = agent;
   known.actor = agent;
+  // After authentication, so nobody can drain another agent's bucket; before any other work.
+  const wait = buckets.take(agent, d.clock.now());
+  if (wait !== 0) {
+    throw new CibaLimitError(`${agent} sent backchannel requests faster than this server allows per agent (oauth.ciba.limits: burst ${d.limits.burst}, `
+      + `${d.limits.per_minute} per minute); retry in ${wait} s`, wait);
+  }
 
   // Parameters (CIBA §7.1).
   if (form.get('request') !== undefined) throw new OAuthError('invalid_request', 'signed authentication requests (request) are not supported; send the parameters in the form');
@@ -119,11 +130,16 @@ async function authenticationRequest(d: BackchannelDeps, ctx: ClientAuthContext,
     ...(bindingMessage !== undefined ? { bindingMessage } : {}),
     ...(ping ? { ping: { endpoint: ping, token: notificationToken!, authReqId } } : {}),
   };
-  await d.store.putApprovalRequest({
+  const put = await d.store.putApprovalRequestWithin({
     id, reqHash: approvalRequestHash(authReqId), clientId: agent, subject: qualified(hinted.subject),
     approvers: approverPrincipals(esc.approvers, hinted.subject, esc.policy.subjectIssuer),
     data: JSON.stringify(data), createdAt: now, expiresAt: now + expiresIn, interval: d.interval,
-  });
+  }, d.limits.max_pending);
+  if (!put.stored) {
+    const retry = Math.max(1, put.nextExpiry - now);
+    throw new CibaLimitError(`${agent} already has ${put.pending} pending approval requests for ${qualified(hinted.subject)} `
+      + `(oauth.ciba.limits.max_pending ${d.limits.max_pending}); retry once one is approved or denied, at the latest in ${retry} s when the oldest expires`, retry);
+  }
   recordApproval(d.audit, 'oauth.approval_requested', qualified(hinted.subject), {
     approval_id: id, subject: qualified(hinted.subject), actor: agent, client_auth: client.method, hint: hinted.hint,
     held_jti: hinted.held?.jti, scopes: data.scopes, escalated: data.escalated, audience: data.audiences, policy: data.policy,
@@ -165,4 +181,52 @@ function parseRequestedExpiry(v: string | undefined, max: number): number {
   if (v === undefined) return max;
   if (!/^[1-9]\d{0,8}$/.test(v)) throw new OAuthError('invalid_request', `requested_expiry ${clip(JSON.stringify(v), 40)} must be a positive whole number of seconds`);
   return Math.min(Number(v), max);
+}
+
+/**
+ * A bc-authorize refused by oauth.ciba.limits. CIBA Core §13 has no "slow down" for this
+ * endpoint (slow_down is a token-endpoint poll error); the OP refusing the request is
+ * access_denied. Sent as 429 rather than §13's 403 so the Retry-After header (RFC 6585)
+ * means what it says: the refusal is temporary.
+ */
+export class CibaLimitError extends OAuthError {
+  constructor(description: string, readonly retryAfter: number) {
+    super('access_denied', description, { status: 429 });
+  }
+}
+
+/**
+ * One token bucket per agent, in this server's memory (the pending cap is the
+ * cross-server limit; this one only slows a single agent hammering one server). Bounded:
+ * beyond `maxAgents`, buckets that have refilled are forgotten (losslessly), then the
+ * least recently used.
+ */
+export class AgentBuckets {
+  private readonly buckets = new Map<string, { tokens: number; atMs: number }>();
+  private readonly perMs: number;
+  constructor(private readonly burst: number, perMinute: number, private readonly maxAgents = 10_000) {
+    this.perMs = perMinute / 60_000;
+  }
+
+  /** Takes one request's token at `nowMs`: 0 when taken, else whole seconds until one is there. */
+  take(agent: string, nowMs: number): number {
+    const tokens = this.level(this.buckets.get(agent), nowMs);
+    if (tokens < 1) return Math.max(1, Math.ceil((1 - tokens) / this.perMs / 1000));
+    this.buckets.delete(agent); // re-inserted last: Map order is recency order
+    this.buckets.set(agent, { tokens: tokens - 1, atMs: nowMs });
+    if (this.buckets.size > this.maxAgents) this.shrink(nowMs);
+    return 0;
+  }
+
+  private level(b: { tokens: number; atMs: number } | undefined, nowMs: number): number {
+    return b ? Math.min(this.burst, b.tokens + Math.max(0, nowMs - b.atMs) * this.perMs) : this.burst;
+  }
+
+  private shrink(nowMs: number): void {
+    for (const [k, b] of this.buckets) if (this.level(b, nowMs) >= this.burst) this.buckets.delete(k);
+    for (const k of this.buckets.keys()) {
+      if (this.buckets.size <= this.maxAgents) break;
+      this.buckets.delete(k);
+    }
+  }
 }

@@ -37,7 +37,7 @@ export function mountCiba(o: {
   const interval = Math.ceil(cfg.ciba.interval);
   o.listener.mount(backchannelRoute({
     issuer: o.issuer, tokenEndpoint: o.tokenEndpoint, loginIssuer: cfg.login.issuer, trusted: o.trusted, keys: o.keys,
-    tokenTtl: cfg.token_ttl, requestTtl: Math.ceil(cfg.ciba.request_ttl), interval, pingEndpoints,
+    tokenTtl: cfg.token_ttl, requestTtl: Math.ceil(cfg.ciba.request_ttl), interval, limits: cfg.ciba.limits, pingEndpoints,
     bundles: o.bundles, store: o.store, core: o.core, audit: o.audit, clock: o.clock,
   }));
   for (const r of approvalRoutes({
