@@ -3,7 +3,8 @@ import type { Socket } from 'node:net';
 import type { WorkloadProcess } from '../../attestors/workload/types.ts';
 import { PeerCredentialsError } from '../../common/peercred/errors.ts';
 import { kernelPeerCredentials, socketFd, type PeerCredentials, type PeerCredentialSource } from '../../common/peercred/peer-credentials.ts';
-import { pidOfPidfd, readProcStat, readStartTime } from './proc.ts';
+import { pidfdExited } from '../../common/peercred/pidfd.ts';
+import { readProcStat, readStartTime } from './proc.ts';
 
 export { kernelPeerCredentials, type PeerCredentialSource };
 
@@ -47,8 +48,8 @@ export class PeerProcess {
   static capture(sock: Socket, source: PeerCredentialSource = kernelPeerCredentials, procRoot = '/proc'): PeerProcess {
     const fd = socketFd(sock);
     const cred = source.credentials(fd);
-    // pidfd first, start time second, then check the pidfd is still that pid: the
-    // start time we read then provably belongs to the process that connected.
+    // pidfd first, start time second, then check the pidfd has not exited: the start
+    // time we read then provably belongs to the process that connected (see verify()).
     const pidfd = source.pidfd(fd);
     try {
       const startTime = readStartTime(cred.pid, procRoot);
@@ -69,12 +70,29 @@ export class PeerProcess {
    * Throws ERR_PEERCRED_PID_REUSED if the process exited (zombies included) or its pid
    * now names another one, ERR_PEERCRED_EXEC if it has exec'd another program since
    * accept (its /proc facts would describe a program that did not connect).
+   *
+   * With a pidfd, "not exited" is all pid reuse needs, and /proc/<pid>/stat is not
+   * re-read: the pidfd holds the struct pid of the process that connected, and the
+   * kernel frees a pid number only when that process is reaped. A process never comes
+   * back from exit, so a pidfd that has not exited now has not exited at any moment
+   * since it was taken: the number named this process throughout, and every /proc/<pid>
+   * read made since (the start time at capture, attestation) described it. Without a
+   * pidfd (a kernel without SO_PEERPIDFD) the start time is the only proof against
+   * reuse, so /proc/<pid>/stat is read on every check.
    */
   verify(): void {
     if (this.closed) throw new PeerCredentialsError('ERR_PEERCRED_PID_REUSED', `connection of pid ${this.pid} is closed`);
-    if (this.pidfd !== undefined && pidOfPidfd(this.pidfd) !== this.pid) {
-      throw new PeerCredentialsError('ERR_PEERCRED_PID_REUSED', `process ${this.pid} has exited (pidfd)`);
+    if (this.pidfd !== undefined) {
+      if (pidfdExited(this.pidfd)) throw new PeerCredentialsError('ERR_PEERCRED_PID_REUSED', `process ${this.pid} has exited (pidfd)`);
+    } else {
+      this.verifyStartTime();
     }
+    if (this.exeId !== undefined && exeIdOf(this.pid, this.procRoot) !== this.exeId) {
+      throw new PeerCredentialsError('ERR_PEERCRED_EXEC', `process ${this.pid} has executed another program since it connected`);
+    }
+  }
+
+  private verifyStartTime(): void {
     let now: { state: string; startTime: bigint };
     try {
       now = readProcStat(this.pid, this.procRoot);
@@ -87,9 +105,6 @@ export class PeerProcess {
     }
     if (now.state === 'Z' || now.state === 'X') {
       throw new PeerCredentialsError('ERR_PEERCRED_PID_REUSED', `process ${this.pid} has exited (${now.state === 'Z' ? 'zombie' : 'dead'})`);
-    }
-    if (this.exeId !== undefined && exeIdOf(this.pid, this.procRoot) !== this.exeId) {
-      throw new PeerCredentialsError('ERR_PEERCRED_EXEC', `process ${this.pid} has executed another program since it connected`);
     }
   }
 

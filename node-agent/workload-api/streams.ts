@@ -176,7 +176,9 @@ export class StreamHub {
     }
     const d = s.spec.digest(msg);
     if (d === s.last) return;
-    // build() awaited: check again that this connection still is its process.
+    // build() awaited (a first message may wait on a mint): check again that this
+    // connection still is its process. Not redundant with the interceptor's check,
+    // which proves attestation's /proc reads, not liveness at the write.
     try { s.spec.verifyCaller?.(); } catch (e) { this.end(s, toGrpcError(e)); return; }
     s.last = d;
     await this.write(s, msg);
