@@ -13,6 +13,7 @@ import { RetryBackoff } from './cache/retry-gate.ts';
 import { WitCache } from './wit/cache.ts';
 import { WorkloadApiServer } from './workload-api/server.ts';
 import { BrokerServer } from './broker/server.ts';
+import { kubernetesResolverFromConfig } from './broker/k8s-resolver.ts';
 import { composerFromConfig } from './attestation/from-config.ts';
 import type { WorkloadAttestationComposer } from './attestation/composer.ts';
 import { join } from 'node:path';
@@ -154,6 +155,7 @@ export async function startAgent(config: AgentConfig, deps: { logger: Logger; cl
     socketPath: config.broker.socketPath, allow: config.broker.allow,
     provider: withFederatedBundles(cache, entries, federated, () => clock.now()),
     attestation, identity, agentId: () => identity.spiffeId, logger, clock, k8sAttestorEnabled: 'k8s' in config.workloadAttestors,
+    kubernetes: kubernetesResolverFromConfig(config.workloadAttestors, { logger, clock, agentId: () => identity.spiffeId }),
   }) : undefined;
   try {
     await broker?.start();

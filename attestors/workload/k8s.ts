@@ -152,24 +152,48 @@ export class K8sWorkloadAttestor implements WorkloadAttestor {
     }
   }
 
+  /**
+   * The pod-level selectors of a pod on this node, found by namespace+name when given,
+   * else by UID: what a process in that pod gets, less the container selectors (for
+   * the Broker API's pod references, which name a pod, not a process). Undefined when
+   * the kubelet does not list it. The instance claim is the pod itself.
+   */
+  async selectorsForPod(ref: { uid?: string; namespace?: string; name?: string }, signal?: AbortSignal): Promise<{ pod: KubeletPod; attestation: WorkloadAttestation } | undefined> {
+    const byKey = ref.name !== undefined;
+    const find = (pods: KubeletPod[]) => pods.find((p) => (byKey ? p.namespace === ref.namespace && p.name === ref.name : p.uid === ref.uid));
+    const start = this.clock.now();
+    const snap = await this.pods.get(-Infinity, signal);
+    let pod = find(snap.pods);
+    // A cached list from before this call may predate the pod (or its replacement under that name).
+    if ((!pod || (ref.uid !== undefined && pod.uid !== ref.uid)) && snap.at < start) pod = find((await this.pods.get(start, signal)).pods);
+    if (!pod) return undefined;
+    return { pod, attestation: { selectors: collectSelectors('k8s', podValues(pod), this.logger), instance: { strength: INSTANCE_STRENGTH.pod, key: `k8s:${pod.uid}` } } };
+  }
+
   private attestation(pod: KubeletPod, c: KubeletContainer, containerId: string): WorkloadAttestation {
-    const values = [
-      `ns:${pod.namespace}`,
-      ...(pod.serviceAccount ? [`sa:${pod.serviceAccount}`] : []),
-      `pod-uid:${pod.uid}`,
-      `pod-name:${pod.name}`,
-      ...Object.entries(pod.labels).map(([k, v]) => `pod-label:${k}:${v}`),
+    const values = podValues(pod, [
       `container-name:${c.name}`,
       // Both the spec'd reference and the digest-pinned one the runtime resolved, so an
       // entry can pin either.
       ...[...new Set([c.image, c.imageId].filter((x) => x !== ''))].map((i) => `container-image:${i}`),
-      ...(pod.nodeName ? [`node-name:${pod.nodeName}`] : []),
-    ];
+    ]);
     return {
       selectors: collectSelectors('k8s', values, this.logger),
       instance: { strength: INSTANCE_STRENGTH.pod, key: `k8s:${pod.uid}/${c.name}/${containerId}` },
     };
   }
+}
+
+function podValues(pod: KubeletPod, container: string[] = []): string[] {
+  return [
+    `ns:${pod.namespace}`,
+    ...(pod.serviceAccount ? [`sa:${pod.serviceAccount}`] : []),
+    `pod-uid:${pod.uid}`,
+    `pod-name:${pod.name}`,
+    ...Object.entries(pod.labels).map(([k, v]) => `pod-label:${k}:${v}`),
+    ...container,
+    ...(pod.nodeName ? [`node-name:${pod.nodeName}`] : []),
+  ];
 }
 
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined, endpoint: string): Promise<T> {
