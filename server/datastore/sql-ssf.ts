@@ -1,6 +1,10 @@
 import type { Row } from './rows.ts';
 import type { SqlDriver } from './sql-driver.ts';
 
+/** `attempts` of a delivered or acknowledged SET: a tombstone (see drop). */
+const DELIVERED = -1;
+const TOMBSTONE_MS = 3_600_000;
+
 /**
  * SQL for the OpenID Shared Signals transmitter (server/ssf/, docs/shared-signals.md):
  * receivers' streams and the queue of signed SETs not yet delivered. Both live in the
@@ -10,7 +14,8 @@ import type { SqlDriver } from './sql-driver.ts';
  * a source event is queued once per stream (UNIQUE (stream_id, src): every server hears
  * the same revocation and tries), and a queued SET is pushed by the one server whose
  * UPDATE claimed it (claimed_until in the past). A push that fails releases the claim
- * with a later next_at; only a receiver's 2xx (or a permanent 4xx refusal) deletes it.
+ * with a later next_at; only a receiver's 2xx (or a permanent 4xx refusal) ends it, as a
+ * tombstone kept an hour so that a server hearing the same cause late cannot queue it again.
  * Times in this table are unix milliseconds.
  */
 export type SsfMethod = 'push' | 'poll';
@@ -53,7 +58,7 @@ export interface SsfStore {
   enqueue(sets: { streamId: string; src: string; jti: string; set: string; createdAt: number }[]): Promise<number>;
   /** A stream's queued SETs in order (poll delivery). */
   pending(streamId: string, limit: number): Promise<SsfQueuedSet[]>;
-  /** Deletes the stream's SETs with these jtis (poll acknowledgement); returns how many went. */
+  /** Ends the stream's SETs with these jtis (poll acknowledgement; kept as tombstones, see drop); returns how many. */
   ack(streamId: string, jtis: string[]): Promise<number>;
   /** SETs of enabled push streams due at `nowMs` and claimed by nobody. */
   due(nowMs: number, limit: number): Promise<SsfQueuedSet[]>;
@@ -61,7 +66,7 @@ export interface SsfStore {
   nextDue(): Promise<number | undefined>;
   /** Claims a SET for one push attempt until `untilMs`: true for exactly one server. */
   claim(seq: number, nowMs: number, untilMs: number): Promise<boolean>;
-  /** Drops a SET (delivered, or refused for good). */
+  /** Ends a SET (delivered, or refused for good), keeping a tombstone so the same cause is not queued again. */
   drop(seq: number): Promise<void>;
   /** Releases a claim after a failed attempt; tried again at `nextAtMs`. */
   retryAt(seq: number, nextAtMs: number, attempts: number): Promise<void>;
@@ -122,6 +127,9 @@ export class SqlSsfStore implements SsfStore {
   enqueue(sets: { streamId: string; src: string; jti: string; set: string; createdAt: number }[]): Promise<number> {
     if (sets.length === 0) return Promise.resolve(0);
     return this.driver.transaction(async (c) => {
+      // Delivered SETs stay as tombstones for an hour (see drop): long enough for every server
+      // to have heard the same cause and been stopped by UNIQUE (stream, src).
+      await c.run('DELETE FROM ssf_events WHERE attempts = ? AND created_at < ?', [DELIVERED, sets[0]!.createdAt - TOMBSTONE_MS]);
       let n = 0;
       for (const s of sets) {
         n += await c.run(
@@ -133,7 +141,7 @@ export class SqlSsfStore implements SsfStore {
   }
 
   async pending(streamId: string, limit: number): Promise<SsfQueuedSet[]> {
-    const rows = await this.driver.read((c) => c.all(`SELECT ${SET_COLUMNS} FROM ssf_events WHERE stream_id = ? ORDER BY seq LIMIT ?`, [streamId, limit]));
+    const rows = await this.driver.read((c) => c.all(`SELECT ${SET_COLUMNS} FROM ssf_events WHERE stream_id = ? AND attempts >= 0 ORDER BY seq LIMIT ?`, [streamId, limit]));
     return rows.map(toSet);
   }
 
@@ -141,7 +149,7 @@ export class SqlSsfStore implements SsfStore {
     if (jtis.length === 0) return Promise.resolve(0);
     return this.driver.transaction(async (c) => {
       let n = 0;
-      for (const j of jtis) n += await c.run('DELETE FROM ssf_events WHERE stream_id = ? AND jti = ?', [streamId, j]);
+      for (const j of jtis) n += await c.run("UPDATE ssf_events SET attempts = ?, set_jwt = '' WHERE stream_id = ? AND jti = ? AND attempts >= 0", [DELIVERED, streamId, j]);
       return n;
     });
   }
@@ -149,30 +157,35 @@ export class SqlSsfStore implements SsfStore {
   async due(nowMs: number, limit: number): Promise<SsfQueuedSet[]> {
     const rows = await this.driver.read((c) => c.all(
       `SELECT e.seq, e.stream_id, e.src, e.jti, e.set_jwt, e.attempts, e.next_at FROM ssf_events e JOIN ssf_streams s ON s.id = e.stream_id
-       WHERE s.method = 'push' AND s.status = 'enabled' AND e.next_at <= ? AND e.claimed_until < ? ORDER BY e.seq LIMIT ?`, [nowMs, nowMs, limit]));
+       WHERE s.method = 'push' AND s.status = 'enabled' AND e.attempts >= 0 AND e.next_at <= ? AND e.claimed_until < ? ORDER BY e.seq LIMIT ?`, [nowMs, nowMs, limit]));
     return rows.map(toSet);
   }
 
   async nextDue(): Promise<number | undefined> {
     const rows = await this.driver.read((c) => c.all(
       `SELECT MIN(CASE WHEN e.next_at > e.claimed_until THEN e.next_at ELSE e.claimed_until END) AS at FROM ssf_events e
-       JOIN ssf_streams s ON s.id = e.stream_id WHERE s.method = 'push' AND s.status = 'enabled'`));
+       JOIN ssf_streams s ON s.id = e.stream_id WHERE s.method = 'push' AND s.status = 'enabled' AND e.attempts >= 0`));
     const at = rows[0]?.at;
     return at === null || at === undefined ? undefined : num(at);
   }
 
   async claim(seq: number, nowMs: number, untilMs: number): Promise<boolean> {
     const n = await this.driver.read((c) => c.run(
-      'UPDATE ssf_events SET claimed_until = ? WHERE seq = ? AND claimed_until < ? AND next_at <= ?', [untilMs, seq, nowMs, nowMs]));
+      'UPDATE ssf_events SET claimed_until = ? WHERE seq = ? AND attempts >= 0 AND claimed_until < ? AND next_at <= ?', [untilMs, seq, nowMs, nowMs]));
     return n === 1;
   }
 
+  /**
+   * Done with a SET (delivered, or refused for good): kept as a tombstone, not deleted, so a
+   * server that hears the same cause later cannot queue it again (UNIQUE (stream, src)) and
+   * push it twice; tombstones are pruned by enqueue after TOMBSTONE_MS.
+   */
   async drop(seq: number): Promise<void> {
-    await this.driver.read((c) => c.run('DELETE FROM ssf_events WHERE seq = ?', [seq]));
+    await this.driver.read((c) => c.run("UPDATE ssf_events SET attempts = ?, set_jwt = '' WHERE seq = ?", [DELIVERED, seq]));
   }
 
   async retryAt(seq: number, nextAtMs: number, attempts: number): Promise<void> {
-    await this.driver.read((c) => c.run('UPDATE ssf_events SET next_at = ?, attempts = ?, claimed_until = 0 WHERE seq = ?', [nextAtMs, attempts, seq]));
+    await this.driver.read((c) => c.run('UPDATE ssf_events SET next_at = ?, attempts = ?, claimed_until = 0 WHERE seq = ? AND attempts >= 0', [nextAtMs, attempts, seq]));
   }
 
   clearQueue(streamId: string): Promise<number> {
