@@ -26,11 +26,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAdminProto } from '../common/proto.ts';
 import { WorkloadApiClient, type X509SvidUpdate } from '../spiffe/workloadapi/client.ts';
 import { startServer, sharedScope } from '../test/helpers/server.ts';
 import { startAgent } from '../test/helpers/agent.ts';
-import type { EntryAdminClient } from '../proto/gen/tessera-api/tessera/v1/EntryAdmin.ts';
+import { entryCreator } from './lib/entry-admin.ts';
 import type { Entry } from '../proto/gen/tessera-api/tessera/v1/Entry.ts';
 import { rssBytes } from './lib/latency.ts';
 
@@ -72,14 +71,7 @@ async function main(): Promise<void> {
       pid = child.pid!;
       runtime = 'dist/tessera-agent.mjs with plain node (npm run build)';
     }
-    const Admin = loadAdminProto().tessera.v1.EntryAdmin;
-    const admin = new Admin(`unix://${srv.adminSocket}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 }) as unknown as EntryAdminClient;
-    const create = (entries: Entry[]) => new Promise<void>((resolve, reject) =>
-      admin.BatchCreateEntry({ entries }, (err, res) => {
-        if (err) return reject(err);
-        const bad = res!.results.find((r) => r.status?.code !== 0);
-        return bad ? reject(new Error(bad.status!.message)) : resolve();
-      }));
+    const create = entryCreator(srv.adminSocket);
     const createMany = async (prefix: string, n: number, uid: number) => {
       for (let i = 0; i < n; i += 1000) {
         await create(Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({
@@ -149,7 +141,7 @@ async function main(): Promise<void> {
     if (snapshot) await writeSnapshot(pid, snapshot);
     sub.close();
     client.close();
-    admin.close();
+    create.close();
   } finally {
     await scope.cleanup();
     rmSync(dir, { recursive: true, force: true });

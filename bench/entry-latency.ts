@@ -8,11 +8,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
-import { loadAdminProto } from '../common/proto.ts';
 import { WorkloadApiClient, type X509SvidUpdate } from '../spiffe/workloadapi/client.ts';
 import { startServer, sharedScope } from '../test/helpers/server.ts';
 import { startAgent } from '../test/helpers/agent.ts';
-import type { EntryAdminClient } from '../proto/gen/tessera-api/tessera/v1/EntryAdmin.ts';
+import { entryCreator } from './lib/entry-admin.ts';
 import type { Entry } from '../proto/gen/tessera-api/tessera/v1/Entry.ts';
 
 const N = Number(process.argv[2] ?? 60);
@@ -28,14 +27,7 @@ const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - 
 async function main(): Promise<void> {
   const srv = await startServer(scope, { config: { log_level: 'info' } });
   const agent = await startAgent(scope, { server: srv, logLevel: 'info' });
-  const Admin = loadAdminProto().tessera.v1.EntryAdmin;
-  const admin = new Admin(`unix://${srv.adminSocket}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 }) as unknown as EntryAdminClient;
-  const create = (entries: Entry[]) => new Promise<void>((resolve, reject) =>
-    admin.BatchCreateEntry({ entries }, (err, res) => {
-      if (err) return reject(err);
-      const bad = res!.results.find((r) => r.status?.code !== 0);
-      return bad ? reject(new Error(bad.status!.message)) : resolve();
-    }));
+  const create = entryCreator(srv.adminSocket);
   const entry = (name: string): Entry => ({ spiffe_id: `spiffe://example.org/bench/${name}`, parent_id: agent.spiffeId, selectors: [{ type: 'unix', value: `uid:${UID}` }] });
 
   // One open stream for this process; updates are checked against waiters.
@@ -81,7 +73,7 @@ async function main(): Promise<void> {
   }
   sub.close();
   client.close();
-  admin.close();
+  create.close();
 }
 
 main().then(() => scope.cleanup(), async (e) => { console.error(e); await scope.cleanup(); process.exitCode = 1; });
