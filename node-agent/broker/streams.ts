@@ -3,6 +3,7 @@ import type { GrpcError } from '../../common/grpc-status.ts';
 import type { Clock } from '../../common/clock.ts';
 import { rateLimited, type Logger } from '../../common/logger.ts';
 import type { IdentityProvider } from '../workload-api/provider.ts';
+import { openStream, scheduleRefresh, writeDrained, type FullStateStream } from '../workload-api/stream-state.ts';
 import { toBrokerStatus, workloadNotEntitled, WorkloadReferenceError } from './errors.ts';
 import type { ResolvedWorkload } from './pid-resolver.ts';
 
@@ -28,13 +29,8 @@ export interface BrokerStreamsOptions {
   livenessIntervalMs: number;
 }
 
-interface Open {
+interface Open extends FullStateStream {
   spec: BrokerStreamSpec<unknown>;
-  last: string;
-  pending: boolean;
-  done: boolean;
-  chain: Promise<void>;
-  abort: AbortController;
   unwatch?: () => void;
 }
 
@@ -60,7 +56,7 @@ export class BrokerStreams {
   get size(): number { return this.open.size; }
 
   async serve<T>(spec: BrokerStreamSpec<T>): Promise<void> {
-    const s: Open = { spec: spec as BrokerStreamSpec<unknown>, last: '', pending: false, done: false, chain: Promise.resolve(), abort: new AbortController() };
+    const s: Open = { ...openStream(), spec: spec as BrokerStreamSpec<unknown> };
     const forget = () => this.finish(s);
     spec.call.once('cancelled', forget);
     spec.call.once('close', forget);
@@ -99,12 +95,7 @@ export class BrokerStreams {
   }
 
   private schedule(s: Open): void {
-    if (s.pending || s.done) return;
-    s.pending = true;
-    this.o.clock.sleep(Math.floor(Math.random() * this.o.jitterMs), s.abort.signal).then(() => {
-      s.pending = false;
-      s.chain = s.chain.then(() => this.refresh(s));
-    }, () => { /* stream ended while waiting */ });
+    scheduleRefresh(s, Math.floor(Math.random() * this.o.jitterMs), this.o.clock, () => this.refresh(s));
   }
 
   private async refresh(s: Open): Promise<void> {
@@ -131,7 +122,7 @@ export class BrokerStreams {
     const d = s.spec.digest(msg);
     if (d === s.last) return;
     s.last = d;
-    s.spec.call.write(msg);
+    await writeDrained(s.spec.call, s, msg);
   }
 
   private end(s: Open, status: GrpcError): void {

@@ -4,6 +4,7 @@ import { TesseraError } from '../../common/errors.ts';
 import type { Clock } from '../../common/clock.ts';
 import { rateLimited, type Logger } from '../../common/logger.ts';
 import type { AttestedWorkload, IdentityProvider } from './provider.ts';
+import { openStream, scheduleRefresh, writeDrained, type FullStateStream } from './stream-state.ts';
 
 /** One full-state stream (FetchX509SVID, FetchX509Bundles, FetchJWTBundles). */
 export interface StreamSpec<T> {
@@ -38,13 +39,8 @@ export interface StreamHubOptions {
   maxStreamsPerUid?: number;
 }
 
-interface Open {
+interface Open extends FullStateStream {
   spec: StreamSpec<unknown>;
-  last: string;
-  pending: boolean;
-  done: boolean;
-  chain: Promise<void>;
-  abort: AbortController;
   unwatch: (() => void) | undefined;
 }
 
@@ -84,7 +80,7 @@ export class StreamHub {
         `too many open Workload API streams for uid ${uid} (limit ${this.opts.maxStreamsPerUid})`)));
       return;
     }
-    const s: Open = { spec: spec as StreamSpec<unknown>, last: '', pending: false, done: false, chain: Promise.resolve(), abort: new AbortController(), unwatch: undefined };
+    const s: Open = { ...openStream(), spec: spec as StreamSpec<unknown>, unwatch: undefined };
     this.perUid.set(uid, held + 1);
     const forget = () => { s.done = true; s.abort.abort(); this.remove(s); };
     spec.call.once('cancelled', forget);
@@ -128,15 +124,7 @@ export class StreamHub {
 
   /** A refresh of one stream after the jitter; at most one waits at a time. */
   private schedule(s: Open): void {
-    if (s.pending || s.done) return;
-    s.pending = true;
-    const run = () => {
-      s.pending = false;
-      s.chain = s.chain.then(() => this.refresh(s));
-    };
-    const delay = this.jitter();
-    if (delay === 0) { queueMicrotask(run); return; }
-    this.opts.clock.sleep(delay, s.abort.signal).then(run, () => { /* stream ended while waiting */ });
+    scheduleRefresh(s, this.jitter(), this.opts.clock, () => this.refresh(s));
   }
 
   /**
@@ -181,21 +169,7 @@ export class StreamHub {
     // which proves attestation's /proc reads, not liveness at the write.
     try { s.spec.verifyCaller?.(); } catch (e) { this.end(s, toGrpcError(e)); return; }
     s.last = d;
-    await this.write(s, msg);
-  }
-
-  /**
-   * Resolves once the message has left grpc-js's buffers (or the stream ended). refresh
-   * runs in s.chain, so while a full-state message is still being flushed the next one
-   * waits and is built from the latest state: a slow reader holds one message of a
-   * caller with 10,000 SVIDs (~15 MB), not one per change made meanwhile.
-   */
-  private write(s: Open, msg: unknown): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => { s.abort.signal.removeEventListener('abort', done); resolve(); };
-      s.abort.signal.addEventListener('abort', done, { once: true });
-      s.spec.call.write(msg, done);
-    });
+    await writeDrained(s.spec.call, s, msg);
   }
 
   private end(s: Open, status: GrpcError): void {
