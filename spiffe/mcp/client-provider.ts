@@ -1,5 +1,6 @@
 import type { OAuthClientProvider, OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
-import { extractWWWAuthenticateParams, fetchToken } from '@modelcontextprotocol/sdk/client/auth.js';
+import { extractWWWAuthenticateParams, fetchToken, refreshAuthorization } from '@modelcontextprotocol/sdk/client/auth.js';
+import { OAuthError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { X509BundleSource } from '../bundle/x509bundle.ts';
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../delegation/exchange.ts';
@@ -11,6 +12,7 @@ import { X509Source } from '../workloadapi/x509-source.ts';
 import { ClientAgents, type McpServerTrust } from './client-agents.ts';
 import { McpClientError } from './client-errors.ts';
 import { nodeFetch, type FetchLike } from './fetch.ts';
+import { AuthorizationCodeFlow, type AuthorizationCodeOptions } from './interactive.ts';
 
 /** draft-ietf-oauth-spiffe-client-auth: a JWT-SVID as the RFC 7523 client assertion. */
 export const JWT_SPIFFE_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-spiffe';
@@ -34,6 +36,14 @@ export interface SpiffeMcpClientOptions {
    */
   subjectToken?: string | (() => string | Promise<string>);
   subjectTokenType?: string;
+  /**
+   * Act for a person who authorizes this agent in a browser (authorization code + PKCE,
+   * interactive.ts): the agent is the OAuth client, its SPIFFE ID the client_id
+   * (pre-registered with this redirect URL), its SVID the client authentication when it
+   * redeems the code. The app hands the browser's return to completeAuthorization() and
+   * the code to transport.finishAuth(). Excludes subjectToken.
+   */
+  authorizationCode?: AuthorizationCodeOptions;
   /** Scopes to ask for before the server challenged any (default: the server's scopes_supported). */
   scope?: string[];
   /** Our X.509-SVID and bundles; default X509Source.create() (SPIFFE_ENDPOINT_SOCKET). */
@@ -76,6 +86,12 @@ interface Held { tokens: OAuthTokens; expiresAt: number; renewAt: number }
  * token until shortly before it expires and renews it before the transport needs it.
  * `fetch` must be the transport's fetch: it carries the SVID-authenticated TLS and
  * reads scope challenges.
+ *
+ * With `authorizationCode` the agent is the client of a person's browser consent
+ * instead: the 401 ends in redirectToAuthorization (open), the transport throws
+ * UnauthorizedError, and the app finishes with
+ *   await transport.finishAuth(auth.completeAuthorization(callbackUrl));
+ * then reconnects; renewal uses the refresh token when the server issued one.
  */
 export class SpiffeMcpClientProvider implements OAuthClientProvider {
   readonly fetch: FetchLike;
@@ -86,6 +102,9 @@ export class SpiffeMcpClientProvider implements OAuthClientProvider {
   private scopes: string[];
   private discovery: OAuthDiscoveryState | undefined;
   private held: Held | undefined;
+  /** Kept apart from `held`: a rejected access token does not void the person's grant. */
+  private refreshToken: string | undefined;
+  private readonly flow: AuthorizationCodeFlow | undefined;
   private renewing: Promise<OAuthTokens | undefined> | undefined;
   private readonly owned: { close(): unknown }[] = [];
   private readonly unsubscribe: (() => void) | undefined;
@@ -112,6 +131,8 @@ export class SpiffeMcpClientProvider implements OAuthClientProvider {
     this.scopes = [...(o.scope ?? [])];
     if (!o.x509Source) throw new TypeError('x509Source is required (or use SpiffeMcpClientProvider.create(), which opens one from the Workload API)');
     if (this.method === 'jwt-svid' && !o.jwtSource) throw new TypeError('authMethod jwt-svid needs a jwtSource');
+    if (o.authorizationCode && o.subjectToken !== undefined) throw new TypeError('authorizationCode and subjectToken exclude each other: the person authorizes here, or elsewhere');
+    this.flow = o.authorizationCode ? new AuthorizationCodeFlow(o.authorizationCode) : undefined;
     const bundles = o.bundleSource ?? (typeof o.x509Source.getX509BundleForTrustDomain === 'function' ? o.x509Source as X509BundleSource : undefined);
     if (!bundles) throw new TypeError('no bundles to verify servers with: pass bundleSource (x509Source is not a bundle source)');
     this.agents = new ClientAgents({
@@ -141,14 +162,15 @@ export class SpiffeMcpClientProvider implements OAuthClientProvider {
 
   // ---- OAuthClientProvider ----
 
-  get redirectUrl(): undefined { return undefined; }
+  /** Set only in authorizationCode mode: the SDK's auth() then runs the browser flow, never prepareTokenRequest's grant. */
+  get redirectUrl(): string | undefined { return this.flow?.redirectUrl; }
 
   get clientMetadata(): OAuthClientMetadata {
     const scope = this.requestedScopes.join(' ');
     return {
-      redirect_uris: [],
+      redirect_uris: this.flow ? [this.flow.redirectUrl] : [],
       client_name: this.o.clientName ?? this.clientId,
-      grant_types: [this.o.subjectToken !== undefined ? TOKEN_EXCHANGE_GRANT : 'client_credentials'],
+      grant_types: this.flow ? ['authorization_code', 'refresh_token'] : [this.grant],
       token_endpoint_auth_method: this.method === 'mtls' ? 'tls_client_auth' : 'private_key_jwt',
       ...(scope ? { scope } : {}),
     };
@@ -161,6 +183,8 @@ export class SpiffeMcpClientProvider implements OAuthClientProvider {
     const now = this.now();
     if (h && now < h.renewAt) return h.tokens;
     if (!this.discovery?.authorizationServerMetadata) return h && now < h.expiresAt ? h.tokens : undefined;
+    // A person's grant renews only through its refresh token; without one the SDK sends the person back to the browser.
+    if (this.flow && this.refreshToken === undefined) return h && now < h.expiresAt ? h.tokens : undefined;
     // Renew before the transport needs it (one request for all callers); on failure the
     // transport's 401 path runs the SDK's auth() and surfaces the error.
     this.renewing ??= this.renew().finally(() => { this.renewing = undefined; });
@@ -181,18 +205,47 @@ export class SpiffeMcpClientProvider implements OAuthClientProvider {
       : typeof exp === 'number' ? exp * 1000 - now : 300_000;
     const margin = Math.min((this.o.renewBeforeSeconds ?? 30) * 1000, lifetimeMs / 2);
     this.held = { tokens, expiresAt: now + lifetimeMs, renewAt: now + lifetimeMs - margin };
+    if (tokens.refresh_token !== undefined) this.refreshToken = tokens.refresh_token;
+    this.flow?.reset();
     if (typeof tokens.scope === 'string') this.scopes = union(this.scopes, tokens.scope.split(' ').filter(Boolean));
     this.o.logger?.debug?.('mcp token obtained', { issuer, resource: this.discovery?.resourceMetadata?.resource, scope: tokens.scope, expiresIn: Math.round(lifetimeMs / 1000) });
   }
 
-  redirectToAuthorization(): void {
-    throw new McpClientError('ERR_MCP_INTERACTIVE', 'this agent is a non-interactive client: a user must authorize elsewhere and hand it the user token (subjectToken)');
+  async redirectToAuthorization(url: URL): Promise<void> {
+    if (!this.flow) throw new McpClientError('ERR_MCP_INTERACTIVE', 'this agent is a non-interactive client: a user must authorize elsewhere and hand it the user token (subjectToken), or give it authorizationCode');
+    await this.flow.open(url, this.requestedScopes);
   }
 
-  saveCodeVerifier(): void { /* no authorization-code flow here */ }
-  codeVerifier(): string { throw new McpClientError('ERR_MCP_INTERACTIVE', 'this agent runs no authorization-code flow'); }
+  /** CSRF protection of the callback (the SDK sends it on the authorization request). */
+  state(): string {
+    if (!this.flow) throw new McpClientError('ERR_MCP_INTERACTIVE', 'this agent runs no authorization-code flow');
+    return this.flow.state();
+  }
 
-  prepareTokenRequest(): Promise<URLSearchParams> { return this.grantParams(); }
+  saveCodeVerifier(verifier: string): void { this.flow?.saveCodeVerifier(verifier); }
+  codeVerifier(): string {
+    if (!this.flow) throw new McpClientError('ERR_MCP_INTERACTIVE', 'this agent runs no authorization-code flow');
+    return this.flow.codeVerifier();
+  }
+
+  /**
+   * The browser's return to redirectUrl → the code for transport.finishAuth(code), once
+   * its state is the pending request's and its `iss` the discovered authorization server
+   * (RFC 9207). Throws McpClientError ERR_MCP_STATE, ERR_MCP_ISSUER or ERR_MCP_AUTHORIZATION.
+   */
+  completeAuthorization(callbackUrl: string | URL): string {
+    if (!this.flow) throw new McpClientError('ERR_MCP_INTERACTIVE', 'this agent runs no authorization-code flow');
+    const d = this.discovery;
+    if (!d?.authorizationServerMetadata) throw new McpClientError('ERR_MCP_DISCOVERY', 'a callback arrived before the authorization server was discovered');
+    return this.flow.complete(callbackUrl, {
+      issuer: d.authorizationServerUrl,
+      // RFC 9207 metadata; the SDK's schema passes it through without typing it.
+      required: (d.authorizationServerMetadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true,
+    });
+  }
+
+  /** undefined in authorizationCode mode: the SDK then redeems the code (code_verifier, redirect_uri). */
+  async prepareTokenRequest(): Promise<URLSearchParams | undefined> { return this.flow ? undefined : this.grantParams(); }
 
   /** draft-ietf-oauth-spiffe-client-auth: client_id + mTLS, or a JWT-SVID assertion (actor_token in an exchange). */
   readonly addClientAuthentication = async (_h: Headers, params: URLSearchParams, url: string | URL, metadata?: { issuer?: string }): Promise<void> => {
@@ -226,7 +279,7 @@ export class SpiffeMcpClientProvider implements OAuthClientProvider {
       throw new McpClientError('ERR_MCP_ISSUER', `authorization server metadata at ${state.authorizationServerUrl} names issuer ${md.issuer}`);
     }
     if (!md.token_endpoint || new URL(md.token_endpoint).protocol !== 'https:') throw new McpClientError('ERR_MCP_DISCOVERY', `authorization server ${md.issuer} has no https token_endpoint`);
-    const grant = this.o.subjectToken !== undefined ? TOKEN_EXCHANGE_GRANT : 'client_credentials';
+    const grant = this.flow ? 'authorization_code' : this.grant;
     if (md.grant_types_supported && !md.grant_types_supported.includes(grant)) {
       throw new McpClientError('ERR_MCP_DISCOVERY', `authorization server ${md.issuer} does not support grant ${grant} (it lists ${md.grant_types_supported.join(', ')})`);
     }
@@ -237,7 +290,8 @@ export class SpiffeMcpClientProvider implements OAuthClientProvider {
   discoveryState(): OAuthDiscoveryState | undefined { return this.discovery; }
 
   invalidateCredentials(scope: 'all' | 'client' | 'tokens' | 'verifier' | 'discovery'): void {
-    if (scope === 'all' || scope === 'tokens') this.held = undefined;
+    if (scope === 'all' || scope === 'tokens') { this.held = undefined; this.refreshToken = undefined; }
+    if (scope === 'all' || scope === 'verifier') this.flow?.reset();
     if (scope === 'all' || scope === 'discovery') this.discovery = undefined;
   }
 
@@ -248,6 +302,8 @@ export class SpiffeMcpClientProvider implements OAuthClientProvider {
   }
 
   // ---- internals ----
+
+  private get grant(): string { return this.o.subjectToken !== undefined ? TOKEN_EXCHANGE_GRANT : 'client_credentials'; }
 
   private async grantParams(): Promise<URLSearchParams> {
     const p = new URLSearchParams();
@@ -266,21 +322,30 @@ export class SpiffeMcpClientProvider implements OAuthClientProvider {
     return p;
   }
 
-  /** The SDK's own token request (fetchToken: our grant, our client authentication, `resource` from the metadata). */
+  /** The SDK's own token request (fetchToken: our grant; refreshAuthorization for a person's grant), our client authentication, `resource` from the metadata. */
   private async renew(): Promise<OAuthTokens | undefined> {
     const d = this.discovery!;
     try {
-      const tokens = await fetchToken(this, d.authorizationServerUrl, {
-        metadata: d.authorizationServerMetadata!,
-        // The metadata's string verbatim: URL.href would append '/' to a pathless resource.
-        ...(d.resourceMetadata ? { resource: d.resourceMetadata.resource } : {}),
-        fetchFn: this.fetch,
-      });
+      const refreshToken = this.flow ? this.refreshToken : undefined;
+      const tokens = refreshToken !== undefined
+        ? await refreshAuthorization(d.authorizationServerUrl, {
+          metadata: d.authorizationServerMetadata!, clientInformation: this.clientInformation(), refreshToken,
+          ...(d.resourceMetadata ? { resource: d.resourceMetadata.resource } : {}),
+          addClientAuthentication: this.addClientAuthentication, fetchFn: this.fetch,
+        })
+        : await fetchToken(this, d.authorizationServerUrl, {
+          metadata: d.authorizationServerMetadata!,
+          // The metadata's string verbatim: URL.href would append '/' to a pathless resource.
+          ...(d.resourceMetadata ? { resource: d.resourceMetadata.resource } : {}),
+          fetchFn: this.fetch,
+        });
       this.saveTokens({ ...tokens, issuer: d.authorizationServerUrl });
       return this.held!.tokens;
     } catch (err) {
       this.o.logger?.warn?.('mcp token renewal failed', { issuer: d.authorizationServerUrl, error: (err as Error).message });
       this.held = undefined;
+      // The server refused the refresh token (revoked, expired): only the person can grant again.
+      if (err instanceof OAuthError) this.refreshToken = undefined;
       return undefined;
     }
   }

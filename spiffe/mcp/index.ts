@@ -9,6 +9,7 @@ export { callerOf, requireScopes, toAuthInfo, missingScopes } from './auth-info.
 export type { McpCaller, TesseraAuthExtra, ScopeImplications } from './auth-info.ts';
 export { SpiffeMcpClientProvider, JWT_SPIFFE_ASSERTION } from './client-provider.ts';
 export type { SpiffeMcpClientOptions } from './client-provider.ts';
+export type { AuthorizationCodeOptions } from './interactive.ts';
 export type { McpServerTrust } from './client-agents.ts';
 export { McpClientError } from './client-errors.ts';
 export type { McpClientErrorCode } from './client-errors.ts';
