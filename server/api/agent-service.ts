@@ -1,11 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
-import { invalidArgument, permissionDenied, TesseraError } from '../../common/errors.ts';
+import { failedPrecondition, invalidArgument, permissionDenied, TesseraError } from '../../common/errors.ts';
 import { toGrpcError } from '../../common/grpc-status.ts';
 import { cleanAgentClaims } from '../../spiffe/agent-claims.ts';
-import type { TrustDomain } from '../../spiffe/id.ts';
-import type { Datastore, RegistrationEntry } from '../datastore/types.ts';
+import type { SpiffeId, TrustDomain } from '../../spiffe/id.ts';
+import type { Datastore, RegistrationEntry, RenewOutcome } from '../datastore/types.ts';
 import type { CaManager } from '../ca/manager.ts';
 import { SvidSigner } from '../ca/signer.ts';
 import { ATTEST_LIMITS, attestAgent, type AttestationDeps } from '../attestation/orchestrator.ts';
@@ -228,16 +228,19 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
         throw permissionDenied('ERR_CSR_ID_MISMATCH', `csr URI SAN ${clip(uriSans.join(', '))} is not the caller's ID ${peer.id}`);
       }
       const agentId = peer.id.toString();
-      // Re-read and re-check under the per-agent lock: an eviction, ban or re-attestation
-      // since authenticate() must win, not be overwritten by this upsert.
+      // Re-read and re-check under the per-agent lock: in this process, an eviction, ban or
+      // re-attestation since authenticate() then refuses before anything is signed.
       return d.authn.exclusive(agentId, async () => {
         const agent = await d.store.getAgent(agentId);
         d.authn.checkRecord(peer.id, peer.serial, agent);
         const svid = d.signer.signX509({ spiffeId: peer.id, publicKey: spki, ttlSeconds: d.agentSvidTtlSeconds });
         const now = Math.floor(d.clock.now() / 1000);
-        await d.store.upsertAgent({
-          ...agent, serial: svid.serial, previousSerial: agent.serial, expiresAt: Math.floor(svid.notAfter / 1000), updatedAt: now,
+        // The lock is this process's only: a ban, eviction or renewal committed through another
+        // server since the read is caught by the write's condition, and the SVID signed is dropped.
+        const out = await d.store.renewAgent(agentId, {
+          expectSerial: agent.serial, serial: svid.serial, expiresAt: Math.floor(svid.notAfter / 1000), updatedAt: now,
         });
+        if (!out.ok) renewalRefused(d, peer, agent.serial, out);
         await d.store.appendAudit({ time: now, event: 'agent.renewed', subject: agentId, data: { serial: svid.serial, previous: agent.serial } });
         return { svid_chain: svid.chain.map((c) => Buffer.from(c)) };
       });
@@ -355,4 +358,22 @@ export function agentServiceHandlers(d: AgentServiceDeps): AgentServiceHandlers 
 
     RecordAction: unary('RecordAction', recordActionHandler({ authn: d.authn, view: d.view, ca: d.ca, store: d.store, audit: d.audit, clock: d.clock })),
   };
+}
+
+/**
+ * Throws for a renewal whose conditional write found the record changed since it was
+ * read: the record as the write found it is judged by the authentication rules, so a
+ * ban or eviction gets the refusal it gets at authentication. A record those rules
+ * still accept means another renewal with this same SVID committed first (a retry sent
+ * to another server): the agent may retry, so not permission_denied, which agents take
+ * as final.
+ */
+function renewalRefused(
+  d: Pick<AgentServiceDeps, 'authn'>, peer: { id: SpiffeId; serial: string }, readSerial: string,
+  out: Exclude<RenewOutcome, { ok: true }>,
+): never {
+  d.authn.checkRecord(peer.id, peer.serial, out.reason === 'evicted' ? undefined : out.agent);
+  const now = out.reason === 'evicted' ? '' : out.agent.serial;
+  throw failedPrecondition('ERR_AGENT_RENEWAL_CONFLICT',
+    `agent ${peer.id}: another renewal replaced serial ${readSerial} with ${now} while this one was signed; retry the renewal`);
 }

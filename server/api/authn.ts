@@ -54,12 +54,11 @@ export class AgentAuthenticator {
 
   /**
    * Runs `fn` after every earlier exclusive() call for this agent ID has settled.
-   * The datastore only offers upsert, so every read-modify-write of an agent record
-   * (renewal, attestation, ban, eviction) runs under this lock: otherwise a renewal
-   * that read the record before an eviction would write it back (resurrecting the
-   * agent), and two trust-on-first-use attestations of one ID could both pass the
-   * "not yet attested" check. Only serializes within this process; see the report
-   * for the store-level (multi-server) fix.
+   * Every read-modify-write of an agent record (renewal, attestation, ban, eviction)
+   * runs under this lock, so within this process a renewal or attestation that would
+   * lose to a ban, eviction or first-use attestation is refused before it signs. It
+   * serialises only this process: across servers the store's conditional writes
+   * (Datastore.renewAgent, recordAttestedAgent) decide, and the loser drops what it signed.
    */
   async exclusive<T>(agentId: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(agentId) ?? Promise.resolve();

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 export interface AttestationDeps {
   trustDomain: TrustDomain;
   methods: ReadonlyMap<string, NodeAttestorServer>;
-  store: Pick<Datastore, 'getAgent' | 'upsertAgent' | 'appendAudit'>;
+  store: Pick<Datastore, 'getAgent' | 'recordAttestedAgent' | 'appendAudit'>;
   signer: SvidSigner;
   clock: Clock;
   logger: Logger;
@@ -88,21 +88,21 @@ async function record(
   audit: Record<string, unknown> | undefined, spki: Uint8Array,
 ): Promise<AttestationOutcome> {
   const existing = await d.store.getAgent(id.toString());
-  if (existing?.banned) {
-    throw permissionDenied('ERR_AGENT_BANNED', `agent ${id} is banned; an operator must evict it before it can attest again`);
-  }
-  if (existing && trustOnFirstUse) {
-    throw permissionDenied('ERR_AGENT_ALREADY_ATTESTED', `agent ${id} is already attested; evict it first (method ${p.method} is trust-on-first-use)`);
-  }
+  if (existing?.banned) throw banned(id);
+  if (existing && trustOnFirstUse) throw alreadyAttested(id, p.method);
   const svid = d.signer.signX509({ spiffeId: id, publicKey: spki, ttlSeconds: d.agentSvidTtlSeconds });
   const now = Math.floor(d.clock.now() / 1000);
   const selectors = normalizeSelectors(attested);
   // previousSerial is left out: a fresh attestation supersedes every earlier agent SVID.
-  await d.store.upsertAgent({
+  // The checks above hold only in this process (its lock): the write re-checks them in the
+  // store, so a ban or a first-use attestation committed by another server meanwhile wins
+  // and the SVID just signed is dropped.
+  const written = await d.store.recordAttestedAgent({
     spiffeId: id, attestationType: p.method, selectors, serial: svid.serial,
     expiresAt: Math.floor(svid.notAfter / 1000), banned: false,
     createdAt: existing?.createdAt ?? now, updatedAt: now,
-  });
+  }, { firstUse: trustOnFirstUse });
+  if (!written.ok) throw written.reason === 'banned' ? banned(id) : alreadyAttested(id, p.method);
   await d.store.appendAudit({
     time: now, event: 'agent.attested', subject: id.toString(),
     data: {
@@ -113,3 +113,8 @@ async function record(
   d.logger.info('agent attested', { agent: id.toString(), method: p.method, serial: svid.serial });
   return { agentId: id, selectors, chain: svid.chain, serial: svid.serial, expiresAt: Math.floor(svid.notAfter / 1000) };
 }
+
+const banned = (id: SpiffeId) =>
+  permissionDenied('ERR_AGENT_BANNED', `agent ${id} is banned; an operator must evict it before it can attest again`);
+const alreadyAttested = (id: SpiffeId, method: string) =>
+  permissionDenied('ERR_AGENT_ALREADY_ATTESTED', `agent ${id} is already attested; evict it first (method ${method} is trust-on-first-use)`);

@@ -13,6 +13,7 @@ import {
 } from './rows.ts';
 import type { SqlConn, SqlDriver } from './sql-driver.ts';
 import * as dlg from './sql-delegation.ts';
+import * as agentSql from './sql-agents.ts';
 import * as clients from './sql-clients.ts';
 import * as federation from './sql-federation.ts';
 import type { FederationRelationshipRecord, NewFederationRelationship } from './sql-federation.ts';
@@ -23,8 +24,8 @@ import * as approvalSql from './sql-approvals.ts';
 import { insertApprovalWithinLimit, type PendingLimitResult } from './sql-approval-limits.ts';
 import type { AuthorizationCodeRedemption, OAuthClientRecord } from './sql-clients.ts';
 import type {
-  AttestedAgent, AuditRecord, BundleRecord, ChangeEvent, ChangeKind, Datastore, EntryFilter, EntryUpdate,
-  ItemResult, JoinTokenRecord, NewEntry, OAuthKeyRecord, RegistrationEntry,
+  AgentRenewal, AttestedAgent, AttestWriteOutcome, AuditRecord, BundleRecord, ChangeEvent, ChangeKind, Datastore,
+  EntryFilter, EntryUpdate, ItemResult, JoinTokenRecord, NewEntry, OAuthKeyRecord, RegistrationEntry, RenewOutcome,
 } from './types.ts';
 import type { DelegationPolicy, NewDelegationPolicy, RevocationRecord } from '../delegation/types.ts';
 import * as tlog from './sql-tlog.ts';
@@ -226,6 +227,15 @@ export abstract class SqlStore implements Datastore {
       await c.run(AGENT_UPSERT, agentParams(agent));
       await log('agent_upsert', agent.spiffeId.toString());
     });
+  }
+
+  /** Conditional writes (SQL in sql-agents.ts): these decide races with bans and evictions made through other servers. */
+  async recordAttestedAgent(agent: AttestedAgent, o: { firstUse: boolean }): Promise<AttestWriteOutcome> {
+    return this.write((c, log) => agentSql.recordAttestedAgent(c, log, this.ids, agent, o));
+  }
+
+  async renewAgent(spiffeId: string, r: AgentRenewal): Promise<RenewOutcome> {
+    return this.write((c, log) => agentSql.renewAgent(c, log, this.ids, spiffeId, r));
   }
 
   async getAgent(spiffeId: string): Promise<AttestedAgent | undefined> {

@@ -74,6 +74,35 @@ export interface AttestedAgent {
   updatedAt: number;
 }
 
+/**
+ * A renewal's conditional write (Datastore.renewAgent): the new SVID's serial and
+ * expiry, written only while `expectSerial` (the serial the renewer read and checked)
+ * is still the agent's current one and the agent is not banned. The replaced serial
+ * becomes `previousSerial`.
+ */
+export interface AgentRenewal {
+  expectSerial: string;
+  serial: string;
+  expiresAt: number;
+  updatedAt: number;
+}
+
+/**
+ * What a conditional agent write did, decided in one transaction: on every server
+ * sharing the store, of a renewal and a ban, eviction or other renewal, exactly one
+ * outcome holds. A refusal carries the record as the write found it (none: evicted),
+ * so the caller words it by the same rules it checked the record with.
+ */
+export type RenewOutcome =
+  | { ok: true; agent: AttestedAgent }
+  | { ok: false; reason: 'evicted' }
+  | { ok: false; reason: 'banned' | 'serial_changed'; agent: AttestedAgent };
+
+/** recordAttestedAgent's outcome: 'exists' only for a first-use write (the ID was attested meanwhile). */
+export type AttestWriteOutcome =
+  | { ok: true; agent: AttestedAgent }
+  | { ok: false; reason: 'banned' | 'exists'; agent: AttestedAgent };
+
 export interface JoinTokenRecord {
   token: string;
   expiresAt: number;
@@ -151,6 +180,14 @@ export interface Datastore {
 
   // Attested agents.
   upsertAgent(agent: AttestedAgent): Promise<void>;
+  /**
+   * An attestation's write: an upsert that never touches a banned agent (refused,
+   * 'banned'); with `firstUse` (trust-on-first-use methods) an insert that refuses an
+   * ID already present ('exists'). Bans and TOFU hold across servers this way.
+   */
+  recordAttestedAgent(agent: AttestedAgent, o: { firstUse: boolean }): Promise<AttestWriteOutcome>;
+  /** A renewal's compare-and-set on the agent's serial (AgentRenewal); a refusal writes nothing. */
+  renewAgent(spiffeId: string, r: AgentRenewal): Promise<RenewOutcome>;
   getAgent(spiffeId: string): Promise<AttestedAgent | undefined>;
   listAgents(filter?: { attestationType?: string; banned?: boolean }): Promise<AttestedAgent[]>;
   setAgentBanned(spiffeId: string, banned: boolean): Promise<AttestedAgent | undefined>;

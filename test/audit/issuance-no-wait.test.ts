@@ -40,7 +40,7 @@ async function setup(t: import('ava').ExecutionContext) {
   const shut = new Promise<void>((r) => { open = r; });
   // The slow log writer: queued at once, written to the real store only once opened.
   const gated = {
-    getAgent: real.getAgent.bind(real), upsertAgent: real.upsertAgent.bind(real), logRoom: real.logRoom.bind(real),
+    getAgent: real.getAgent.bind(real), recordAttestedAgent: real.recordAttestedAgent.bind(real), logRoom: real.logRoom.bind(real),
     appendAudit: async (): Promise<void> => { throw new Error('issuance must not take the committing path'); },
     appendAuditBatched: (rec: AuditRecord): Promise<number> => {
       events.push(`queued ${rec.event}`);
@@ -75,7 +75,7 @@ test('an agent SVID is issued while its audit record is queued and not yet commi
 test('with the log queue full, issuance waits for room and fails with ERR_AUDIT_BACKLOG rather than issue unaudited', async (t) => {
   const { deps, csr } = await setup(t);
   const full = issuanceAuditStore({
-    ...deps.store, getAgent: deps.store.getAgent, upsertAgent: deps.store.upsertAgent,
+    ...deps.store, getAgent: deps.store.getAgent, recordAttestedAgent: deps.store.recordAttestedAgent,
     logRoom: async () => { throw Object.assign(new Error('the audit log is full'), { code: 'ERR_AUDIT_BACKLOG' }); },
     appendAuditBatched: async () => { throw new Error('must not be queued'); },
     appendAudit: async () => undefined,

@@ -22,6 +22,7 @@ import { WitIssuer } from '../../server/wit/issuer.ts';
 import { newCsr } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until, within } from '../helpers/wait.ts';
+import { callUnary, Hold } from '../helpers/in-process.ts';
 
 /**
  * A ban or eviction that commits while an agent's SVIDs are being signed refuses the
@@ -38,31 +39,6 @@ import { until, within } from '../helpers/wait.ts';
  * directly with a call object presenting the agent's SVID, as in security-inprocess.
  */
 const td = TrustDomain.parse('example.org');
-
-/** Calls held at one point until opened; `reached` settles when the first one arrives. */
-class Hold {
-  private armed = false;
-  private open!: () => void;
-  private opened!: Promise<void>;
-  private arrive!: () => void;
-  reached!: Promise<void>;
-
-  constructor() { this.arm(false); }
-
-  arm(on = true): void {
-    this.armed = on;
-    this.opened = new Promise((r) => { this.open = r; });
-    this.reached = new Promise((r) => { this.arrive = r; });
-  }
-
-  async pass(): Promise<void> {
-    if (!this.armed) return;
-    this.arrive();
-    await this.opened;
-  }
-
-  release(): void { this.armed = false; this.open(); }
-}
 
 /** The server's signer, except that every X.509 signature and JWT mint waits at its start while `hold` is armed. */
 class HeldSigner extends SvidSigner {
@@ -112,16 +88,6 @@ async function harness(t: ExecutionContext, o: { indexFallback?: boolean } = {})
   return { store, index, signer, recordRead, attestation, agent, admin };
 }
 type Harness = Awaited<ReturnType<typeof harness>>;
-
-/** A call object as grpc-js hands it to a unary handler, presenting `leaf` as the TLS peer certificate. */
-function callUnary<Res>(h: unknown, request: unknown, leaf?: Uint8Array): Promise<Res> {
-  const call = { request, getAuthContext: () => ({ sslPeerCertificate: leaf ? { raw: Buffer.from(leaf) } : undefined }) };
-  return new Promise((resolve, reject) => (h as (c: unknown, cb: (e: unknown, r: Res) => void) => void)(call, (e, r) => {
-    if (!e) return resolve(r);
-    const g = e as { code: number; details: string };
-    reject(Object.assign(new Error(g.details), { code: g.code, details: g.details }));
-  }));
-}
 
 /** An attested agent with `entries` workload entries in its authorized set (in the index). */
 async function agentWithEntries(h: Harness, name: string, entries: number) {

@@ -10,6 +10,7 @@ import type {
   AttestedAgent, ChangeEvent, Datastore, ItemResult, JwtAuthority, NewEntry, RegistrationEntry,
 } from '../../server/datastore/types.ts';
 import type { NewDelegationPolicy } from '../../server/delegation/types.ts';
+import { registerAgentWriteContract } from './datastore-agent-contract.ts';
 
 /**
  * The Datastore contract: every rule here must hold for every implementation.
@@ -429,6 +430,7 @@ export function registerDatastoreContract(engine: string, open: ContractFactory)
 
   registerDelegationContract(engine, open);
   registerConcurrentWriteContract(engine, open);
+  registerAgentWriteContract(engine, open);
 }
 
 /** Polls `cond`; the bound only turns a hang into a failure (generous: PostgreSQL notifications on a busy machine). */

@@ -24,6 +24,7 @@ import type { SyncEntriesResponse__Output } from '../../proto/gen/tessera-api/te
 import { attest, newCsr, type TestServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { until, within } from '../helpers/wait.ts';
+import { callUnary } from '../helpers/in-process.ts';
 
 /**
  * Adversarial tests of the agent API built in-process (real TLS gRPC server, real
@@ -159,18 +160,6 @@ function rawAttest(t: ExecutionContext, srv: TestServer, send: (s: grpc.ClientDu
     s.on('data', (m: AttestResponse__Output) => { if (m.result) { clearTimeout(timer); s.end(); resolve({ code: grpc.status.OK, details: 'result' } as grpc.ServiceError); } });
     send(s);
   });
-}
-
-/** A call object as grpc-js hands it to a unary handler, presenting `chain[0]` as the TLS peer certificate. */
-function fakeCall<Req>(request: Req, leaf?: Uint8Array) {
-  return { request, getAuthContext: () => ({ sslPeerCertificate: leaf ? { raw: Buffer.from(leaf) } : undefined }) };
-}
-function callUnary<Res>(h: unknown, req: unknown, leaf?: Uint8Array): Promise<Res> {
-  return new Promise((resolve, reject) => (h as (c: unknown, cb: (e: unknown, r: Res) => void) => void)(fakeCall(req, leaf), (e, r) => {
-    if (!e) return resolve(r);
-    const g = e as { code: number; details: string };
-    reject(Object.assign(new Error(g.details), { code: g.code, details: g.details }));
-  }));
 }
 
 // ---------------------------------------------------------------- Attest stream
