@@ -9,6 +9,7 @@
  * The OP and the flow are the test helpers (test/helpers/oidc-provider.ts, oidc-flow.ts):
  * the same real oidc-provider and openid-client, driven over HTTP (no browser).
  */
+import { randomBytes } from 'node:crypto';
 import { loginWithCode } from '../../test/helpers/oidc-flow.ts';
 import { startOpenIdProvider, type OpenIdProvider } from '../../test/helpers/oidc-provider.ts';
 import { spawnTs, type Proc } from '../../test/helpers/proc.ts';
@@ -36,14 +37,28 @@ export interface DelegationDemo {
   detail(text: string): void;
 }
 
-/** The in-process OpenID Provider (users alice in eng, bob in sales), closed by `scope`. */
-export const startIdp = (scope: Scope): Promise<OpenIdProvider> => startOpenIdProvider(scope);
+/**
+ * The in-process OpenID Provider (users alice in eng, bob in sales), closed by `scope`.
+ * Two clients: `tessera`, whose ID tokens the demo's users hand to agents, and
+ * `tessera-login`, the server's own sign-in for its authorization endpoint (MCP clients
+ * need the endpoint in the metadata) on the OAuth listener at `oauthPort`.
+ */
+export const startIdp = (scope: Scope, oauthPort: number): Promise<OpenIdProvider> => startOpenIdProvider(scope, {
+  clients: [
+    { clientId: 'tessera', clientSecret: randomBytes(16).toString('base64url') },
+    { clientId: 'tessera-login', clientSecret: randomBytes(16).toString('base64url'), redirectUris: [`https://127.0.0.1:${oauthPort}/oauth2/callback`] },
+  ],
+});
 
-/** The server config's `oauth` section (YAML lines): its own listener, trusting `op`. */
-export const oauthConfigYaml = (op: OpenIdProvider): string[] => [
-  'oauth:', '  listen: 127.0.0.1:0', '  trusted_issuers:',
-  `    - issuer: ${op.issuer}`, '      audience: tessera', '      groups_claim: groups', `      ca_file: ${op.caFile}`,
-];
+/** The server config's `oauth` section (YAML lines): its own listener, trusting `op` and signing users in there. */
+export const oauthConfigYaml = (op: OpenIdProvider, oauthPort: number): string[] => {
+  const login = op.clients.find((c) => c.clientId === 'tessera-login')!;
+  return [
+    'oauth:', `  listen: 127.0.0.1:${oauthPort}`, '  trusted_issuers:',
+    `    - issuer: ${op.issuer}`, '      audience: tessera', '      groups_claim: groups', `      ca_file: ${op.caFile}`,
+    '  login:', `    issuer: ${op.issuer}`, `    client_id: ${login.clientId}`, `    client_secret: ${login.clientSecret}`, `    ca_file: ${op.caFile}`,
+  ];
+};
 
 /** alice signs in at the OP (login and consent forms over HTTP); resolves with her ID token. */
 export async function signIn(d: DelegationDemo, user: string): Promise<string> {

@@ -6,7 +6,8 @@
  * sub-agent B acting for her at a resource server, and the grant revoked; then what
  * an operator and an auditor see (evidence.ts): /ready and /metrics, a signed checkpoint
  * of the transparency log with an inclusion proof verified offline, and AuthZEN decisions
- * before and after a revocation, heard too as an OpenID Shared Signals event; a WIT-SVID used with a one-time proof (wit.ts); and a
+ * before and after a revocation, heard too as an OpenID Shared Signals event; an MCP
+ * server protected by Tessera and an agent calling it with the MCP SDK (mcp.ts); a WIT-SVID used with a one-time proof (wit.ts); and a
  * clean shutdown. Every process is a real one, as in production; nothing is mocked.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,9 +15,11 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../test/helpers/proc.ts';
 import { sharedScope } from '../../test/helpers/server.ts';
 import { delegate, oauthConfigYaml, register, revoke, signIn, startIdp, type DelegationDemo } from './delegation.ts';
 import { showAuthzen, showOperations, showTransparencyLog } from './evidence.ts';
+import { showMcp } from './mcp.ts';
 import { showWitSvid } from './wit.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -69,17 +72,18 @@ async function stopAll(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const TOTAL = 14;
+  const TOTAL = 15;
   dir = mkdtempSync(join(tmpdir(), 'tessera-demo-'));
   const me = userInfo();
   console.log(`Tessera demo: everything lives in ${dir} and is removed at the end.\n`);
 
   step(1, TOTAL, 'starting tessera-server (trust domain example.org, fresh CA, SQLite datastore, OAuth server trusting a local OpenID Provider)');
-  const op = await startIdp(scope);
+  const oauthPort = await freePort(); // the OP must know the server's sign-in redirect URI
+  const op = await startIdp(scope, oauthPort);
   const serverDir = join(dir, 'server');
   writeFileSync(join(dir, 'server.yaml'), [
     'trust_domain: example.org', `data_dir: ${serverDir}`, 'log_level: info',
-    'agent_api:', '  listen: 127.0.0.1:0', 'metrics:', '  listen: 127.0.0.1:0', 'node_attestors:', '  join_token: {}', ...oauthConfigYaml(op), '',
+    'agent_api:', '  listen: 127.0.0.1:0', 'metrics:', '  listen: 127.0.0.1:0', 'node_attestors:', '  join_token: {}', ...oauthConfigYaml(op, oauthPort), '',
   ].join('\n'));
   const server = await startService('tessera-server', 'server/cli/main.ts', ['run', '--config', join(dir, 'server.yaml')], 'tessera server started');
   const adminSocket = String(server.record.admin_socket);
@@ -141,20 +145,23 @@ async function main(): Promise<void> {
   step(9, TOTAL, 'revoking the grant while A keeps working: the resource server refuses the token');
   await revoke(d, running);
 
+  step(10, TOTAL, 'MCP: an MCP server protected by Tessera; the planner calls its tool with the MCP SDK, authenticated by its SVID, for itself and for alice');
+  await showMcp({ ...d, dir, bundlePem: readFileSync(join(dir, 'svid', 'bundle.pem'), 'utf8') }, idToken);
+
   const e = { ...d, metricsAddr, serverDir, dir, auditVerifier: (args: string[]) => run('server/audit/verify-main.ts', args) };
-  step(10, TOTAL, 'operations: the server\'s health and Prometheus metrics after all that issuance (metrics.listen 127.0.0.1:0)');
+  step(11, TOTAL, 'operations: the server\'s health and Prometheus metrics after all that issuance (metrics.listen 127.0.0.1:0)');
   await showOperations(e);
 
-  step(11, TOTAL, 'transparency log: a signed checkpoint, and the revocation proved included, verified offline (tessera-audit)');
+  step(12, TOTAL, 'transparency log: a signed checkpoint, and the revocation proved included, verified offline (tessera-audit)');
   await showTransparencyLog(e);
 
-  step(12, TOTAL, 'AuthZEN and Shared Signals: the resource server asks for decisions on a token of A before and after revocation, and hears the revocation on an SSF stream');
+  step(13, TOTAL, 'AuthZEN and Shared Signals: the resource server asks for decisions on a token of A before and after revocation, and hears the revocation on an SSF stream');
   await showAuthzen(e, idToken);
 
-  step(13, TOTAL, 'WIT-SVID: the assistant proves possession of its WIT-SVID key to a node:http server, once (a replayed proof is refused)');
+  step(14, TOTAL, 'WIT-SVID: the assistant proves possession of its WIT-SVID key to a node:http server, once (a replayed proof is refused)');
   await showWitSvid({ socket, spiffeId: 'spiffe://example.org/demo/assistant', detail });
 
-  step(14, TOTAL, 'shutting down workloads, OpenID Provider, agent and server');
+  step(15, TOTAL, 'shutting down workloads, OpenID Provider, agent and server');
   await stopAll();
   rmSync(dir, { recursive: true, force: true });
   console.log(`\nDone in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
