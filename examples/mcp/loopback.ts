@@ -21,12 +21,12 @@ export async function loopbackCallback(port: number, check: (callbackUrl: string
   let settle!: { resolve: (code: string) => void; reject: (err: Error) => void };
   const code = new Promise<string>((resolve, reject) => { settle = { resolve, reject }; });
   code.catch(() => undefined); // observed by whoever awaits it
-  const page = (status: number, id: string, text: string) => `<!doctype html><title>agent</title><p id="${id}">${text.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`)}</p>`;
+  const page = (id: string, text: string) => `<!doctype html><title>agent</title><p id="${id}">${text.replace(/[<>&"]/g, (c) => `&#${c.charCodeAt(0)};`)}</p>`;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', redirectUrl);
     if (req.method !== 'GET' || url.pathname !== '/callback') { res.writeHead(404).end(); return; }
     const send = (status: number, id: string, text: string) => {
-      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end(page(status, id, text));
+      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end(page(id, text));
     };
     try {
       const c = check(url.href);
