@@ -11,8 +11,10 @@ npx tsc --noEmit -p .
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-npx ava 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
+# ava under a watchdog: a run that hangs ends with the stuck processes and pending tests
+# named, instead of at CI's limit with no word (scripts/ava-watchdog.ts).
+node --import tsx scripts/ava-watchdog.ts "$log"
+rc=$?
 set -e
 # The TPM tests share one provisioned golden swtpm state per ava run
 # (<tmp>/tessera-swtpm-<ava pid>, see test/helpers/swtpm.ts); ava is done now, so remove

@@ -198,6 +198,9 @@ export const chromiumAvailable = (): boolean => existsSync(CHROMIUM_PATH);
 export function chromiumLaunchOptions(op?: OpenIdProvider): LaunchOptions {
   return {
     executablePath: CHROMIUM_PATH, headless: true,
+    // Playwright's own SIGTERM/SIGINT/SIGHUP handlers close the browser but leave the
+    // process running: ava's timeout ends a stuck worker with SIGTERM, which must end it.
+    handleSIGTERM: false, handleSIGINT: false, handleSIGHUP: false,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', ...(op ? [`--ignore-certificate-errors-spki-list=${op.tlsSpkiSha256}`] : [])],
   };

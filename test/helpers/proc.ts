@@ -53,8 +53,13 @@ export function spawnTs(t: ExecutionContext | undefined, script: string, args: s
       if (done || child.pid === undefined) return;
       try { process.kill(child.pid, signal); } catch { return; }
       const timer = setTimeout(() => { try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 5000);
-      await exited;
+      // 'close' also waits for every holder of its stdout/stderr: a grandchild that
+      // outlives it must not hang the teardown, so once it has exited, stop reading.
+      if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
       clearTimeout(timer);
+      const drained = setTimeout(() => { child.stdout?.destroy(); child.stderr?.destroy(); }, 5000);
+      await exited;
+      clearTimeout(drained);
     },
   };
   t?.teardown(() => proc.stop());

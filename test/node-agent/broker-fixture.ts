@@ -69,6 +69,10 @@ function call(r: Req): void {
   });
 }
 
+// The workloads it spawned end with it, however it is ended (stdin closed or the test's SIGTERM): none may outlive the test.
+function endChildren(): void { for (const c of children.values()) c.kill('SIGKILL'); }
+process.once('SIGTERM', () => { endChildren(); process.exit(0); });
+
 out({ event: 'ready', spiffe_id: source.getX509Svid().id.toString() });
 for await (const line of createInterface({ input: process.stdin })) {
   if (!line.trim()) continue;
@@ -88,5 +92,5 @@ for await (const line of createInterface({ input: process.stdin })) {
     call(r);
   }
 }
-for (const c of children.values()) c.kill('SIGKILL');
+endChildren();
 process.exit(0);

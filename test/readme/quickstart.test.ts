@@ -25,7 +25,7 @@ function usingItScript(): string {
 }
 
 test('the README "Using it" commands run as written, in order, and end with the workload holding its SVIDs', async (t) => {
-  t.timeout(15 * 60_000, 'a server, an agent and about a dozen CLI processes on a busy machine');
+  t.timeout(10 * 60_000, 'a server, an agent and about a dozen CLI processes on a busy machine');
   const script = usingItScript();
   t.regex(script, /tessera-server run --config/, 'the README says how to start the server');
   t.regex(script, /tessera-agent run --config/, 'the README says how to start the agent');
