@@ -22,33 +22,36 @@ const minutes = (v: string | undefined, dflt: number) => (Number(v) > 0 ? Number
 const silenceMs = minutes(process.env.TESSERA_TEST_SILENCE_MIN, 12);
 const deadlineMs = minutes(process.env.TESSERA_TEST_DEADLINE_MIN, 75);
 
-interface ProcInfo { pid: number; ppid: number; pgid: number; args: string }
+/** `key` (pid and start time) names one process even after its pid is reused. */
+interface ProcInfo { pid: number; ppid: number; pgid: number; key: string; zombie: boolean; args: string }
 
 function processes(): ProcInfo[] {
   const out: ProcInfo[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      // Fields after the parenthesised command: state, ppid, pgrp (proc(5)).
+      // Fields after the parenthesised command: state (3), ppid (4), pgrp (5) … starttime (22), proc(5).
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const [, ppid, pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      out.push({ pid: Number(name), ppid: Number(ppid), pgid: Number(pgid), args });
+      out.push({ pid: Number(name), ppid: Number(f[1]), pgid: Number(f[2]), key: `${name}@${f[19]}`, zombie: f[0] === 'Z', args });
     } catch { /* gone meanwhile */ }
   }
   return out;
 }
 
-/** ava's descendants and the members of its process group (orphans keep the group). */
+/** ava's descendants, the members of its process group (orphans keep the group) and any process seen under it before. */
 function suiteProcesses(root: number): ProcInfo[] {
   const all = processes();
-  const mine = new Set<number>([root]);
+  const mine = new Set<number>([root, ...all.filter((p) => seen.has(p.key)).map((p) => p.pid)]);
   for (let grew = true; grew;) {
     grew = false;
     for (const p of all) if (!mine.has(p.pid) && (mine.has(p.ppid) || p.pgid === root)) { mine.add(p.pid); grew = true; }
   }
-  return all.filter((p) => mine.has(p.pid) && p.pid !== process.pid);
+  return all.filter((p) => mine.has(p.pid) && p.pid !== process.pid && !p.zombie);
 }
+/** Every process seen under ava: one orphaned in another process group (a detached browser) is still found at the end. */
+const seen = new Set<string>();
 
 const log = createWriteStream(logPath);
 const say = (line: string) => { process.stdout.write(`${line}\n`); log.write(`${line}\n`); };
@@ -63,6 +66,7 @@ const avaExited = new Promise<number>((resolve) => ava.once('exit', (code, signa
 
 let tripped = false;
 const watch = setInterval(() => {
+  for (const p of suiteProcesses(ava.pid!)) seen.add(p.key);
   const now = Date.now();
   const reason = now - lastOutput >= silenceMs ? `ava printed nothing for ${Math.round((now - lastOutput) / 60_000)} min`
     : now - started >= deadlineMs ? `the run passed its ${deadlineMs / 60_000}-minute deadline` : undefined;
@@ -73,7 +77,7 @@ const watch = setInterval(() => {
   say('test: watchdog: interrupting ava (it lists the pending tests); what is left in a minute is killed');
   try { process.kill(ava.pid!, 'SIGINT'); } catch { /* gone */ }
   setTimeout(() => { for (const p of suiteProcesses(ava.pid!)) { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } } }, 60_000).unref();
-}, 15_000);
+}, 5_000);
 
 let code = await avaExited;
 clearInterval(watch);
