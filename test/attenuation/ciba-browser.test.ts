@@ -3,7 +3,7 @@ import { requestApproval, waitForApproval } from '../../spiffe/delegation/approv
 import { StaticX509Source } from '../../spiffe/source/static.ts';
 import { BundleSet } from '../../spiffe/bundle/set.ts';
 import { parseX509Svid } from '../../spiffe/x509svid/parse.ts';
-import { chromiumAvailable, chromiumLaunchOptions } from '../helpers/oidc-flow.ts';
+import { chromiumAvailable, chromiumLaunchOptions, openPage } from '../helpers/oidc-flow.ts';
 import { sharedScope } from '../helpers/server.ts';
 import { payloadOf } from '../oauth/harness.ts';
 import { browserTls } from '../helpers/browser-tls.ts';
@@ -44,7 +44,8 @@ test('alice approves the planner\'s escalation in Chromium; the polling agent re
   // The agent: its SVID over mTLS; the listener shows browsers (and so agents) the WebPKI certificate.
   const w = env.svid('/agents/planner', { agent_model: 'claude-sonnet-4', agent_provider: 'anthropic' });
   const source = new StaticX509Source({ svid: parseX509Svid(w.chain, new Uint8Array(w.key.export({ type: 'pkcs8', format: 'der' }))), bundles: new BundleSet() });
-  const c = { issuer: env.issuer, x509Source: source, caPem: webPkiCa };
+  // The SDK's 10 s default per request is a production choice; this machine may be saturated.
+  const c = { issuer: env.issuer, x509Source: source, caPem: webPkiCa, timeoutMs: 60_000 };
   const req = await requestApproval({ ...c, idTokenHint: await env.idToken('alice'), scope: ['files:read', 'review:post'], audience: [RS], bindingMessage: 'post the review to PR 42' });
   let told!: () => void;
   const toldToWait = new Promise<void>((resolve) => { told = resolve; });
@@ -52,7 +53,7 @@ test('alice approves the planner\'s escalation in Chromium; the polling agent re
   const id = await approvalIdOf(env, req.authReqId);
   await toldToWait; // the agent polls and hears authorization_pending before alice decides
 
-  const page = await browser.newPage();
+  const page = await openPage(browser);
   await page.goto(`${env.issuer}/oauth2/approvals`);
   await page.fill('#username', 'alice');
   await page.fill('#password', 'pw-alice');

@@ -7,7 +7,7 @@
  *
  *   const { idToken, accessToken, claims } = await loginWithCode(op, { user: 'alice' });
  *   const browser = await launchBrowser(t, op);               // undefined without /usr/bin/chromium
- *   await loginInBrowser(op, await browser.newPage(), { user: 'alice' });
+ *   await loginInBrowser(op, await openPage(browser), { user: 'alice' });
  *
  * Step by step (for negative tests): beginAuthorization → driveAuthorization (or a browser)
  * → redeemCode.
@@ -204,6 +204,20 @@ export function chromiumLaunchOptions(op?: OpenIdProvider): LaunchOptions {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', ...(op ? [`--ignore-certificate-errors-spki-list=${op.tlsSpkiSha256}`] : [])],
   };
+}
+
+/**
+ * A new page whose waits are bounded by PAGE_WAIT_MS instead of Playwright's 30 s: a
+ * page is a condition to wait for, and on a saturated 2-core machine Chromium and the
+ * servers behind it can take longer than 30 s (a fresh-clone run with three suites
+ * side by side failed there); a page that never comes still fails, with its selector.
+ */
+export const PAGE_WAIT_MS = 180_000;
+export async function openPage(browser: Browser): Promise<Page> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(PAGE_WAIT_MS);
+  page.setDefaultNavigationTimeout(PAGE_WAIT_MS);
+  return page;
 }
 
 /** A Chromium closed at teardown, or undefined when /usr/bin/chromium is absent. */

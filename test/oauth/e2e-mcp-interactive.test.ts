@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromiumAvailable, chromiumLaunchOptions } from '../helpers/oidc-flow.ts';
+import { chromiumAvailable, chromiumLaunchOptions, openPage } from '../helpers/oidc-flow.ts';
 import { freePort, type Proc } from '../helpers/proc.ts';
 import { sharedScope, type Scope } from '../helpers/server.ts';
 import { billingRefusesAndSubAgentNarrows, esc, ID, startMcpWorld, type McpWorld } from './e2e-mcp-world.ts';
@@ -60,7 +60,7 @@ test.serial('the agent process is the OAuth client: alice consents in Chromium t
   opts.args = [...opts.args!, '--ignore-certificate-errors']; // Tessera's listener shows its SPIFFE server SVID
   const browser = await chromium.launch(opts);
   t.teardown(() => browser.close());
-  const page = await browser.newPage();
+  const page = await openPage(browser);
   await page.goto(a.url.href);
   await page.fill('#username', 'alice');
   await page.fill('#password', 'pw-alice');

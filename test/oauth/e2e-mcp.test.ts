@@ -3,7 +3,7 @@ import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { chromiumAvailable, chromiumLaunchOptions, trustingFetch } from '../helpers/oidc-flow.ts';
+import { chromiumAvailable, chromiumLaunchOptions, trustingFetch, openPage } from '../helpers/oidc-flow.ts';
 import { sharedScope, type Scope } from '../helpers/server.ts';
 import { pkce } from './mcp-harness.ts';
 import { billingRefusesAndSubAgentNarrows, esc, ID, startMcpWorld, UID, type McpWorld } from './e2e-mcp-world.ts';
@@ -99,7 +99,7 @@ async function consentInBrowser(t: Scope, user: string): Promise<string> {
   const u = new URL(`${w.issuer}/oauth2/authorize`);
   for (const [k, v] of Object.entries({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, state: 'st-e2e',
     code_challenge: p.challenge, code_challenge_method: 'S256', resource: w.files.url, scope: 'files:read files:write' })) u.searchParams.set(k, v);
-  const page = await browser.newPage();
+  const page = await openPage(browser);
   await page.goto(u.href);
   await page.fill('#username', user);
   await page.fill('#password', `pw-${user}`);

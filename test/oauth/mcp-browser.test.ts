@@ -1,5 +1,5 @@
 import test from 'ava';
-import { chromiumLaunchOptions, launchBrowser } from '../helpers/oidc-flow.ts';
+import { chromiumLaunchOptions, launchBrowser, openPage } from '../helpers/oidc-flow.ts';
 import { browserTls } from '../helpers/browser-tls.ts';
 import { sharedScope } from '../helpers/server.ts';
 import { authorizeParams, authorizeUrl, MCP, pkce, startMcpEnv, type McpEnv } from './mcp-harness.ts';
@@ -38,7 +38,7 @@ test('a person signs in and approves in Chromium; the client gets code, state an
   env.docs.set('/callback', (_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<p id="done">back at the client</p>'); });
 
   const p = pkce();
-  const page = await browser.newPage();
+  const page = await openPage(browser);
   await page.goto(authorizeUrl(env, authorizeParams(env, p, { client_id: clientId, redirect_uri: redirectUri })));
   await page.fill('#username', 'alice');
   await page.fill('#password', 'pw-alice');

@@ -8,8 +8,7 @@ import { createRemoteJWKSet, customFetch, decodeProtectedHeader, errors as joseE
 import * as client from 'openid-client';
 import {
   beginAuthorization, chromiumAvailable, CHROMIUM_PATH, driveAuthorization, launchBrowser, loginInBrowser, loginWithCode,
-  OidcFlowError, redeemCode, relyingParty, trustingFetch,
-} from '../helpers/oidc-flow.ts';
+  OidcFlowError, redeemCode, relyingParty, trustingFetch, openPage } from '../helpers/oidc-flow.ts';
 import { startOpenIdProvider, type OpenIdProvider } from '../helpers/oidc-provider.ts';
 
 /** The OP's keys as a relying party finds them: discovery document → jwks_uri, over HTTPS trusting op.ca. */
@@ -139,7 +138,7 @@ test('a real browser signs in through the same forms and the code redeems', asyn
   }
   const op = await startOpenIdProvider(t);
   const browser = (await launchBrowser(t, op))!;
-  const page = await browser.newPage();
+  const page = await openPage(browser);
   const r = await loginInBrowser(op, page, { user: 'alice' });
   t.is(r.claims.sub, 'alice');
   t.deepEqual(r.claims.groups, ['eng']);
@@ -148,6 +147,6 @@ test('a real browser signs in through the same forms and the code redeems', asyn
   const { jwks } = await discoveredJwks(op);
   await t.notThrowsAsync(jwtVerify(r.accessToken, jwks, { issuer: op.issuer, audience: 'tessera', typ: 'at+jwt' }));
 
-  const refused = await t.throwsAsync(loginInBrowser(op, await browser.newPage(), { user: 'alice', password: 'nope' }), { instanceOf: OidcFlowError });
+  const refused = await t.throwsAsync(loginInBrowser(op, await openPage(browser), { user: 'alice', password: 'nope' }), { instanceOf: OidcFlowError });
   t.is(refused!.code, 'login_refused');
 });
