@@ -16,7 +16,9 @@ import { dumpOnFailure, figure, findLine, kill9, linesAfter } from './lib.ts';
  * while a valid one could be had). test/node-agent/e2e-outage-recovery.test.ts covers
  * an outage past the workload SVID's expiry.
  */
-const TTL_S = 90;
+// Long enough that the agent SVID outlives an outage past its half-life plus a server
+// restart on a saturated 2-core machine (at 90 s a run beside another suite left 20 s).
+const TTL_S = 120;
 const UID = process.getuid!();
 
 interface Update { at: string; svids: { serial: string; not_after: string }[] }
@@ -61,10 +63,11 @@ test('a server outage past half the SVID TTL: valid cached SVIDs keep being serv
 
   // Both rotate as soon as the server is back, not at the next scheduled retry.
   const fresh = await until('a new SVID on the open stream', () => updates().find((u) => u.svids[0]!.serial !== held.serial), 120_000, 100);
-  await until('the agent SVID renewed', () => findLine(agent.proc, 'agent SVID renewed', restartMark), 120_000, 100);
+  const renewed = await until('the agent SVID renewed', () => findLine(agent.proc, 'agent SVID renewed', restartMark), 120_000, 100);
   t.true(Date.parse(fresh.at) < Date.parse(held.not_after), 'the new SVID arrived while the old one was still valid');
   t.true(Date.parse(fresh.svids[0]!.not_after) > Date.parse(held.not_after));
-  t.true(Date.now() < agentNotAfter, 'the agent SVID was renewed before it expired');
+  // Judged by the agent's own record of the renewal, not by when this (busy) test process looks.
+  t.true(Date.parse(renewed.time!) < agentNotAfter, `the agent SVID was renewed (${renewed.time}) before it expired (${new Date(agentNotAfter).toISOString()})`);
   for (const u of updates()) t.true(u.svids.every((s) => Date.parse(s.not_after) > Date.parse(u.at)), `update at ${u.at}: only valid SVIDs`);
   t.is(w.child.exitCode, null, 'the workload stream stayed open through the outage');
 
